@@ -1,0 +1,209 @@
+"""Checkpoints: save/load blocks with their config, never unpickling code.
+
+A checkpoint is ``torch.save`` of a plain dict (tensors, str, numbers, lists, dicts only)::
+
+    {"format": "stabilitylab.checkpoint", "version": 1, "config": {...BlockConfig...},
+     "state_dict": {name: tensor}, "step": int, "rule": str | None, "data": {...corpus...},
+     "monitor": {...}, "provenance": {...}}
+
+read back with ``torch.load(weights_only=True)``. The original research format (a dict with an
+``allp`` list of tensors in parameter order and no config) is imported with a config given by the
+user: parameters are matched in :data:`RESEARCH_ORDER`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
+
+import torch
+
+from .data import analysis_batch, corpus_from_spec
+from .errors import CheckpointError, ConfigError
+from .field import Field
+from .model import BLOCKS, BlockConfig, EquilibriumBlock, block_field
+
+FORMAT = "stabilitylab.checkpoint"
+VERSION = 1
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_CHECKPOINT = "default.pt"
+
+#: parameter order of the research format's ``allp`` list (thick block)
+RESEARCH_ORDER = ("tok_emb", "pos_emb", "ln1_w", "ln1_b", "WQ", "WK", "WV", "WO",
+                  "ln2_w", "ln2_b", "W1", "b1", "W2", "b2", "W_head")
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint's contents, validated."""
+
+    config: BlockConfig
+    state_dict: dict
+    step: int = 0
+    rule: str | None = None
+    data: dict = dc_field(default_factory=dict)
+    monitor: dict = dc_field(default_factory=dict)
+    provenance: dict = dc_field(default_factory=dict)
+    path: str | None = None
+    sha256: str | None = None
+
+    def block(self) -> EquilibriumBlock:
+        blk = BLOCKS[self.config.mode](self.config)
+        blk.load_state_dict(self.state_dict)
+        return blk
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve(path: str | Path | None) -> Path:
+    """A checkpoint path: as given, else a shipped checkpoint of that file name, else the default."""
+    if path is None:
+        path = os.environ.get("STABILITYLAB_CHECKPOINT", DEFAULT_CHECKPOINT)
+    p = Path(path)
+    if p.exists():
+        return p
+    shipped = SHIPPED_DIR / p.name
+    if not p.parent.parts and shipped.exists():
+        return shipped
+    names = sorted(q.name for q in SHIPPED_DIR.glob("*.pt")) if SHIPPED_DIR.exists() else []
+    hint = f" (shipped: {', '.join(names)})" if names else ""
+    raise CheckpointError(f"checkpoint {path} not found{hint}")
+
+
+def save(path: str | Path, block: EquilibriumBlock, *, step: int = 0, rule: str | None = None,
+         data: dict | None = None, monitor: dict | None = None, provenance: dict | None = None) -> Path:
+    """Write ``block`` with its config and metadata; atomic (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from . import __version__
+
+    prov = {"stabilitylab": __version__, "torch": str(torch.__version__),
+            "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **(provenance or {})}
+    payload = {
+        "format": FORMAT, "version": VERSION, "config": block.config.to_dict(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in block.state_dict().items()},
+        "step": int(step), "rule": rule, "data": data or {}, "monitor": monitor or {},
+        "provenance": prov,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _torch_load(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} not found") from None
+    except Exception as exc:  # corrupt zip, truncated file, pickled code refused, ...
+        what = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            reason = "it contains pickled Python objects, which stabilitylab refuses to execute"
+        else:
+            reason = f"it is corrupt or truncated ({what})"
+        raise CheckpointError(f"cannot read checkpoint {path}: {reason}; re-save it with "
+                              "stabilitylab.save or re-download it") from None
+
+
+def _check_state(config: BlockConfig, state: dict, path) -> dict:
+    expected = BLOCKS[config.mode](config).state_dict()
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path}: state_dict is not a mapping")
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    if missing or extra:
+        raise CheckpointError(f"checkpoint {path} does not match its {config.mode} config: "
+                              f"missing {missing[:4]}, unexpected {extra[:4]}")
+    for k, ref in expected.items():
+        t = state[k]
+        if not isinstance(t, torch.Tensor):
+            raise CheckpointError(f"checkpoint {path}: {k} is not a tensor")
+        if t.shape != ref.shape:
+            raise CheckpointError(f"checkpoint {path}: {k} has shape {tuple(t.shape)} but the config "
+                                  f"(C={config.C}, H={config.H}, T={config.T}, vocab={config.vocab}) "
+                                  f"needs {tuple(ref.shape)}")
+        if not t.is_floating_point():
+            raise CheckpointError(f"checkpoint {path}: {k} has non-float dtype {t.dtype}")
+        if not torch.isfinite(t).all():
+            bad = int((~torch.isfinite(t)).sum())
+            raise CheckpointError(f"checkpoint {path}: weight {k} has {bad} NaN/Inf entries; "
+                                  "the training run that wrote it diverged — use an earlier snapshot")
+    return {k: state[k] for k in expected}
+
+
+def read(path: str | Path | None = None, config: BlockConfig | None = None) -> Checkpoint:
+    """Read and validate a checkpoint (or a research-format file, given ``config``)."""
+    p = resolve(path)
+    raw = _torch_load(p)
+    sha = file_sha256(p)
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"checkpoint {p} holds a {type(raw).__name__}, not a stabilitylab checkpoint")
+    if "allp" in raw and raw.get("format") != FORMAT:
+        if config is None:
+            raise CheckpointError(f"{p} is in the research format (an 'allp' list without a config); "
+                                  "pass the model config, e.g. --config C=512,H=16,T=256,vocab=256,c=1.0")
+        return Checkpoint(config, import_research(raw["allp"], config, p), step=int(raw.get("step", 0) or 0),
+                          provenance={"imported_from": "research-allp"}, path=str(p), sha256=sha)
+    if raw.get("format") != FORMAT:
+        raise CheckpointError(f"{p} is not a stabilitylab checkpoint (no format marker); "
+                              "for research-format files pass --config")
+    if raw.get("version") != VERSION:
+        raise CheckpointError(f"{p} has checkpoint version {raw.get('version')}, this stabilitylab reads {VERSION}")
+    try:
+        cfg = BlockConfig.from_dict(raw.get("config"))
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint {p} has an invalid config: {exc}") from None
+    except TypeError as exc:
+        raise CheckpointError(f"checkpoint {p} has an invalid config: {exc}") from None
+    if config is not None and config != cfg:
+        raise CheckpointError(f"checkpoint {p} config {cfg} differs from the one given {config}")
+    state = _check_state(cfg, raw.get("state_dict"), p)
+    step = raw.get("step", 0)
+    return Checkpoint(cfg, state, step=int(step) if isinstance(step, int) else 0, rule=raw.get("rule"),
+                      data=raw.get("data") or {}, monitor=raw.get("monitor") or {},
+                      provenance=raw.get("provenance") or {}, path=str(p), sha256=sha)
+
+
+def import_research(allp, config: BlockConfig, path="<allp>") -> dict:
+    """Map a research ``allp`` list (order :data:`RESEARCH_ORDER`) onto a thick block's state."""
+    if config.mode != "thick":
+        raise CheckpointError("research-format import supports the thick block only")
+    if not isinstance(allp, (list, tuple)):
+        raise CheckpointError(f"{path}: 'allp' must be a list of tensors")
+    if len(allp) != len(RESEARCH_ORDER):
+        raise CheckpointError(f"{path}: 'allp' has {len(allp)} tensors, expected {len(RESEARCH_ORDER)} "
+                              f"in the order {', '.join(RESEARCH_ORDER)}")
+    return _check_state(config, dict(zip(RESEARCH_ORDER, allp)), path)
+
+
+def load(path: str | Path | None = None, *, batch_seed: int = 0, batch_size: int = 1,
+         config: BlockConfig | None = None, device=None, dtype=torch.float64) -> Field:
+    """A checkpoint as a Field on a deterministic, seeded input batch.
+
+    The batch is drawn from the checkpoint's training corpus when it is available offline (the
+    generated corpus always is), else uniform random tokens; its token ids are recorded in
+    ``field.meta['batch_idx']``.
+    """
+    ck = read(path, config)
+    block = ck.block()
+    corpus_spec = ck.data.get("source") if ck.data else None
+    try:
+        corpus = corpus_from_spec(corpus_spec) if (corpus_spec is None or Path(str(corpus_spec)).exists()
+                                                   or str(corpus_spec).startswith("generated")) else None
+    except Exception:
+        corpus = None
+    idx = analysis_batch(ck.config.vocab, ck.config.T, batch_size, batch_seed, corpus)
+    meta = {"source": "checkpoint", "checkpoint": ck.path, "checkpoint_sha256": ck.sha256,
+            "step": ck.step, "rule": ck.rule or "", "batch_seed": batch_seed,
+            "batch_corpus": corpus.source if corpus is not None else "uniform-random"}
+    fld = block_field(block, idx, name=Path(ck.path).name, meta=meta)
+    return fld.to(device=device, dtype=dtype)

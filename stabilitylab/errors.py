@@ -1,0 +1,29 @@
+"""User-facing errors: one line saying what went wrong and what to do.
+
+The CLI catches :class:`StabilityLabError` and prints its message without a traceback; anything
+else is a bug and keeps its traceback.
+"""
+
+
+class StabilityLabError(Exception):
+    """An error caused by the user's input (file, option, field); its message is shown as is."""
+
+
+class CheckpointError(StabilityLabError):
+    """A checkpoint that cannot be read, is corrupt, or does not match its config."""
+
+
+class ConfigError(StabilityLabError):
+    """An invalid model or solver configuration."""
+
+
+class FieldError(StabilityLabError):
+    """A user-supplied field that cannot be imported or does not satisfy the Field contract."""
+
+
+class NonFiniteError(StabilityLabError):
+    """NaN or Inf appeared in a state, a force or a weight."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A solver stopped before reaching its tolerance; the partial result is returned."""

@@ -1,0 +1,154 @@
+"""The Field contract: a torch vector field ``F(z; p)`` with an initial state and named knobs.
+
+Everything in stabilitylab (solvers, spectra, continuation, dynamics) works on a :class:`Field`.
+A Field wraps any torch callable ``force(z, **params) -> Tensor`` (same shape as ``z``), the state
+``z0`` relaxation starts from, and ``params``, a dict of named float knobs (``alpha``, ``c``, ...).
+The relaxation of a field is the explicit Euler map ``z <- z + eps * F(z)``.
+
+Linear algebra is done on *flat* vectors of ``n = z0.numel()`` numbers; :meth:`Field.flat` and
+:meth:`Field.unflat` convert.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+from dataclasses import dataclass, field as dc_field, replace
+from typing import Any, Callable, Mapping
+
+import torch
+
+from .errors import FieldError, NonFiniteError
+
+
+@dataclass(frozen=True)
+class Field:
+    """A vector field ``force(z, **params)`` with initial state ``z0`` and float knobs ``params``.
+
+    ``meta`` carries provenance (checkpoint path and hash, model config, input batch) into every
+    dataset computed from the field. If ``force`` is a :class:`torch.nn.Module`, :meth:`to`
+    converts its parameters too; a plain function must accept any dtype/device it is given.
+    """
+
+    force: Callable[..., torch.Tensor]
+    z0: torch.Tensor
+    params: Mapping[str, float] = dc_field(default_factory=dict)
+    name: str = "field"
+    meta: Mapping[str, Any] = dc_field(default_factory=dict)
+
+    def __post_init__(self):
+        if not callable(self.force):
+            raise FieldError(f"Field.force must be callable, got {type(self.force).__name__}")
+        if not isinstance(self.z0, torch.Tensor):
+            raise FieldError(f"Field.z0 must be a torch.Tensor, got {type(self.z0).__name__}")
+        if not self.z0.is_floating_point():
+            raise FieldError(f"Field.z0 must be a floating-point tensor, got {self.z0.dtype}")
+        clean = {}
+        for k, v in dict(self.params).items():
+            try:
+                clean[str(k)] = float(v)
+            except (TypeError, ValueError):
+                raise FieldError(f"Field parameter {k!r} must be a float, got {v!r}") from None
+        object.__setattr__(self, "params", clean)
+        object.__setattr__(self, "meta", dict(self.meta))
+
+    # -- evaluation -------------------------------------------------------------------------
+    def __call__(self, z: torch.Tensor, **overrides: float) -> torch.Tensor:
+        """F(z) with ``overrides`` replacing knobs for this call only."""
+        return self.force(z, **self._merged(overrides))
+
+    def _merged(self, overrides: Mapping[str, float]) -> dict:
+        unknown = set(overrides) - set(self.params)
+        if unknown:
+            raise FieldError(
+                f"unknown field parameter(s) {sorted(unknown)}; this field has {sorted(self.params)}"
+            )
+        return {**self.params, **{k: float(v) for k, v in overrides.items()}}
+
+    def flat_force(self, **overrides: float) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The map ``x -> vec(F(unvec(x)))`` on flat vectors, with knobs fixed."""
+        p = self._merged(overrides)
+        shape = self.shape
+        return lambda x: self.force(x.reshape(shape), **p).reshape(-1)
+
+    # -- shape helpers ----------------------------------------------------------------------
+    @property
+    def shape(self) -> torch.Size:
+        return self.z0.shape
+
+    @property
+    def n(self) -> int:
+        """State dimension (number of scalars)."""
+        return self.z0.numel()
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.z0.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.z0.device
+
+    def flat(self, z: torch.Tensor) -> torch.Tensor:
+        return z.reshape(-1)
+
+    def unflat(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(self.shape)
+
+    # -- derived fields ---------------------------------------------------------------------
+    def with_params(self, **knobs: float) -> "Field":
+        """A copy with some knobs changed (unknown knob names are an error)."""
+        return replace(self, params=self._merged(knobs))
+
+    def to(self, device=None, dtype=None) -> "Field":
+        """A copy on another device and/or dtype (the force module is copied, not moved)."""
+        if device is None and dtype is None:
+            return self
+        force = self.force
+        if isinstance(force, torch.nn.Module):
+            force = copy.deepcopy(force).to(device=device, dtype=dtype)
+        return replace(self, force=force, z0=self.z0.to(device=device, dtype=dtype))
+
+    def check_finite(self, z: torch.Tensor | None = None, what: str = "state") -> None:
+        """Raise :class:`NonFiniteError` if ``z`` (default z0) or F(z) has NaN/Inf."""
+        z = self.z0 if z is None else z
+        if not torch.isfinite(z).all():
+            raise NonFiniteError(f"the {what} contains NaN or Inf")
+        with torch.no_grad():
+            f = self(z)
+        if f.shape != z.shape:
+            raise FieldError(f"force returned shape {tuple(f.shape)} for a state of shape {tuple(z.shape)}")
+        if not torch.isfinite(f).all():
+            raise NonFiniteError(f"the force at the {what} contains NaN or Inf (check the weights)")
+
+    def residuals(self, z: torch.Tensor, eps: float) -> tuple[float, float]:
+        """(force residual ‖F(z)‖/‖z‖, step residual ‖εF(z)‖/‖z‖)."""
+        with torch.no_grad():
+            f = self(z)
+        zn = float(z.norm()) + 1e-30
+        fr = float(f.norm()) / zn
+        return fr, abs(eps) * fr
+
+
+def load_factory(spec: str) -> Field:
+    """Import ``package.module:factory`` and call it; it must return a :class:`Field`.
+
+    This runs user code by design (the same trust as ``python -c 'import package.module'``).
+    """
+    if ":" not in spec:
+        raise FieldError(f"--field must look like package.module:factory, got {spec!r}")
+    mod_name, _, attr = spec.partition(":")
+    try:
+        mod = importlib.import_module(mod_name)
+    except Exception as exc:  # any import failure is the user's module
+        raise FieldError(f"cannot import {mod_name!r} for --field: {exc}") from None
+    factory = getattr(mod, attr, None)
+    if factory is None or not callable(factory):
+        raise FieldError(f"{mod_name!r} has no callable {attr!r}")
+    try:
+        fld = factory()
+    except Exception as exc:
+        raise FieldError(f"the field factory {spec} raised {type(exc).__name__}: {exc}") from None
+    if not isinstance(fld, Field):
+        raise FieldError(f"{spec} returned {type(fld).__name__}, not a stabilitylab.Field")
+    meta = {"source": "field", "field": spec, **fld.meta}
+    return replace(fld, meta=meta, name=fld.name if fld.name != "field" else spec)
