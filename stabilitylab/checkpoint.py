@@ -105,11 +105,13 @@ def _torch_load(path: Path):
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} not found") from None
     except Exception as exc:  # corrupt zip, truncated file, pickled code refused, ...
-        what = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        text = str(exc)
+        what = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
+        if "Unsupported global" in text:
             reason = "it contains pickled Python objects, which stabilitylab refuses to execute"
         else:
-            reason = f"it is corrupt or truncated ({what})"
+            detail = next((ln.strip() for ln in text.splitlines() if "Unsupported" in ln), what)
+            reason = f"it is corrupt or truncated ({detail})"
         raise CheckpointError(f"cannot read checkpoint {path}: {reason}; re-save it with "
                               "stabilitylab.save or re-download it") from None
 
