@@ -196,7 +196,7 @@ def load(path: str | Path | None = None, *, batch_seed: int = 0, batch_size: int
     ``field.meta['batch_idx']``.
     """
     ck = read(path, config)
-    block = ck.block()
+    block = ck.block().requires_grad_(False)  # analyses differentiate in z only
     corpus_spec = ck.data.get("source") if ck.data else None
     try:
         corpus = corpus_from_spec(corpus_spec) if (corpus_spec is None or Path(str(corpus_spec)).exists()

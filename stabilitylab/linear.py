@@ -99,7 +99,7 @@ class Linearization:
             with torch.enable_grad():
                 out, pull = torch.func.vjp(self.f, self.z)
             self.force_value = out.detach()
-            self._vjp = lambda u: pull(u)[0]
+            self._vjp = lambda u: pull(u)[0].detach()
         return self._vjp
 
     def _op(self, fn: Matvec) -> LinearOperator:
@@ -107,13 +107,11 @@ class Linearization:
 
     def J(self) -> LinearOperator:
         """The Jacobian ``J = ∂F/∂z`` (forward mode)."""
-        jvp = self._jvp_fn()
-        return self._op(lambda v: jvp(v))
+        return self._op(self._jvp_fn())
 
     def JT(self) -> LinearOperator:
         """The transpose ``Jᵀ`` (reverse mode)."""
-        vjp = self._vjp_fn()
-        return self._op(lambda u: vjp(u))
+        return self._op(self._vjp_fn())
 
     def M(self, eps: float) -> LinearOperator:
         """The Euler map Jacobian ``M = I + εJ``."""

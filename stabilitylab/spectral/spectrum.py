@@ -1,0 +1,113 @@
+"""Leading spectra of J and of the Euler map M = I + εJ at a fixed point, as an xarray Dataset.
+
+Two independent Krylov–Schur searches on the same linearisation: the rightmost eigenvalues of J
+(``LR``) and the largest-modulus multipliers of M (``LM``). The second is not redundant: a stiff
+mode with ελ < −2 is a flip instability (μ < −1) that the rightmost-J search ranks last.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..errors import StabilityLabError
+from ..field import Field
+from ..linear import Linearization
+from ..solvers import find_fixed_point
+from ..store import provenance
+from .euler import eps_crit, is_complex, stability_verdict
+from .krylov_schur import eigs
+from .nonnormal import nonnormality
+
+RESIDUAL_KIND = "force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/||z||"
+
+
+def _pad(x: np.ndarray, m: int, fill) -> np.ndarray:
+    out = np.full(m, fill, dtype=x.dtype)
+    out[: len(x)] = x
+    return out
+
+
+def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None = None, *,
+             tol: float = 1e-8, ncv: int | None = None, maxiter: int | None = None, seed: int = 0,
+             vectors: bool = False, fixed_point_tol: float = 1e-9, relax_steps: int = 300,
+             diagnostics: bool = True, probes: int = 4, growth_steps: int = 100) -> xr.Dataset:
+    """Spectra of J (LR) and M = I + εJ (LM) at the fixed point of ``field`` (or at ``z``).
+
+    Finds the fixed point with :func:`~stabilitylab.solvers.find_fixed_point` when ``z`` is None
+    (Euler relaxation, then Newton–Krylov: unstable fixed points are found too). Data variables on
+    dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
+    1 + ελ, ``eig_M``, ``residual_M``, ``lambda_of_M`` = (μ − 1)/ε, ``complex_J``/``complex_M``;
+    scalars: unstable counts, ``max_abs_mu``, ``min_eps_crit`` and (``diagnostics``) the
+    non-normality measures of :mod:`~stabilitylab.spectral.nonnormal`. Attributes: ε, the verdict,
+    the fixed point's force and step residuals, solver settings and provenance.
+    """
+    if eps <= 0:
+        raise StabilityLabError(f"eps must be > 0, got {eps}")
+    if not 1 <= k <= field.n - 2:
+        raise StabilityLabError(f"k={k} wanted eigenvalues: need 1 ≤ k ≤ n − 2 = {field.n - 2} for this state")
+    fp_attrs = {}
+    if z is None:
+        fp = find_fixed_point(field, eps=eps, tol=fixed_point_tol, relax_steps=relax_steps)
+        z = fp.z
+        fp_attrs = {"fixed_point_converged": int(fp.converged), "fixed_point_reason": fp.reason,
+                    "fixed_point_solver": fp.solver}
+    force_res, step_res = field.residuals(z, eps)
+    if not math.isfinite(force_res):
+        raise StabilityLabError("the state is not finite (relaxation diverged); no spectrum can be computed")
+    lin = Linearization(field, z)
+    J, M = lin.J(), lin.M(eps)
+    rj = eigs(J, k=k, which="LR", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed, return_eigenvectors=vectors)
+    rm = eigs(M, k=k, which="LM", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed + 1, return_eigenvectors=vectors)
+    lam = rj.eigenvalues.numpy()
+    mu = rm.eigenvalues.numpy()
+    m = max(len(lam), len(mu))
+    nan = complex(np.nan, np.nan)
+    crit = eps_crit(lam)
+    verdict, text = stability_verdict(lam, mu, eps)
+    data = {
+        "eig_J": ("mode", _pad(lam, m, nan), {"long_name": "eigenvalues of J, rightmost first"}),
+        "residual_J": ("mode", _pad(rj.residuals.numpy(), m, np.nan), {"long_name": "||Jx - lambda x||/||x||"}),
+        "eps_crit": ("mode", _pad(crit, m, np.nan), {"long_name": "-2a/(a^2+b^2) for a<0, else 0"}),
+        "mu_of_J": ("mode", _pad(1 + eps * lam, m, nan), {"long_name": "1 + eps*lambda"}),
+        "complex_J": ("mode", _pad(is_complex(lam), m, False)),
+        "eig_M": ("mode", _pad(mu, m, nan), {"long_name": "eigenvalues of M = I + eps J, largest modulus first"}),
+        "residual_M": ("mode", _pad(rm.residuals.numpy(), m, np.nan), {"long_name": "||Mx - mu x||/||x||"}),
+        "lambda_of_M": ("mode", _pad((mu - 1) / eps, m, nan), {"long_name": "(mu - 1)/eps"}),
+        "complex_M": ("mode", _pad(is_complex(mu), m, False)),
+        "n_unstable_J": ((), int((lam.real > 0).sum())),
+        "n_unstable_M": ((), int((np.abs(mu) > 1).sum())),
+        "max_abs_mu": ((), float(np.abs(mu).max())),
+        "leading_re_J": ((), float(lam.real.max())),
+        "min_eps_crit": ((), float(crit[crit > 0].min()) if (crit > 0).any() else 0.0),
+    }
+    if vectors:
+        data["vec_J"] = (("mode", "state_index"), _pad_rows(rj.eigenvectors, m))
+        data["vec_M"] = (("mode", "state_index"), _pad_rows(rm.eigenvectors, m))
+    settings = {"k": k, "tol": tol, "ncv": rj.ncv, "seed": seed, "matvecs_J": rj.matvecs,
+                "matvecs_M": rm.matvecs, "converged_J": int(rj.converged), "converged_M": int(rm.converged),
+                "restarts_J": rj.restarts, "restarts_M": rm.restarts}
+    if diagnostics:
+        nn = nonnormality(lin, eps, probes=probes, growth_steps=growth_steps, seed=seed)
+        for key, val in nn.as_dict().items():
+            if key == "matvecs":
+                settings["matvecs_nonnormality"] = val
+            else:
+                data[key] = ((), val)
+    leading = lam[np.argmax(lam.real)]
+    attrs = provenance(
+        field, verdict=verdict, verdict_text=text, eps=eps,
+        leading_kind="complex pair" if is_complex(leading) else "real",
+        force_residual=force_res, step_residual=step_res, residual_kind=RESIDUAL_KIND,
+        **fp_attrs, **settings,
+    )
+    return xr.Dataset(data, coords={"mode": np.arange(m)}, attrs=attrs)
+
+
+def _pad_rows(vecs: torch.Tensor, m: int) -> np.ndarray:
+    v = vecs.detach().cpu().numpy().T.astype(np.complex128)
+    out = np.full((m, v.shape[1]), complex(np.nan, np.nan))
+    out[: v.shape[0]] = v
+    return out
