@@ -19,7 +19,8 @@ from rich.table import Table
 from ..errors import StabilityLabError
 from ..field import Field, load_factory
 
-console = Console(highlight=False)
+# tables need ~120 columns; pipes and CI logs get that width instead of the 80-column default
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 

@@ -56,7 +56,10 @@ def nonnormality(lin: Linearization, eps: float, probes: int = 4, growth_steps: 
     omega = float(top.eigenvalues[0])
     AtA = type(A)(lambda v: -A.matvec(A.matvec(v)), A.n, A.dtype, A.device,
                   batched=lambda W: -A.matvec(A.matvec(W)))
-    norm_A = math.sqrt(max(float(eigsh(AtA, k=1, which="LA", tol=tol, seed=seed).eigenvalues[0]), 0.0))
+    if ratio < 1e-8:  # A is round-off (a conservative field): no relative tolerance is reachable
+        norm_A = ratio * float(torch.linalg.vector_norm(JV, dim=0).max())
+    else:
+        norm_A = math.sqrt(max(float(eigsh(AtA, k=1, which="LA", tol=tol, seed=seed).eigenvalues[0]), 0.0))
     M = lin.M(eps)
     # probe from the direction of fastest instantaneous growth (top eigenvector of S) and randoms
     W, best, best_k = torch.cat([top.eigenvectors.to(V.dtype), V], dim=1), 1.0, 0

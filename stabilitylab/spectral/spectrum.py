@@ -81,7 +81,8 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         "n_unstable_M": ((), int((np.abs(mu) > 1).sum())),
         "max_abs_mu": ((), float(np.abs(mu).max())),
         "leading_re_J": ((), float(lam.real.max())),
-        "min_eps_crit": ((), float(crit[crit > 0].min()) if (crit > 0).any() else 0.0),
+        "min_eps_crit": ((), _min_positive(np.concatenate([crit, eps_crit((mu - 1) / eps)])),
+                         {"long_name": "smallest eps_crit over the J modes and the M modes' (mu-1)/eps"}),
     }
     if vectors:
         data["vec_J"] = (("mode", "state_index"), _pad_rows(rj.eigenvectors, m))
@@ -104,6 +105,10 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         **fp_attrs, **settings,
     )
     return xr.Dataset(data, coords={"mode": np.arange(m)}, attrs=attrs)
+
+
+def _min_positive(x: np.ndarray) -> float:
+    return float(x[x > 0].min()) if (x > 0).any() else 0.0
 
 
 def _pad_rows(vecs: torch.Tensor, m: int) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""PDF reports and the figures shared with the CLI."""

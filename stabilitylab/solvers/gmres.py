@@ -1,0 +1,114 @@
+"""Restarted GMRES(m) for ``A x = b`` on flat torch vectors, matrix-free.
+
+Each cycle builds an Arnoldi basis V of K_m(A M, r₀) (CGS2: classical Gram–Schmidt applied twice,
+two block products per step, stable and device-friendly), reduces the Hessenberg matrix H with
+Givens rotations so ‖b − A x‖ is known at every step without forming x, and updates
+``x ← x + M V y`` with ``y = argmin ‖β e₁ − H y‖``. Right preconditioning (``M ≈ A⁻¹``) keeps the
+monitored residual the true one. The (m+1)×m least-squares problem lives on the host in float64
+(complex128 for complex b); the n-vectors stay on b's device and dtype. Every restart recomputes
+the true residual, so loss of orthogonality cannot fake convergence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+Matvec = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class GMRESResult:
+    """``x``; ``converged`` (‖b − Ax‖ ≤ max(tol‖b‖, atol)); ``residual_norm`` = ‖b − Ax‖/‖b‖ (true
+    residual); ``iterations`` = Arnoldi steps in all cycles; ``matvecs`` = products with A."""
+
+    x: torch.Tensor
+    converged: bool
+    residual_norm: float
+    iterations: int
+    matvecs: int
+
+
+def _givens(a, b):
+    """(c, s, r) with ``[[c̄, s̄], [−s, c]] @ [a, b] = [r, 0]`` (real or complex)."""
+    r = np.hypot(abs(a), abs(b))
+    if r == 0:
+        return 1.0, 0.0, 0.0
+    return a / r, b / r, r
+
+
+def gmres(
+    A: Matvec | torch.Tensor,
+    b: torch.Tensor,
+    x0: torch.Tensor | None = None,
+    tol: float = 1e-8,
+    restart: int = 30,
+    maxiter: int | None = None,
+    M: Matvec | None = None,
+    atol: float = 0.0,
+) -> GMRESResult:
+    """Solve ``A x = b`` (``A``: a callable on flat vectors, e.g. a LinearOperator, or a matrix).
+
+    ``tol`` is relative to ‖b‖, ``restart`` the Krylov dimension per cycle, ``maxiter`` the total
+    number of Arnoldi steps over all cycles (default ``max(10·restart, 1000)``), ``M`` a right
+    preconditioner (a callable approximating A⁻¹).
+    """
+    if isinstance(A, torch.Tensor):
+        A = A.__matmul__
+    precond = (lambda v: v) if M is None else M
+    maxiter = max(10 * restart, 1000) if maxiter is None else maxiter
+    hdt = np.complex128 if b.is_complex() else np.float64
+    bnorm = float(torch.linalg.vector_norm(b))
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    if bnorm == 0.0:
+        return GMRESResult(torch.zeros_like(b), True, 0.0, 0, 0)
+    target = max(tol * bnorm, atol)
+    matvecs, its = 0, 0
+    eps_mach = torch.finfo(b.dtype).eps
+    while True:
+        if x0 is None and its == 0:
+            r = b
+        else:
+            r = b - A(x)
+            matvecs += 1
+        beta = float(torch.linalg.vector_norm(r))
+        if beta <= target or its >= maxiter or not np.isfinite(beta):
+            return GMRESResult(x, bool(beta <= target), beta / bnorm, its, matvecs)
+        m = min(restart, maxiter - its)
+        V = torch.empty((b.numel(), m + 1), dtype=b.dtype, device=b.device)
+        V[:, 0] = r / beta
+        H = np.zeros((m + 1, m), dtype=hdt)
+        cs, sn = np.zeros(m, dtype=hdt), np.zeros(m, dtype=hdt)
+        g = np.zeros(m + 1, dtype=hdt)
+        g[0] = beta
+        for j in range(m):
+            w = A(precond(V[:, j]))
+            matvecs += 1
+            its += 1
+            w0 = float(torch.linalg.vector_norm(w))
+            Vj = V[:, : j + 1]
+            h = Vj.mH @ w
+            w = w - Vj @ h
+            h2 = Vj.mH @ w
+            w = w - Vj @ h2
+            h = (h + h2).cpu().numpy().astype(hdt)
+            hn = float(torch.linalg.vector_norm(w))
+            H[: j + 1, j] = h
+            H[j + 1, j] = hn
+            for i in range(j):  # apply the previous rotations to the new column
+                H[i, j], H[i + 1, j] = (np.conj(cs[i]) * H[i, j] + np.conj(sn[i]) * H[i + 1, j],
+                                        -sn[i] * H[i, j] + cs[i] * H[i + 1, j])
+            cs[j], sn[j], H[j, j] = _givens(H[j, j], H[j + 1, j])
+            H[j + 1, j] = 0.0
+            g[j + 1] = -sn[j] * g[j]
+            g[j] = np.conj(cs[j]) * g[j]
+            breakdown = hn <= eps_mach * w0  # happy breakdown: K_j is A-invariant
+            if not breakdown:
+                V[:, j + 1] = w / hn
+            if abs(g[j + 1]) <= target or breakdown:
+                break
+        k = j + 1
+        y = np.linalg.lstsq(np.triu(H[:k, :k]), g[:k], rcond=None)[0]  # lstsq: safe if singular
+        x = x + precond(V[:, :k] @ torch.as_tensor(y, dtype=b.dtype, device=b.device))

@@ -1,0 +1,168 @@
+"""Newton–Krylov for ``F(z) = 0``, and the standard fixed-point recipe (Euler, then Newton polish).
+
+Newton step k solves ``J(z_k) δ = −F(z_k)`` by GMRES with matrix-free JVPs, relinearising at every
+step, to the relative tolerance η_k (Eisenstat–Walker choice 2, η_k = 0.9 (‖F_k‖/‖F_{k−1}‖)², with
+their safeguards and a floor against oversolving below the requested tolerance), so convergence is
+quadratic near a regular root. A backtracking line search (Armijo on ‖F‖, halving t) makes
+``z ← z + t δ`` decrease ‖F‖. Unlike relaxation, Newton converges to unstable fixed points too.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..field import Field
+from ..linear import Linearization
+from .gmres import gmres
+from .relax import initial_state, relax_euler
+from .result import SolveResult, Trace, non_finite_reason, relative_norm
+
+ETA_0, ETA_MAX, ETA_GAMMA = 0.5, 0.9, 0.9
+STALL_STEPS, STALL_FACTOR = 5, 0.9  # stagnation: no new best ‖F‖/‖z‖ (by 10%) in 5 Newton steps
+
+
+def _forcing(eta_prev: float | None, fnorm: float, fnorm_prev: float | None, floor: float) -> float:
+    """Eisenstat–Walker choice 2 (α = 2, γ = 0.9) with their safeguard, clipped to [floor, η_max]."""
+    if eta_prev is None:
+        eta = ETA_0
+    else:
+        eta = ETA_GAMMA * (fnorm / fnorm_prev) ** 2
+        if ETA_GAMMA * eta_prev**2 > 0.1:
+            eta = max(eta, ETA_GAMMA * eta_prev**2)
+    return min(ETA_MAX, max(eta, floor))
+
+
+@torch.no_grad()
+def newton_krylov(
+    field: Field,
+    z0: torch.Tensor | None = None,
+    tol: float = 1e-10,
+    maxiter: int = 30,
+    gmres_tol: float | None = None,
+    gmres_restart: int = 30,
+    line_search: bool = True,
+    gmres_maxiter: int = 300,
+    max_backtracks: int = 20,
+    **overrides: float,
+) -> SolveResult:
+    """Solve ``F(z; overrides) = 0`` from ``z0`` (default ``field.z0``) to force residual ≤ ``tol``.
+
+    ``gmres_tol`` fixes the inner relative tolerance (default: Eisenstat–Walker forcing);
+    ``gmres_restart``/``gmres_maxiter`` bound each inner solve. Stops when ‖F(z)‖/‖z‖ ≤ tol, after
+    ``maxiter`` Newton steps, on a non-finite state, or on stagnation (the line search finds no
+    decrease of ‖F‖ in ``max_backtracks`` halvings, or no 10% improvement of ‖F‖/‖z‖ in 5 steps:
+    Newton is local, and from far away it can stall at a local minimum of ‖F‖).
+    """
+    if overrides:
+        field = field.with_params(**overrides)
+    z = initial_state(field, z0)
+    floor = 10 * torch.finfo(z.dtype).eps
+    f = field(z)
+    fnorm = float(torch.linalg.vector_norm(f))
+    trace, converged, reason = Trace(), False, None
+    nfev, its, matvecs, lin_its, eta, fnorm_prev = 1, 0, 0, [], None, None
+    for k in range(maxiter + 1):
+        r = relative_norm(f, z)
+        if math.isnan(r):
+            reason = non_finite_reason(z, k)
+            break
+        if r <= tol or k == maxiter:
+            trace.add(k, r, math.nan, math.nan)
+            converged = r <= tol
+            reason = (f"force residual {r:.2e} ≤ tol {tol:.0e} after {k} Newton steps" if converged
+                      else f"maxiter reached ({maxiter} Newton steps), force residual {r:.2e}")
+            break
+        history = [row[1] for row in trace.rows] + [r]
+        if k >= STALL_STEPS and min(history[-STALL_STEPS:]) > STALL_FACTOR * min(history[:-STALL_STEPS]):
+            trace.add(k, r, math.nan, math.nan)
+            reason = (f"stagnated at Newton step {k}: no {1 - STALL_FACTOR:.0%} improvement of the "
+                      f"force residual ({r:.2e}) in {STALL_STEPS} steps (a local minimum of ||F||? "
+                      f"start closer, e.g. relax first)")
+            break
+        if gmres_tol is None:
+            eta = _forcing(eta, fnorm, fnorm_prev, max(floor, 0.5 * tol / r))
+        else:
+            eta = gmres_tol
+        sol = gmres(Linearization(field, z).J(), -f.reshape(-1), tol=eta, restart=gmres_restart,
+                    maxiter=gmres_maxiter)
+        matvecs += sol.matvecs
+        lin_its.append(sol.iterations)
+        if not math.isfinite(sol.residual_norm):
+            trace.add(k, r, math.nan, math.nan)
+            reason = f"non-finite Newton update at step {k} (the JVP produced NaN/Inf)"
+            break
+        delta = sol.x.reshape(z.shape)
+        t = 1.0
+        for _ in range(max_backtracks + 1 if line_search else 1):
+            z_new = z + t * delta
+            f_new = field(z_new)
+            nfev += 1
+            fn_new = float(torch.linalg.vector_norm(f_new))
+            if math.isfinite(fn_new) and (not line_search or fn_new <= (1 - 1e-4 * t) * fnorm):
+                break
+            t *= 0.5
+        else:
+            trace.add(k, r, math.nan, math.nan)
+            reason = (f"stagnated at Newton step {k}: no decrease of ||F|| along the Newton "
+                      f"direction in {max_backtracks} halvings (force residual {r:.2e}, GMRES "
+                      f"relative residual {sol.residual_norm:.1e})" if line_search
+                      else f"non-finite force after Newton step {k} (no line search)")
+            break
+        trace.add(k, r, relative_norm(t * delta, z), math.nan)
+        z, f, fnorm_prev, fnorm, its = z_new, f_new, fnorm, fn_new, its + 1
+    settings = dict(tol=tol, maxiter=maxiter,
+                    gmres_tol="eisenstat-walker" if gmres_tol is None else gmres_tol,
+                    gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter,
+                    line_search=line_search, max_backtracks=max_backtracks)
+    return SolveResult(z, converged, reason, "newton", settings, iterations=its, nfev=nfev,
+                       matvecs=matvecs, linear_iterations=np.asarray(lin_its, dtype=np.int64),
+                       **trace.arrays())
+
+
+def find_fixed_point(
+    field: Field,
+    eps: float = 0.1,
+    z0: torch.Tensor | None = None,
+    tol: float = 1e-9,
+    relax_steps: int = 300,
+    newton: bool = True,
+    maxiter: int = 30,
+    gmres_tol: float | None = None,
+    gmres_restart: int = 30,
+    line_search: bool = True,
+    progress: bool = False,
+    **overrides: float,
+) -> SolveResult:
+    """Euler relaxation (≤ ``relax_steps`` steps, stopping at ``tol``) then Newton–Krylov polish.
+
+    Newton starts from the relaxed state, or from ``z0`` when relaxation increased the force
+    residual (it ran away from an unstable fixed point, or blew up): Newton can still reach that
+    fixed point. The returned traces concatenate both stages on one ``step`` axis (Newton entries
+    have ``eps`` = NaN); ``solver`` is ``'euler+newton'``, or ``'euler'`` if Newton was not needed.
+    """
+    if overrides:
+        field = field.with_params(**overrides)
+    z_start = initial_state(field, z0)
+    rel = relax_euler(field, eps, relax_steps, z_start, tol=tol, progress=progress)
+    if rel.converged or not newton:
+        return rel
+    from_relaxed = len(rel.step) > 0 and rel.final_force_residual <= rel.force_residual[0]
+    nk = newton_krylov(field, rel.z if from_relaxed else z_start, tol=tol, maxiter=maxiter,
+                       gmres_tol=gmres_tol, gmres_restart=gmres_restart, line_search=line_search)
+    keep = slice(0, -1) if from_relaxed else slice(None)
+    offset = (rel.step[-1] if len(rel.step) else -1) + (0 if from_relaxed else 1)
+    start = "relaxed state" if from_relaxed else "z0 (relaxation increased the force residual)"
+    reason = f"euler: {rel.reason}; newton from {start}: {nk.reason}"
+    settings = {**nk.settings, "eps": eps, "relax_steps": relax_steps,
+                "newton_start": "relaxed" if from_relaxed else "z0"}
+    return SolveResult(
+        nk.z, nk.converged, reason, "euler+newton", settings,
+        step=np.concatenate([rel.step[keep], nk.step + offset]),
+        force_residual=np.concatenate([rel.force_residual[keep], nk.force_residual]),
+        step_residual=np.concatenate([rel.step_residual[keep], nk.step_residual]),
+        eps=np.concatenate([rel.eps[keep], nk.eps]),
+        iterations=rel.iterations + nk.iterations, nfev=rel.nfev + nk.nfev, matvecs=nk.matvecs,
+        linear_iterations=nk.linear_iterations,
+    )
