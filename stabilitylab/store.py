@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -38,12 +39,14 @@ def jsonable(value: Any):
     """Make ``value`` a JSON-safe attribute: scalars stay, containers become JSON strings."""
     if isinstance(value, (bool, np.bool_)):
         return int(value)
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/Inf
     if isinstance(value, (int, float, str)):
         return value
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
     if value is None:
-        return ""
+        return "none"
     return json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o), sort_keys=True)
 
 

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ..store import jsonable
+
 RESIDUAL_KINDS = "force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/||z||"
 NEWTON_KIND = "; Newton steps (eps = NaN): step_residual = ||z_next - z||/||z||"
 
@@ -53,18 +55,6 @@ class Trace:
             "step_residual": np.asarray(cols[2], dtype=np.float64),
             "eps": np.asarray(cols[3], dtype=np.float64),
         }
-
-
-def _jsonable(v):
-    """A settings value as a zarr-attribute-safe scalar or string."""
-    if isinstance(v, (bool, np.bool_, int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        return v if math.isfinite(v) else str(v)
-    if v is None:
-        return "none"
-    return str(v)
 
 
 @dataclass
@@ -120,7 +110,7 @@ class SolveResult:
         )
         if len(self.linear_iterations):
             ds["linear_iterations"] = ("newton_iteration", self.linear_iterations)
-        ds.attrs = {k: _jsonable(v) for k, v in self.settings.items()}
+        ds.attrs = {k: jsonable(v) for k, v in self.settings.items()}
         ds.attrs.update(
             solver=self.solver,
             converged=int(self.converged),

@@ -50,7 +50,9 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         raise StabilityLabError(f"k={k} wanted eigenvalues: need 1 ≤ k ≤ n − 2 = {field.n - 2} for this state")
     fp_attrs = {}
     if z is None:
-        fp = find_fixed_point(field, eps=eps, tol=fixed_point_tol, relax_steps=relax_steps)
+        # float32 round-off floors the force residual near 1e-7: never ask for less than 10 ulp
+        fp_tol = max(fixed_point_tol, 10 * torch.finfo(field.dtype).eps)
+        fp = find_fixed_point(field, eps=eps, tol=fp_tol, relax_steps=relax_steps)
         z = fp.z
         fp_attrs = {"fixed_point_converged": int(fp.converged), "fixed_point_reason": fp.reason,
                     "fixed_point_solver": fp.solver}
