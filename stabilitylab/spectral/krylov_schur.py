@@ -48,7 +48,7 @@ from scipy.linalg.lapack import dtrexc
 from ..errors import ConfigError, ConvergenceWarning, NonFiniteError
 from ..linear import LinearOperator
 
-_TOL_FLOOR = 64  # tol is raised to _TOL_FLOOR·eps(dtype): below that, the matvec's own rounding rules
+_TOL_FLOOR = 64  # tol is raised to _TOL_FLOOR·eps(dtype): below, the matvec's own rounding rules
 
 _NONSYMMETRIC = {
     "LR": lambda z: z.real,
@@ -115,17 +115,21 @@ class _Operator:
         elif callable(A):
             ref = None if v0 is None else torch.as_tensor(v0)
             if n is None and ref is None:
-                raise EigenOptionError("a plain callable operator needs n= (or v0) to fix the dimension")
+                raise EigenOptionError("a plain callable operator needs n= (or v0) for its size")
             ref_dtype = None if ref is None else (ref.real.dtype if ref.is_complex() else ref.dtype)
             self.n = int(n) if n is not None else ref.shape[0]
             self.dtype = dtype or ref_dtype or torch.get_default_dtype()
-            self.device = torch.device(device if device is not None else ("cpu" if ref is None else ref.device))
+            if device is None:
+                device = "cpu" if ref is None else ref.device
+            self.device = torch.device(device)
             self._vec = A
-            self._block = lambda X: torch.stack([A(X[:, j].contiguous()) for j in range(X.shape[1])], 1)
+            self._block = lambda X: torch.stack([A(x.contiguous()) for x in X.unbind(1)], 1)
         else:
-            raise EigenOptionError(f"A must be a LinearOperator or a callable, got {type(A).__name__}")
+            raise EigenOptionError(
+                f"A must be a LinearOperator or callable, not {type(A).__name__}")
         if not self.dtype.is_floating_point:
-            raise EigenOptionError(f"the operator must act on real floating-point vectors, not {self.dtype}")
+            raise EigenOptionError(
+                f"the operator must act on real floating vectors, not {self.dtype}")
         self.matvecs = 0
 
     def vec(self, v: torch.Tensor) -> torch.Tensor:
@@ -138,7 +142,8 @@ class _Operator:
 
     def _checked(self, w, shape):
         if tuple(w.shape) != shape:
-            raise EigenOptionError(f"the operator returned shape {tuple(w.shape)} for input shape {shape}")
+            raise EigenOptionError(
+                f"the operator returned shape {tuple(w.shape)} for input {shape}")
         return w if w.dtype == self.dtype else w.to(self.dtype)
 
 
@@ -155,7 +160,8 @@ def _options(op: _Operator, k, ncv, tol, maxiter, default_ncv: int) -> tuple[int
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise EigenOptionError(f"k must be a positive integer, got {k!r}")
     if k >= op.n:
-        raise EigenOptionError(f"k={k} eigenvalues requested of an operator of size n={op.n}; need k < n")
+        raise EigenOptionError(
+            f"k={k} eigenvalues asked of an operator of size n={op.n}; need k < n")
     m = default_ncv if ncv is None else int(ncv)
     if m < k + 2:
         raise EigenOptionError(f"ncv={m} is too small for k={k}: need ncv >= k + 2")
@@ -177,7 +183,8 @@ def _start_vector(op: _Operator, v0, gen: torch.Generator) -> torch.Tensor:
         if v0.dim() == 1:
             v0 = v0[:, None]
         if v0.dim() != 2 or v0.shape[0] != op.n:
-            raise EigenOptionError(f"v0 must have shape (n,) or (n, p) with n={op.n}, got {tuple(v0.shape)}")
+            raise EigenOptionError(
+                f"v0 must have shape (n,) or (n, p), n={op.n}; got {tuple(v0.shape)}")
         if v0.is_complex():
             v0 = torch.cat([v0.real, v0.imag], dim=1)
         v0 = v0.to(op.dtype)
@@ -190,7 +197,8 @@ def _start_vector(op: _Operator, v0, gen: torch.Generator) -> torch.Tensor:
         v = cols @ weights.to(op.device, op.dtype)
     nrm = torch.linalg.vector_norm(v)
     if not bool(nrm > 0):
-        raise EigenOptionError("the warm-start combination of v0 vanished; pass independent columns")
+        raise EigenOptionError(
+            "the combination of the v0 columns vanished; pass independent columns")
     return v / nrm
 
 
@@ -240,7 +248,8 @@ class _Basis:
             Hh = H.cpu().numpy()
             if not np.isfinite(Hh).all():
                 raise NonFiniteError("the operator returned NaN or Inf inside the eigensolver")
-            broken = [j for j in range(p, m) if Hh[j + 1, j] <= self._eps * np.linalg.norm(Hh[: j + 2, j])]
+            broken = [j for j in range(p, m)
+                      if Hh[j + 1, j] <= self._eps * np.linalg.norm(Hh[: j + 2, j])]
             if not broken:
                 return Hh
             j = broken[0]
@@ -330,12 +339,13 @@ def _krylov_schur_loop(op: _Operator, start: torch.Tensor, gen: torch.Generator,
         nblk = _leading(resid <= tol)  # converged leading blocks
         best_open = scores[nblk] if nblk < len(sizes) else -np.inf
         # done when the k best Ritz values are all converged (locked or in the converged prefix)
-        done = sum(s for sc, s in locked if sc >= best_open) + sizes[:nblk][scores[:nblk] >= best_open].sum()
+        done = (sum(s for sc, s in locked if sc >= best_open)
+                + sizes[:nblk][scores[:nblk] >= best_open].sum())
         if done >= k or restarts == maxiter - 1:
             return _Run(basis, B, norm, restarts, bool(done >= k))
         # lock leading blocks converged to tol/2 (so locking never uses up the tolerance), up to k
-        nlock = 0
-        while nlock < _leading(resid <= tol / 2) and lock + int(ends[nlock]) - int(sizes[nlock]) < k:
+        nlock, lockable = 0, _leading(resid <= tol / 2)
+        while nlock < lockable and lock + int(ends[nlock] - sizes[nlock]) < k:
             nlock += 1
         r = int(ends[nlock - 1]) if nlock else 0
         # keep half of the active part (at least k), ending on a block boundary, below m
@@ -373,8 +383,9 @@ def _finish(op: _Operator, run: _Run, tol: float, name: str, m: int, values: np.
                "the explicit residual check failed although the Ritz estimates converged "
                "(inexact or non-deterministic operator?)")
         warnings.warn(
-            f"{name}: {nconv} of {len(values)} eigenvalues converged to tol={tol:.2g} after {restarts} "
-            f"restarts ({op.matvecs} matvecs, ncv={m}): {why}; raise maxiter or ncv, or loosen tol",
+            f"{name}: {nconv} of {len(values)} eigenvalues converged to tol={tol:.2g} after "
+            f"{restarts} restarts ({op.matvecs} matvecs, ncv={m}): {why}; raise maxiter or ncv, "
+            "or loosen tol",
             ConvergenceWarning, stacklevel=3)
     dtype = torch.complex128 if np.iscomplexobj(values) else torch.float64
     return EigResult(
@@ -396,10 +407,12 @@ def _block_values(T: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, np
         if i + 1 < n and T[i + 1, i] != 0.0:
             a, b, c, d = T[i, i], T[i, i + 1], T[i + 1, i], T[i + 1, i + 1]
             disc = ((a - d) / 2) ** 2 + b * c
-            starts.append(i), sizes.append(2), vals.append(complex((a + d) / 2, math.sqrt(max(-disc, 0.0))))
+            vals.append(complex((a + d) / 2, math.sqrt(max(-disc, 0.0))))
+            starts.append(i), sizes.append(2)
             i += 2
         else:
-            starts.append(i), sizes.append(1), vals.append(complex(T[i, i], 0.0))
+            vals.append(complex(T[i, i], 0.0))
+            starts.append(i), sizes.append(1)
             i += 1
     return np.array(starts), np.array(sizes), np.array(vals)
 
@@ -451,7 +464,7 @@ def eigs(A, k: int = 6, which="LR", ncv: int | None = None, tol: float = 1e-8,
 
 
 def _extract(op: _Operator, basis: _Basis, B: np.ndarray, k: int, score: Score, want_vectors: bool):
-    """Top-k Ritz pairs of ``B`` (pairs never split), with explicit residuals from one block product."""
+    """Top-k Ritz pairs of ``B`` (pairs never split), explicit residuals from one block product."""
     T, Z, sizes, _ = _sorted_schur(B, score)
     r = int(np.cumsum(sizes)[np.searchsorted(np.cumsum(sizes), k)])
     w, Y = scipy.linalg.eig(T[:r, :r])

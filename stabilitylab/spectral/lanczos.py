@@ -51,6 +51,6 @@ def eigsh(A, k: int = 1, which="LA", ncv: int | None = None, tol: float = 1e-8,
         X = run.basis.vectors(Z[:, :k])
         R = op.block(X) - X * torch.from_numpy(theta[:k]).to(X.device, X.dtype)
         sq = torch.stack([(R**2).sum(0), (X**2).sum(0)]).to("cpu", torch.float64).numpy()
-        vectors = X / torch.from_numpy(np.sqrt(sq[1])).to(X.device, X.dtype) if return_eigenvectors else None
-    residuals = np.sqrt(sq[0] / sq[1])
+    residuals, norms = np.sqrt(sq[0] / sq[1]), np.sqrt(sq[1])
+    vectors = X / torch.from_numpy(norms).to(X.device, X.dtype) if return_eigenvectors else None
     return _finish(op, run, tol, "eigsh", m, theta[:k], residuals, vectors, name)
