@@ -9,7 +9,8 @@ from .. import store
 from ..data import analysis_batch_with_targets, corpus_from_spec
 from ..errors import StabilityLabError
 from ..model import BlockForce
-from .common import console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .common import (console, default_out, field_options, finish, fmt, out_option, resolve_field, table,
+                     user_errors)
 
 
 def parse_values(text: str, kind: str, default_points: int) -> list[float]:
@@ -42,10 +43,10 @@ def _batch(fld):
     spec = meta.get("batch_corpus")
     corpus = corpus_from_spec(spec) if spec and spec != "uniform-random" else None
     idx = torch.tensor(meta["batch_idx"])
-    cfg = block.config
-    idx2, targets = analysis_batch_with_targets(cfg.vocab, idx.shape[1], idx.shape[0], meta["batch_seed"], corpus)
+    B, T = idx.shape
+    idx2, targets = analysis_batch_with_targets(block.config.vocab, T, B, meta["batch_seed"], corpus)
     if not torch.equal(idx, idx2):
-        raise StabilityLabError("internal: the target batch does not match the analysed batch")
+        raise RuntimeError("the target batch does not match the analysed batch")  # a bug, not user input
     return block, idx.to(fld.device), targets.to(fld.device)
 
 
@@ -59,7 +60,8 @@ def _report(ds) -> None:
     def val(var, **sel):
         return fmt(float(var.sel(**sel)), 3)
 
-    table("estimators: convergence and cost (forward-pass equivalents)",
+    table("estimators: convergence and cost (forward-pass equivalents; the fixed-point estimators share "
+          "z*, its cost is not counted)",
           ["estimator", "loss", "force res.", "nudged change", "adjoint res.", "cost"],
           [(e, fmt(float(ds.loss.sel(estimator=e)), 5), val(ds.free_force_residual, estimator=e),
             val(ds.nudged_change, estimator=e), val(ds.adjoint_residual, estimator=e),
@@ -81,7 +83,8 @@ def _report(ds) -> None:
             val(ds.sweep_adjoint_residual, variant=v, t2=last, beta=b))
            for v in ds.variant.values for b in ds.beta.values])
     if not ds.sizes["asym"]:
-        console.print("asymmetry sweep skipped: it blends towards a thick block and this checkpoint is conservative")
+        console.print("asymmetry sweep skipped: it blends towards a thick block, and this checkpoint "
+                      "is conservative")
         return
     table(f"asymmetry sweep F_r = (1-r) F_cons + r F_thick: cosine vs {ref}",
           ["r", "|Av|/|Jv|", "force res.", *(e for e in est if e != ref)],
@@ -145,16 +148,22 @@ def _figure(ds):
               help="Nudge lengths T2 swept, a,b,c or A:B[:N] (N geometric points, default 4); the "
                    "pairwise comparison uses the largest.")
 @click.option("--betas", "betas_text", default="0.02,0.5,5", show_default=True,
-              help="Nudge strengths β swept (with --beta), a,b,c or A:B[:N] (geometric).")
+              help="Nudge strengths β swept (with --beta), a,b,c or A:B[:N] (N geometric points, "
+                   "default 3).")
 @click.option("--asym", "asym_text", default="0:1:5", show_default=True,
-              help="Asymmetry knob values r swept (F_r = (1-r) F_cons + r F_thick), a,b,c or A:B[:N].")
+              help="Asymmetry knob values r swept (F_r = (1-r) F_cons + r F_thick), a,b,c or A:B[:N] "
+                   "(N linear points, default 5).")
 @click.option("--fp-tol", default=1e-10, show_default=True,
               help="Force residual ||F(z)||/||z|| the shared free state z* is relaxed to.")
 @click.option("--fp-steps", default=5000, show_default=True,
               help="Euler steps before Newton–Krylov takes over the free phase.")
+@click.option("--newton/--no-newton", default=True, show_default=True,
+              help="Polish the free state by Newton–Krylov when Euler stops short of --fp-tol; "
+                   "--no-newton --fp-steps 150 evaluates the estimators at the deployed, possibly "
+                   "unconverged, state.")
 @out_option("gradcheck.zarr")
 @user_errors
-def command(alpha, eps, t1, beta, t2_text, betas_text, asym_text, fp_tol, fp_steps, out, **fopts):
+def command(alpha, eps, t1, beta, t2_text, betas_text, asym_text, fp_tol, fp_steps, newton, out, **fopts):
     """Compare gradient estimators on one batch: BPTT, exact implicit (transpose adjoint), naive EP,
     AEP and tracking AEP.
 
@@ -176,7 +185,7 @@ def command(alpha, eps, t1, beta, t2_text, betas_text, asym_text, fp_tol, fp_ste
     fld = resolve_field(alpha=alpha, **fopts)
     block, idx, targets = _batch(fld)
     ds = gradcheck(block, idx, targets, eps=eps, T1=t1, beta=beta, t2s=t2s, betas=betas, asyms=asyms,
-                   fp_steps=fp_steps, fp_tol=fp_tol, knobs=fld.params, progress=True)
+                   fp_steps=fp_steps, fp_tol=fp_tol, fp_newton=newton, knobs=fld.params, progress=True)
     ds.attrs = {**store.provenance(fld), **ds.attrs}
     _report(ds)
     finish(ds, default_out(out, "gradcheck.zarr"), _figure(ds))
