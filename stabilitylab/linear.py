@@ -1,9 +1,10 @@
 """Matrix-free linear operators of a field at a state: J, Jᵀ, M = I + εJ, S = (J + Jᵀ)/2.
 
-``J v`` is a forward-mode product (``torch.func.linearize``: the JVP graph is traced once at z and
-re-applied cheaply), ``Jᵀ u`` a reverse-mode product (``torch.func.vjp``, its pullback kept and
-re-applied). Operators act on flat vectors of shape ``(n,)`` or on blocks ``(n, m)`` (columns are
-vectors; blocks go through ``torch.func.vmap``). The dense Jacobian is never formed.
+``Jᵀ u`` is a reverse-mode product on a retained graph; ``J v`` is reverse-over-reverse on the same
+graph for a few products, then a replay of a ``torch.func.linearize`` trace when many are wanted
+(see :class:`Linearization`). Operators act on flat vectors of shape ``(n,)`` or on blocks
+``(n, m)`` (columns are vectors, batched through one autograd call or ``torch.func.vmap``).
+The dense Jacobian is never formed.
 """
 from __future__ import annotations
 
@@ -71,60 +72,96 @@ def _columns(fn: Matvec) -> Matvec:
 class Linearization:
     """J, Jᵀ and derived operators of ``field`` at state ``z`` (knobs fixed).
 
-    Construction costs one forward (plus the JVP trace on first use of J); products then cost about
-    one forward each at large n.
+    Products run on one retained reverse-mode graph of F at z: ``Jᵀu`` is a VJP, and ``J v`` the
+    VJP of the linear map ``u ↦ Jᵀu`` (reverse over reverse: ∂/∂u ⟨Jᵀu, v⟩ = J v), each about one
+    backward pass, nothing traced. Once more than ``trace_after`` J-products have been asked for
+    (an eigensolver, not a Newton step), the JVP is traced with ``torch.func.linearize`` and
+    replayed: the trace costs seconds on a block but each replay about one forward at large n.
+    ``trace_after="auto"`` does so after 200 products for states of ≥ 16,384 numbers and never for
+    smaller ones (there the trace outweighs the products' savings); ``None`` never traces, ``0``
+    traces at once.
     """
 
-    def __init__(self, field: Field, z: torch.Tensor, **overrides: float):
+    TRACE_MIN_N = 16384
+
+    def __init__(self, field: Field, z: torch.Tensor, trace_after: int | None | str = "auto", **overrides: float):
         self.field = field
         self.z = z.detach().reshape(-1)
         self.f = field.flat_force(**overrides)
         self.n = self.z.numel()
-        self._jvp: Matvec | None = None
-        self._vjp: Matvec | None = None
-        self.force_value: torch.Tensor | None = None
+        if trace_after == "auto":
+            trace_after = 200 if self.n >= self.TRACE_MIN_N else None
+        self.trace_after = trace_after
+        self.j_products = 0
+        self._graph: tuple | None = None
+        self._rr: tuple | None = None
+        self._traced: Matvec | None = None
 
-    def _jvp_fn(self) -> Matvec:
-        if self._jvp is None:
+    @property
+    def force_value(self) -> torch.Tensor:
+        """F(z) (flat)."""
+        return self._record()[1].detach()
+
+    def _record(self) -> tuple:
+        if self._graph is None:
+            with torch.enable_grad():
+                zr = self.z.clone().requires_grad_(True)
+                self._graph = (zr, self.f(zr))
+        return self._graph
+
+    def _vjp(self, u: torch.Tensor, batched: bool = False) -> torch.Tensor:
+        zr, y = self._record()
+        g = torch.autograd.grad(y, zr, u.T if batched else u, retain_graph=True, is_grads_batched=batched)[0]
+        return (g.T if batched else g).detach()
+
+    def _jvp_reverse(self, v: torch.Tensor, batched: bool = False) -> torch.Tensor:
+        if self._rr is None:
+            zr, y = self._record()
+            with torch.enable_grad():
+                u = torch.zeros_like(y, requires_grad=True)
+                (w,) = torch.autograd.grad(y, zr, u, create_graph=True)
+            self._rr = (u, w)
+        u, w = self._rr
+        g = torch.autograd.grad(w, u, v.T if batched else v, retain_graph=True, is_grads_batched=batched)[0]
+        return (g.T if batched else g).detach()
+
+    def _trace(self) -> Matvec:
+        if self._traced is None:
             with torch.enable_grad(), warnings.catch_warnings():
                 # torch.fx constant folding inside linearize warns about buffers it inlines
                 warnings.filterwarnings("ignore", message="Attempted to insert a get_attr Node")
-                out, fn = torch.func.linearize(self.f, self.z)
-            self.force_value = out.detach()
-            self._jvp = fn
-        return self._jvp
+                _, fn = torch.func.linearize(self.f, self.z)
+            self._traced = fn
+            self._rr = None  # the double-backward graph is no longer needed
+        return self._traced
 
-    def _vjp_fn(self) -> Matvec:
-        if self._vjp is None:
-            with torch.enable_grad():
-                out, pull = torch.func.vjp(self.f, self.z)
-            self.force_value = out.detach()
-            self._vjp = lambda u: pull(u)[0].detach()
-        return self._vjp
+    def _jvp(self, v: torch.Tensor, batched: bool = False) -> torch.Tensor:
+        self.j_products += v.shape[1] if batched else 1
+        if self.trace_after is not None and self.j_products > self.trace_after:
+            fn = self._trace()
+            return _columns(fn)(v) if batched else fn(v)
+        return self._jvp_reverse(v, batched)
 
-    def _op(self, fn: Matvec) -> LinearOperator:
-        return LinearOperator(fn, self.n, self.z.dtype, self.z.device, batched=_columns(fn))
+    def _op(self, fn) -> LinearOperator:
+        return LinearOperator(lambda v: fn(v, False), self.n, self.z.dtype, self.z.device,
+                              batched=lambda V: fn(V, True))
 
     def J(self) -> LinearOperator:
-        """The Jacobian ``J = ∂F/∂z`` (forward mode)."""
-        return self._op(self._jvp_fn())
+        """The Jacobian ``J = ∂F/∂z``."""
+        return self._op(self._jvp)
 
     def JT(self) -> LinearOperator:
-        """The transpose ``Jᵀ`` (reverse mode)."""
-        return self._op(self._vjp_fn())
+        """The transpose ``Jᵀ`` (one VJP per product)."""
+        return self._op(self._vjp)
 
     def M(self, eps: float) -> LinearOperator:
         """The Euler map Jacobian ``M = I + εJ``."""
-        jvp = self._jvp_fn()
-        return self._op(lambda v: v + eps * jvp(v))
+        return self._op(lambda v, b: v + eps * self._jvp(v, b))
 
     def S(self) -> LinearOperator:
         """The symmetric part ``S = (J + Jᵀ)/2`` (its top eigenvalue is the numerical abscissa)."""
-        jvp, vjp = self._jvp_fn(), self._vjp_fn()
-        return self._op(lambda v: 0.5 * (jvp(v) + vjp(v)))
+        return self._op(lambda v, b: 0.5 * (self._jvp(v, b) + self._vjp(v, b)))
 
     def A(self) -> LinearOperator:
         """The antisymmetric part ``A = (J − Jᵀ)/2``."""
-        jvp, vjp = self._jvp_fn(), self._vjp_fn()
-        return self._op(lambda v: 0.5 * (jvp(v) - vjp(v)))
-
+        return self._op(lambda v, b: 0.5 * (self._jvp(v, b) - self._vjp(v, b)))

@@ -14,7 +14,7 @@ import torch
 from ..errors import ConvergenceWarning
 from ..solvers import gmres
 from .objective import Cost, GradientResult, Objective
-from .products import Products
+from ..linear import Linearization
 
 
 def transpose_adjoint(obj: Objective, eps: float = 0.1, T1: int = 150, tol: float = 1e-10,
@@ -25,7 +25,7 @@ def transpose_adjoint(obj: Objective, eps: float = 0.1, T1: int = 150, tol: floa
     cost = Cost()
     z_star, diag = obj.free_phase(eps, T1, z_free, cost)
     ell = obj.loss_grad(z_star).reshape(-1)
-    JT = Products(obj.field, z_star).JT()
+    JT = Linearization(obj.field, z_star).JT()
     cost.forwards += 1
     with torch.no_grad():
         sol = gmres(JT, -ell, tol=tol, restart=restart, maxiter=maxiter)

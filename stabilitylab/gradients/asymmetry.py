@@ -22,7 +22,7 @@ import torch
 
 from ..field import Field
 from ..model import ConservativeBlock, ThickBlock
-from .products import Products
+from ..linear import Linearization
 
 QK_SCALE = 0.5  # the conservative block's init scaling of W_Q and W_K
 
@@ -57,7 +57,7 @@ class BlendedBlock(ThickBlock):
 
 def antisymmetry_ratio(field: Field, z: torch.Tensor, probes: int = 4, seed: int = 0) -> float:
     """Mean of ‖A v‖/‖J v‖ over seeded random v, A = (J − Jᵀ)/2 at z (0: conservative)."""
-    P = Products(field, z)
+    P = Linearization(field, z)
     g = torch.Generator().manual_seed(seed)
     V = torch.randn(z.numel(), probes, generator=g, dtype=z.dtype).to(z.device)
     with torch.no_grad():

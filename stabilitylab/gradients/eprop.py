@@ -27,7 +27,7 @@ import torch
 
 from ..errors import ConfigError
 from .objective import Cost, GradientResult, Objective
-from .products import Products
+from ..linear import Linearization
 
 VARIANTS = ("naive", "aep", "aep_track")
 
@@ -38,7 +38,7 @@ def _correction(obj: Objective, z_star: torch.Tensor, variant: str):
     if variant == "naive":
         return None, Cost(forwards=2), Cost()
     if variant == "aep":
-        P = Products(obj.field, z_star)
+        P = Linearization(obj.field, z_star)
         J, JT, zs = P.J(), P.JT(), z_star.reshape(-1)
 
         def corr(zp, zm):
@@ -48,7 +48,7 @@ def _correction(obj: Objective, z_star: torch.Tensor, variant: str):
         return corr, Cost(forwards=2, jvps=2, vjps=2), Cost(forwards=1, vjps=1)
 
     def corr_track(zp, zm):
-        P = Products(obj.field, 0.5 * (zp + zm))
+        P = Linearization(obj.field, 0.5 * (zp + zm))
         d = 0.5 * (zp - zm)
         k = P.J()(d) - P.JT()(d)
         return -k, k
@@ -95,7 +95,7 @@ def ep_sweep(obj: Objective, eps: float = 0.1, T1: int = 150, T2s: Sequence[int]
     corr, per_step, setup = _correction(obj, z_star, variant)
     snaps = _contrasts(obj, z_star, eps, beta, corr, set(T2s) | {max(t - window, 0) for t in T2s})
     ell_star = obj.loss_grad(z_star).reshape(-1)
-    JT = Products(obj.field, z_star).JT()  # diagnostics only, not counted
+    JT = Linearization(obj.field, z_star).JT()  # diagnostics only, not counted
     out = {}
     for t in T2s:
         a, a_prev = snaps[t], snaps[max(t - window, 0)]
