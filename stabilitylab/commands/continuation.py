@@ -1,0 +1,131 @@
+"""``stabilitylab continuation``: follow the fixed point in a knob and locate its bifurcations."""
+from __future__ import annotations
+
+import click
+import torch
+
+from ..errors import StabilityLabError
+from .common import console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+
+DEFAULT_PARAM, DEFAULT_RANGE = "alpha", "0.2:1.0"
+MAX_ROWS = 60
+
+
+def parse_range(text: str, option: str, descending: bool) -> tuple[float, float]:
+    """``"A:B"`` → (A, B): continue from A to B (A > B only with ``--descending``)."""
+    a, sep, b = str(text).partition(":")
+    if not sep:
+        raise StabilityLabError(f"{option} expects START:END, e.g. {DEFAULT_RANGE}; got {text!r}")
+    try:
+        lo, hi = float(a), float(b)
+    except ValueError:
+        raise StabilityLabError(f"{option} {text!r}: START and END must be numbers") from None
+    if lo == hi:
+        raise StabilityLabError(f"{option} {text!r} is an empty range")
+    if lo > hi and not descending:
+        raise StabilityLabError(f"{option} {text!r} runs downward; add --descending to continue from "
+                                f"{lo:g} down to {hi:g}")
+    if lo < hi and descending:
+        raise StabilityLabError(f"--descending needs START > END, got {option} {text!r}")
+    return lo, hi
+
+
+def _range(param: str, alpha: str | None, generic: str | None, descending: bool) -> tuple[float, float]:
+    if alpha is not None and generic is not None:
+        raise StabilityLabError("give the range once: --alpha A:B or --range A:B")
+    if alpha is not None and param != DEFAULT_PARAM:
+        raise StabilityLabError(f"--alpha is the range of alpha; for --param {param} use --range A:B")
+    if alpha is None and generic is None:
+        if param != DEFAULT_PARAM:
+            raise StabilityLabError(f"give the range of {param} with --range A:B")
+        alpha = DEFAULT_RANGE
+    return parse_range(alpha if alpha is not None else generic,
+                       "--alpha" if alpha is not None else "--range", descending)
+
+
+def _stability(n: int) -> str:
+    return "stable" if n == 0 else f"UNSTABLE({n})"
+
+
+def _rows(branch) -> list:
+    pts = branch.points
+    events = {}
+    for sp in branch.specials:
+        events.setdefault(sp.point, []).append(f"{sp.kind}({sp.operator})")
+    keep = set(range(0, len(pts), max(1, -(-len(pts) // MAX_ROWS)))) | {len(pts) - 1}
+    keep |= set(events) | {i + 1 for i in events if i + 1 < len(pts)}
+    rows = []
+    for i in sorted(keep):
+        pt = pts[i]
+        lead = complex(pt.eig_J[0]) if len(pt.eig_J) else None
+        mu = float(abs(pt.eig_M).max()) if len(pt.eig_M) else None
+        rows.append((str(i), f"{pt.param:.6g}", fmt(pt.state_norm), fmt(pt.force_residual, 2),
+                     str(pt.newton_iters), fmt(lead), fmt(mu, 5), _stability(pt.n_unstable_J),
+                     _stability(pt.n_unstable_M), " ".join(events.get(i, []))))
+    return rows
+
+
+def _special_rows(branch) -> list:
+    rows = []
+    for sp in branch.specials:
+        freq = f"{sp.frequency:.6g}" + (" (Im λ)" if sp.operator == "J" else " rad/step (arg μ)")
+        rows.append((sp.kind, sp.operator, f"{sp.param:.8g}", fmt(sp.eig, 6), freq, f"{sp.precision:.1e}"))
+    return rows
+
+
+@click.command("continuation")
+@field_options
+@click.option("--param", default=DEFAULT_PARAM, show_default=True,
+              help="The knob to continue in (alpha, c, ffn_scale, head_3, or a --field's knob).")
+@click.option("--alpha", "alpha_range", default=None, metavar="A:B",
+              help=f"Range of alpha, continued from A to B (default {DEFAULT_RANGE} when --param is alpha).")
+@click.option("--range", "generic_range", default=None, metavar="A:B",
+              help="Range of the --param knob, continued from A to B.")
+@click.option("--descending", is_flag=True, help="Allow a range that runs downward (A > B).")
+@click.option("--eps", default=0.1, show_default=True, type=float,
+              help="Euler step ε of the map M = I + εJ analysed along the branch.")
+@click.option("--ds", default=0.02, show_default=True, type=float, help="First step length (arclength).")
+@click.option("--ds-min", default=1e-5, show_default=True, type=float, help="Smallest step before giving up.")
+@click.option("--ds-max", default=0.1, show_default=True, type=float, help="Largest step.")
+@click.option("--method", type=click.Choice(["palc", "natural"]), default="palc", show_default=True,
+              help="palc: pseudo-arclength (follows folds); natural: step the knob.")
+@click.option("--k", default=6, show_default=True, help="Leading eigenvalues of J and of M stored per point.")
+@click.option("--max-points", default=500, show_default=True, help="Maximum number of branch points.")
+@click.option("--tol", default=None, type=float,
+              help="Newton tolerance on the force residual (default 1e-9, float32: 2e-5).")
+@out_option("cont.zarr")
+@user_errors
+def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs, param,
+            alpha_range, generic_range, descending, eps, ds, ds_min, ds_max, method, k, max_points,
+            tol, out):
+    """Continue the fixed point z*(p) of F(z; p) = 0 in a knob p, tracking the leading eigenvalues
+    of J and of the Euler map M = I + eps*J, and locate where stability is lost: hopf / fold /
+    branch_point (J: Re lambda through 0), neimark_sacker / flip / fold (M: |mu| through 1).
+
+    Every point is appended to --out as it is computed; running again with the same --out resumes
+    an interrupted run. A bifurcation diagram PNG is saved next to the dataset.
+    """
+    from ..continuation import ContinuationOptions, ContinuationProblem, continuation, resume
+    from ..continuation.diagram import figure
+
+    p_start, p_end = _range(param, alpha_range, generic_range, descending)
+    fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
+    problem = ContinuationProblem(fld, param, eps)
+    if tol is None:
+        tol = 1e-9 if fld.dtype == torch.float64 else 2e-5
+    options = ContinuationOptions(p_start, p_end, ds=ds, ds_min=ds_min, ds_max=ds_max, method=method,
+                                  k=k, max_points=max_points, tol=tol)
+    out = default_out(out, "cont.zarr")
+    if out.exists() and resume.side_path(out).exists():
+        console.print(f"resuming the continuation stored in {out}")
+    branch = continuation(problem, options, out=out, progress=True)
+    table(f"branch of {fld.name} in {param} (eps={eps:g}; force residual ||F||/max(||z||,1))",
+          ["#", param, "||z||", "r_F", "Newton", "leading λ(J)", "max|μ|", "J", "M", "event before next"],
+          _rows(branch))
+    if branch.specials:
+        table("special points", ["kind", "operator", param, "eigenvalue (λ or μ)", "frequency",
+                                 "precision"], _special_rows(branch))
+    else:
+        console.print("no change of stability along the branch")
+    console.print(f"stopped: {branch.stop_reason}")
+    finish(branch.to_dataset(), out, figure(branch, eps))

@@ -1,0 +1,160 @@
+"""Bifurcation events: detect a change in the unstable count, classify it, locate it precisely.
+
+Between consecutive branch points with unstable counts ``a < b`` (either order along the branch)
+of J or M, the mode of rank ``a`` (0-based, in the ranking of :mod:`.spectra`) crosses. Its
+*indicator* is continuous along the branch (an order statistic of continuous eigenvalues):
+
+    J:  g = Re λ_(a) − δ          M:  g = |μ_(a)| − 1 − δ,
+
+negative at one end and positive at the other. It is located on the step's own parametrisation
+s ∈ (0, s_step) (arclength for PALC, p for natural continuation — so a fold, where p is extremal,
+is bracketed too): each trial s re-solves the fixed point (corrector from the linear interpolation
+of the two end points, which satisfies the step's constraint exactly), recomputes that operator's
+leading eigenvalues and evaluates g; the Illinois variant of regula falsi (a secant method that
+keeps a bracket and converges superlinearly) shrinks the bracket to ``locate_tol`` in s. The
+precision reported is the bracket's width in p. A complex crossing mode accounts for two of the
+``b − a`` crossings, a real one for one; each is located in turn.
+
+Classification: J — complex pair → ``hopf``; real → ``fold`` if p turns within the step (the
+tangent's p-component changes sign), else ``branch_point``. M — complex → ``neimark_sacker``; real
+μ through +1 → ``fold``/``branch_point`` as for J; real μ through −1 → ``flip``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..spectral.euler import is_complex, map_instability_kind
+from .corrector import BorderedNewton
+from .options import ContinuationOptions
+from .problem import ContinuationProblem
+from .spectra import ModeSet, SpectrumTracker
+
+KINDS = ("hopf", "neimark_sacker", "fold", "branch_point", "flip")
+MAX_LOCATE_ITERS = 40
+
+
+@dataclass
+class SpecialPoint:
+    """A located bifurcation: ``kind`` (one of :data:`KINDS`) of ``operator`` ('J' or 'M') at knob
+    value ``param``; the crossing eigenvalue ``eig`` (λ for J, μ for M; Im ≥ 0 for a pair), its
+    ``frequency`` (Im λ, or arg μ in radians per step), the ``precision`` (width in p of the final
+    bracket), the branch ``point`` it follows, ‖z‖ there (``state_norm``), the indicator value
+    there and the trial solves it took (``evaluations``)."""
+
+    kind: str
+    operator: str
+    param: float
+    eig: complex
+    frequency: float
+    precision: float
+    point: int
+    state_norm: float
+    indicator: float
+    evaluations: int
+
+
+@dataclass
+class Sample:
+    """The indicator's input at one s: the branch point and the operator's ranked modes."""
+
+    s: float
+    x: torch.Tensor
+    modes: ModeSet
+
+
+def indicator(modes: ModeSet, rank: int, delta: float) -> float:
+    v = modes.values[rank]
+    return float(v.real) - delta if modes.operator == "J" else float(abs(v)) - 1.0 - delta
+
+
+def classify(operator: str, eig: complex, turning: bool) -> str:
+    if operator == "J":
+        kind = "hopf" if is_complex(eig) else "fold"
+    else:
+        kind = map_instability_kind(eig)
+    return "branch_point" if kind == "fold" and not turning else kind
+
+
+def frequency(operator: str, eig: complex) -> float:
+    return float(eig.imag) if operator == "J" else float(np.angle(eig))
+
+
+class EventLocator:
+    """Finds and locates the crossings within one continuation step."""
+
+    def __init__(self, problem: ContinuationProblem, options: ContinuationOptions,
+                 solver: BorderedNewton, tracker: SpectrumTracker):
+        self.problem, self.options, self.solver, self.tracker = problem, options, solver, tracker
+        self.matvecs = 0
+
+    def between(self, index: int, x0, modes0: dict, x1, modes1: dict, c, s1: float,
+                turning: bool) -> list[SpecialPoint]:
+        """Events of both operators between branch point ``index`` (``x0``) and the next (``x1``),
+        reached by the step ``⟨c, x − x0⟩ = s1``."""
+        out = []
+        for op in ("J", "M"):
+            a, b = modes0[op].n_unstable, modes1[op].n_unstable
+            rank = min(a, b)
+            while rank < max(a, b):
+                ends = (Sample(0.0, x0, modes0[op]), Sample(s1, x1, modes1[op]))
+                event = self.locate(index, op, rank, ends, c, turning)
+                out.append(event)
+                rank += 2 if is_complex(event.eig) else 1
+        return out
+
+    def _sample(self, s: float, lo: Sample, hi: Sample, x0, c, op: str, rank: int) -> Sample | None:
+        """Re-solve the branch point at s and the operator's modes there (None if Newton fails)."""
+        frac = (s - lo.s) / (hi.s - lo.s)
+        guess = lo.x + frac * (hi.x - lo.x)
+        corr = self.solver.correct(x0, c, s, guess)
+        self.matvecs += corr.matvecs
+        if not corr.converged:
+            return None
+        z, p = self.problem.split(corr.x)
+        warm = lo.modes if frac < 0.5 else hi.modes
+        modes = self.tracker.modes(z, p, (op,), {op: warm}, at_least=rank + 2)[op]
+        self.matvecs += modes.matvecs
+        return Sample(s, corr.x, modes)
+
+    def locate(self, index: int, op: str, rank: int, ends, c, turning: bool) -> SpecialPoint:
+        """Illinois iteration on the indicator of mode ``rank`` between the two samples ``ends``."""
+        delta = self.options.detect_tol
+
+        def g(sample: Sample) -> float:
+            return indicator(sample.modes, rank, delta)
+
+        lo, hi = ends
+        x0 = lo.x
+        wlo, whi = g(lo), g(hi)  # the secant's weights: indicator values, halved by Illinois
+        side, evals = 0, 0
+        while abs(hi.s - lo.s) > self.options.locate_tol and evals < MAX_LOCATE_ITERS and wlo != whi:
+            s = hi.s - whi * (hi.s - lo.s) / (whi - wlo)
+            if not min(lo.s, hi.s) < s < max(lo.s, hi.s):
+                s = 0.5 * (lo.s + hi.s)
+            trial = self._sample(s, lo, hi, x0, c, op, rank)
+            evals += 1
+            if trial is None:
+                break
+            gt = g(trial)
+            if gt == 0.0:
+                lo = hi = trial
+                break
+            if (gt > 0) == (whi > 0):
+                hi, whi = trial, gt
+                wlo = wlo / 2 if side == 1 else wlo
+                side = 1
+            else:
+                lo, wlo = trial, gt
+                whi = whi / 2 if side == -1 else whi
+                side = -1
+        best = min((lo, hi), key=lambda sample: abs(g(sample)))
+        eig = complex(best.modes.values[rank])
+        eig = eig.conjugate() if eig.imag < 0 else eig
+        z, p = self.problem.split(best.x)
+        return SpecialPoint(
+            kind=classify(op, eig, turning), operator=op, param=p, eig=eig,
+            frequency=frequency(op, eig), precision=abs(float(hi.x[-1]) - float(lo.x[-1])), point=index,
+            state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals)

@@ -1,0 +1,109 @@
+"""Settings of a continuation run: an immutable dataclass validated at construction.
+
+The run follows the branch from ``p_start`` toward ``p_end`` (either order: the direction is the
+sign of ``p_end − p_start``). Step lengths are arclengths in the metric of :mod:`.problem`
+(``‖(δz, δp)‖² = θ‖δz‖²/n + δp²``; on a branch flat in z a step of ``ds`` moves p by ``ds``);
+for ``method='natural'`` a step is exactly ``ds`` in p.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from ..errors import ConfigError
+
+METHODS = ("palc", "natural")
+
+
+def _finite(name, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ConfigError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class ContinuationOptions:
+    """How to continue a branch.
+
+    Range and steps: ``p_start``, ``p_end``; ``ds`` first step, kept in ``[ds_min, ds_max]``
+    (grown ×``grow`` after a Newton solve of at most ``easy_iters`` iterations, halved after a
+    failure); ``max_points`` branch points at most (the starting point included); a step is also
+    rejected and halved when the correction deviates from the prediction by more than ``max_angle``
+    degrees (see :mod:`.run`).
+    Corrector: ``method`` ('palc' pseudo-arclength, 'natural' parameter), Newton to force residual
+    ``tol`` in at most ``newton_maxiter`` iterations, GMRES(``gmres_restart``) with at most
+    ``gmres_maxiter`` inner iterations per solve; ``theta`` weights the state in the arclength.
+    Spectra: ``k`` leading eigenvalues of J and of M stored per point; at least ``unstable +
+    margin`` are computed; ``eig_tol`` is the eigensolver tolerance. Events: a mode counts as
+    unstable when ``Re λ > detect_tol`` (J) or ``|μ| > 1 + detect_tol`` (M); crossings are located
+    to ``locate_tol`` in the step parameter (arclength for PALC, p for natural).
+    """
+
+    p_start: float
+    p_end: float
+    ds: float = 0.02
+    ds_min: float = 1e-5
+    ds_max: float = 0.1
+    max_points: int = 500
+    method: str = "palc"
+    tol: float = 1e-9
+    newton_maxiter: int = 10
+    easy_iters: int = 3
+    grow: float = 1.5
+    max_angle: float = 30.0
+    theta: float = 1.0
+    gmres_restart: int = 40
+    gmres_maxiter: int = 400
+    k: int = 6
+    margin: int = 2
+    eig_tol: float = 1e-10
+    detect_tol: float = 1e-9
+    locate_tol: float = 1e-8
+
+    def __post_init__(self):
+        for name in ("p_start", "p_end", "ds", "ds_min", "ds_max", "tol", "grow", "max_angle",
+                     "theta", "eig_tol", "detect_tol", "locate_tol"):
+            object.__setattr__(self, name, _finite(name, getattr(self, name)))
+        for name in ("max_points", "newton_maxiter", "easy_iters", "gmres_restart", "gmres_maxiter",
+                     "k", "margin"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigError(f"{name} must be an integer, got {v!r}")
+        if self.p_start == self.p_end:
+            raise ConfigError(f"the parameter range {self.p_start:g}:{self.p_end:g} is empty")
+        if self.method not in METHODS:
+            raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if not 0 < self.ds_min <= self.ds <= self.ds_max:
+            raise ConfigError(f"need 0 < ds_min <= ds <= ds_max, got ds_min={self.ds_min:g}, "
+                              f"ds={self.ds:g}, ds_max={self.ds_max:g}")
+        positive = dict(tol=self.tol, eig_tol=self.eig_tol, locate_tol=self.locate_tol,
+                        theta=self.theta)
+        for name, v in positive.items():
+            if v <= 0:
+                raise ConfigError(f"{name} must be > 0, got {v:g}")
+        if self.detect_tol < 0:
+            raise ConfigError(f"detect_tol must be >= 0, got {self.detect_tol:g}")
+        if self.grow < 1:
+            raise ConfigError(f"grow must be >= 1, got {self.grow:g}")
+        if not 0 < self.max_angle <= 180:
+            raise ConfigError(f"max_angle must be in (0, 180] degrees, got {self.max_angle:g}")
+        for name, lo in (("max_points", 1), ("newton_maxiter", 1), ("easy_iters", 0),
+                         ("gmres_restart", 1), ("gmres_maxiter", 1), ("k", 1), ("margin", 1)):
+            if getattr(self, name) < lo:
+                raise ConfigError(f"{name} must be >= {lo}, got {getattr(self, name)}")
+
+    @property
+    def direction(self) -> float:
+        """+1 when continuing toward larger p, −1 toward smaller."""
+        return 1.0 if self.p_end > self.p_start else -1.0
+
+    def reached_end(self, p: float) -> bool:
+        """True when p is past ``p_end`` (in the direction of travel) or within ``ds_min`` of it."""
+        return (p - self.p_end) * self.direction > -self.ds_min
+
+    def to_dict(self) -> dict:
+        return asdict(self)

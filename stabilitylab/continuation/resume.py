@@ -1,0 +1,96 @@
+"""Resumable runs: the restart state of a branch in a side file next to its zarr store.
+
+Points are appended to ``OUT.zarr`` as they are computed; after each one the side file
+``OUT.zarr.resume.pt`` is replaced atomically (temp file + rename) by a ``torch.save`` of a plain
+dict, read back with ``torch.load(weights_only=True)``::
+
+    {"format": "stabilitylab.continuation.resume", "version": 1,
+     "settings": {param, eps, method, theta, k, field_name, state_size, p_start, direction},
+     "npoints": int,              # points of the store this state belongs to
+     "x": tensor (n+1,),          # last branch point (z, p)
+     "t": tensor (n+1,),          # unit direction of travel there (tangent or secant)
+     "ds": float,                 # next step length
+     "specials": [dict, ...],     # located special points (eig as [re, im])
+     "stop_reason": str}
+
+:func:`open_branch` rebuilds the :class:`~.branch.Branch` from both; store points past
+``npoints`` (an interruption between the append and the side-file write) are dropped from the
+store. A run may extend a branch whose settings match (``p_end`` and ``max_points`` may differ, so
+a run stopped by ``max_points`` or a shorter range continues); other settings are refused.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from .. import store
+from ..errors import StabilityLabError
+from .branch import Branch
+from .events import SpecialPoint
+from .options import ContinuationOptions
+from .problem import ContinuationProblem
+
+FORMAT = "stabilitylab.continuation.resume"
+VERSION = 1
+SUFFIX = ".resume.pt"
+
+
+def side_path(out: str | Path) -> Path:
+    return Path(str(out) + SUFFIX)
+
+
+def settings(problem: ContinuationProblem, options: ContinuationOptions) -> dict:
+    """What must match for a branch to be extended by a run."""
+    return {"param": problem.param, "eps": problem.eps, "method": options.method,
+            "theta": options.theta, "k": options.k, "field_name": problem.field.name,
+            "state_size": problem.n, "p_start": options.p_start, "direction": options.direction}
+
+
+def check(branch: Branch, expected: dict, where) -> None:
+    diff = [f"{key} {branch.settings.get(key)!r} there vs {val!r} now"
+            for key, val in expected.items() if branch.settings.get(key) != val]
+    if diff:
+        raise StabilityLabError(f"{where} holds a continuation with other settings ({'; '.join(diff)}); "
+                                "use another --out or delete it")
+
+
+def save(out, branch: Branch) -> None:
+    """Replace the side file of ``out`` with the restart state of ``branch``."""
+    specials = [{**asdict(sp), "eig": [sp.eig.real, sp.eig.imag]} for sp in branch.specials]
+    payload = {"format": FORMAT, "version": VERSION, "settings": branch.settings,
+               "npoints": len(branch.points), "x": branch.x.detach().cpu(), "t": branch.t.detach().cpu(),
+               "ds": float(branch.ds), "specials": specials, "stop_reason": branch.stop_reason}
+    path = side_path(out)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def open_branch(out, like: torch.Tensor) -> Branch | None:
+    """The branch stored at ``out`` with its restart state (tensors on ``like``'s device and
+    dtype), or None when ``out`` or its side file is missing."""
+    path = side_path(out)
+    if not (Path(out).exists() and path.exists()):
+        return None
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise StabilityLabError(f"cannot read the resume file {path} ({type(exc).__name__}); "
+                                "delete it and the store to start over") from None
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.get("version") != VERSION:
+        raise StabilityLabError(f"{path} is not a stabilitylab continuation resume file")
+    branch = Branch.from_dataset(store.read(out))
+    npoints = int(raw["npoints"])
+    if len(branch.points) < npoints:
+        raise StabilityLabError(f"{out} has {len(branch.points)} points but its resume file expects "
+                                f"{npoints}; delete both to start over")
+    if len(branch.points) > npoints:
+        del branch.points[npoints:]
+        store.write(branch.points_dataset(), out)
+    branch.specials = [SpecialPoint(**{**sp, "eig": complex(*sp["eig"])}) for sp in raw["specials"]]
+    branch.settings, branch.stop_reason = raw["settings"], str(raw["stop_reason"])
+    branch.x, branch.t, branch.ds = raw["x"].to(like), raw["t"].to(like), float(raw["ds"])
+    return branch

@@ -1,0 +1,216 @@
+"""The continuation loop: predict, correct, adapt the step, track spectra, locate events, store.
+
+From the fixed point at ``p_start`` (Euler relaxation, then the corrector at fixed p) each step
+
+1. predicts with the method's predictor and corrects with the bordered Newton–Krylov corrector;
+   on failure, or when the correction deviates from the prediction by more than ``max_angle``
+   (``atan(‖x − guess‖/‖guess − x_k‖)``: Newton jumped to another branch, or the step is too long
+   for the curvature), it halves ds and retries, and stops cleanly, with the reason, once ds would
+   fall below ``ds_min``;
+2. at the accepted point computes the new direction (bordered tangent / secant) and the leading
+   eigenvalues of J and M (warm-started from the previous point), then locates every change of
+   the unstable counts within the step (:mod:`.events`);
+3. records the point (appended to ``out`` at once, restart state in the side file of
+   :mod:`.resume`) and grows ds ×``grow`` (≤ ``ds_max``) after an easy Newton solve.
+
+It stops at ``p_end`` (natural steps land on it; a PALC step may end just past it), after
+``max_points`` points, or when the corrector fails. A run given a branch (``restart=``, or found
+in ``out``) extends it from its last point.
+"""
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from .. import store
+from ..errors import StabilityLabError
+from ..solvers import relax_euler
+from . import resume
+from .branch import Branch, BranchPoint
+from .corrector import BorderedNewton
+from .events import EventLocator
+from .options import ContinuationOptions
+from .predictor import PREDICTORS, Cursor, unit_p
+from .problem import ContinuationProblem
+from .spectra import SpectrumTracker
+
+START_RELAX_STEPS = 300
+START_NEWTON_FACTOR = 3
+END_REACHED = "reached the end of the range"
+
+
+class _Run:
+    """State and helpers of one run (see the module docstring)."""
+
+    def __init__(self, problem: ContinuationProblem, options: ContinuationOptions, out, command):
+        self.problem, self.options = problem, options
+        self.out = Path(out) if out is not None else None
+        self.solver = BorderedNewton(problem, options)
+        self.tracker = SpectrumTracker(problem, options.k, options.margin, options.eig_tol,
+                                       options.detect_tol)
+        self.locator = EventLocator(problem, options, self.solver, self.tracker)
+        self.predictor = PREDICTORS[options.method]()
+        settings = resume.settings(problem, options)
+        self.attrs = store.provenance(problem.field, command=command, **settings,
+                                      options=options.to_dict(),
+                                      eigensolver="stabilitylab.spectral.eigs (Krylov-Schur)")
+        self.branch = Branch(problem.param, options.k, attrs=self.attrs, settings=settings)
+        self.modes: dict | None = None
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(self.branch.x, self.branch.t, self.branch.ds)
+
+    def done(self) -> str:
+        """The stop reason if the branch already ends past ``p_end`` or has ``max_points``."""
+        p = self.branch.points[-1].param
+        if self.options.reached_end(p):
+            return f"{END_REACHED} ({self.problem.param}={p:.6g})"
+        if len(self.branch.points) >= self.options.max_points:
+            return f"max_points={self.options.max_points} reached"
+        return ""
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def record(self, x, t, ds, modes, step_size, iters, residual, newton_mv, event_mv, clocks):
+        """Append a branch point and move the restart state to it (``clocks``: the (wall, CPU)
+        times at which work on it began)."""
+        z, p = self.problem.split(x)
+        prev = self.branch.points[-1] if self.branch.points else None
+        arc = 0.0 if prev is None else prev.arclength + abs(step_size)
+        znorm = float(torch.linalg.vector_norm(z))
+        self.branch.points.append(BranchPoint(
+            param=p, eig_J=modes["J"].values, eig_M=modes["M"].values,
+            n_unstable_J=modes["J"].n_unstable, n_unstable_M=modes["M"].n_unstable,
+            force_residual=residual, newton_iters=iters, step_size=step_size, arclength=arc,
+            tangent_p=float(t[-1]), state_norm=znorm, state_rms=znorm / math.sqrt(self.problem.n),
+            newton_matvecs=newton_mv, eig_matvecs=modes["J"].matvecs + modes["M"].matvecs,
+            event_matvecs=event_mv, seconds=time.perf_counter() - clocks[0],
+            cpu_seconds=time.process_time() - clocks[1]))
+        self.branch.x, self.branch.t, self.branch.ds = x, t, ds
+        self.modes = modes
+        if self.out is not None:
+            ds_new = self.branch.points_dataset(len(self.branch.points) - 1)
+            if prev is None:
+                store.write(ds_new, self.out)
+            else:
+                store.append(ds_new, self.out, dim="point")
+            resume.save(self.out, self.branch)
+
+    # -- start -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """The first branch point: Euler relaxation at ``p_start`` (from ``z0``, or ``z0`` itself if
+        relaxation ran away), polished by the corrector with p fixed (Newton reaches unstable
+        fixed points too)."""
+        prob, opts = self.problem, self.options
+        clocks = time.perf_counter(), time.process_time()
+        fld = prob.field.with_params(**{prob.param: opts.p_start})
+        rel = relax_euler(fld, prob.eps, START_RELAX_STEPS, tol=opts.tol)
+        settled = len(rel.step) > 0 and rel.final_force_residual <= rel.force_residual[0]
+        x = prob.point(rel.z if settled else fld.z0, opts.p_start)
+        corr = self.solver.correct(x, unit_p(x, 1.0), 0.0, x, START_NEWTON_FACTOR * opts.newton_maxiter)
+        if not corr.converged:
+            raise StabilityLabError(f"no fixed point found at {prob.param}={opts.p_start:g} to start the "
+                                    f"branch from (Euler: {rel.reason}; Newton: {corr.reason}); "
+                                    "start elsewhere in the range")
+        t, mv = self.predictor.initial(self.solver, corr.x, opts.direction)
+        modes = self.tracker.modes(*prob.split(corr.x))
+        self.record(corr.x, t, opts.ds, modes, 0.0, corr.iterations, corr.residual, corr.matvecs + mv,
+                    0, clocks)
+
+    def extend(self, branch: Branch, stored: bool) -> None:
+        """Continue ``branch`` (same settings; see :mod:`.resume`); unless it was read from
+        ``out`` (``stored``), it is first written there."""
+        if branch.x is None or not branch.points:
+            raise StabilityLabError("the branch to extend has no restart state (a Branch rebuilt from a "
+                                    "dataset alone has none: resume from its --out instead)")
+        resume.check(branch, self.branch.settings, self.out or "the restart branch")
+        self.branch.points, self.branch.specials = list(branch.points), list(branch.specials)
+        self.branch.x, self.branch.t, self.branch.ds = branch.x, branch.t, branch.ds
+        if self.out is not None and not stored:
+            store.write(self.branch.points_dataset(), self.out)
+            resume.save(self.out, self.branch)
+
+    # -- steps -------------------------------------------------------------------------------
+    def step(self) -> str:
+        """Take one accepted step; return why the run cannot go on ('' if it can)."""
+        prob, opts, cur = self.problem, self.options, self.cursor
+        clocks = time.perf_counter(), time.process_time()
+        if self.modes is None:  # extending a branch: the spectrum that seeds event detection
+            self.modes = self.tracker.modes(*prob.split(cur.x))
+        ds, newton_mv = cur.ds, 0
+        while True:
+            c, s, guess = self.predictor.plan(cur, ds, opts.p_end)
+            corr = self.solver.correct(cur.x, c, s, guess)
+            newton_mv += corr.matvecs
+            why = corr.reason
+            if corr.converged:
+                turn = self.solver.deviation(cur.x, guess, corr.x)
+                if turn <= opts.max_angle:
+                    break
+                why = f"the correction deviates by {turn:.0f}° > max_angle {opts.max_angle:g}° from the prediction"
+            ds /= 2
+            if ds < opts.ds_min:
+                p = float(cur.x[-1])
+                return (f"corrector failed after {prob.param}={p:.6g} with ds < ds_min={opts.ds_min:g}: {why}"
+                        + (" (a fold? --method palc follows turning points)" if opts.method == "natural" else ""))
+        t, mv = self.predictor.direction(self.solver, cur, corr.x)
+        modes = self.tracker.modes(*prob.split(corr.x), warm=self.modes)
+        turning = float(t[-1]) * float(cur.t[-1]) < 0
+        self.locator.matvecs = 0
+        index = len(self.branch.points) - 1
+        self.branch.specials += self.locator.between(index, cur.x, self.modes, corr.x, modes, c, s, turning)
+        grow = opts.grow if corr.iterations <= opts.easy_iters else 1.0
+        self.record(corr.x, t, min(opts.ds_max, ds * grow), modes, s, corr.iterations, corr.residual,
+                    newton_mv + mv, self.locator.matvecs, clocks)
+        return ""
+
+    def finish(self, reason: str) -> Branch:
+        self.branch.stop_reason = reason
+        self.branch.complete = reason.startswith(END_REACHED)
+        if self.out is not None:
+            resume.save(self.out, self.branch)
+            store.write(self.branch.to_dataset(), self.out)
+        return self.branch
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return nullcontext(None)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True)
+
+
+def continuation(problem: ContinuationProblem, options: ContinuationOptions, out=None,
+                 restart: Branch | None = None, progress: bool = False,
+                 command: str | None = None) -> Branch:
+    """Continue the fixed-point branch of ``problem`` over ``options``' range; return the Branch.
+
+    With ``out`` (a ``.zarr`` path) every point is appended there as it is computed, and a branch
+    already stored there with the same settings is extended instead of restarted (:mod:`.resume`);
+    the complete dataset (with special points) is written at the end. ``restart`` extends a Branch
+    returned by an earlier call (e.g. further along, with a larger ``p_end`` or ``max_points``).
+    ``progress`` shows a rich progress bar; ``command`` is recorded in the provenance attributes.
+    """
+    run = _Run(problem, options, out, command)
+    stored = resume.open_branch(out, problem.field.z0) if restart is None and out is not None else None
+    if restart is not None or stored is not None:
+        run.extend(restart or stored, stored is not None)
+    else:
+        run.start()
+    name, total = problem.param, abs(options.p_end - options.p_start)
+    reason = run.done()
+    with _progress(progress) as bar:
+        task = bar.add_task(name, total=total) if bar is not None else None
+        while not reason:
+            reason = run.step() or run.done()
+            if bar is not None:
+                pt = run.branch.points[-1]
+                bar.update(task, completed=min(total, abs(pt.param - options.p_start)),
+                           description=f"{name}={pt.param:.4g}  point {len(run.branch.points)}  "
+                                       f"unstable J:{pt.n_unstable_J} M:{pt.n_unstable_M}")
+    return run.finish(reason)
