@@ -1,0 +1,180 @@
+r"""Attractor classifier: what a long Euler relaxation settles on.
+
+From a batch of long runs (:mod:`.trajectory`) each row is classified, by the first rule that holds:
+
+``diverged``
+    the state or force stopped being finite, or ‖z‖ blew up.
+``fixed_point``
+    ‖F(z_T)‖ ≤ ``fp_tol``·max_k ‖z_k‖ (converged; ``fp_tol`` defaults to max(10⁻¹⁰, 10³·machine ε),
+    above the round-off floor of the dtype). The absolute force norm is used because the relative
+    force residual ‖F‖/‖z‖ does not vanish at a fixed point z* = 0.
+``chaotic``
+    the largest Lyapunov exponent λ > λ_tol.
+``limit_cycle``
+    the period P of the state is found (:mod:`.period`) and the state returns to itself after P
+    steps within ``return_tol`` of its size (:mod:`.returnmap`). P need not be an integer: the Euler
+    map of a flow near a Hopf cycle rotates by θ per step, so its attractor is an invariant circle
+    with period 2π/θ steps — a limit cycle of the relaxation even when the rotation is irrational
+    (λ ≈ 0). Integer-period orbits of the map (e.g. the 2-cycle born at a flip) are limit cycles
+    too, with λ < 0.
+``fixed_point``
+    ‖F‖ is still decaying (slow convergence): the least-squares slope s of ln‖F(z_k)‖ over the
+    second half of the run (N steps) gives a decay factor e^{−s·N} ≥ ``decay_tol``. A converging
+    spiral fails the return check (it does not come back to itself), so it lands here, not among
+    the cycles.
+``quasi_periodic``
+    otherwise: bounded with a residual floor, not chaotic, but no single period closes the orbit
+    (a torus, or a cycle whose return fails).
+
+λ_tol defaults to max(10⁻³, 10/N) for N Lyapunov steps (a cycle's finite-time λ is O(1/N)).
+The *residual floor* is the tail mean of the force residual ‖F‖/‖z‖, the *oscillation* its tail
+max − min (the research table's ``res-floor`` and ``osc``); the *amplitude* is the RMS distance of
+the tail states to their centroid (the radius of a circular cycle).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Sequence
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..errors import StabilityLabError
+from ..field import Field
+from .batch import batch_force
+from .period import estimate_period
+from .returnmap import return_errors
+from .trajectory import Trajectory, relax_batch
+
+KINDS = ("fixed_point", "limit_cycle", "quasi_periodic", "chaotic", "diverged")
+RESIDUAL_KIND = ("force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/||z||; "
+                 "residual_floor = tail mean of force_residual, oscillation = tail max - min")
+
+
+@dataclass
+class Attractor:
+    """One run's verdict and its evidence (period in steps, λ per step)."""
+
+    kind: str
+    reason: str
+    period: float
+    amplitude: float
+    lyapunov: float
+    residual_floor: float
+    residual_min: float
+    residual_max: float
+    oscillation: float
+    step_residual_floor: float
+    return_error: float
+    decay: float
+
+
+@dataclass
+class Criteria:
+    """Thresholds of the classifier (see module docstring)."""
+
+    fp_tol: float | None = None
+    decay_tol: float = 2.0
+    lyap_tol: float | None = None
+    return_tol: float = 0.05
+    min_corr: float = 0.5
+
+
+def _classify(tr: Trajectory, e: int, period: float, ret: float, crit: Criteria) -> Attractor:
+    eps, lam = float(tr.eps[e]), float(tr.lyapunov[e])
+    lam_tol = crit.lyap_tol if crit.lyap_tol is not None else max(1e-3, 10.0 / tr.lyapunov_steps)
+    res = tr.force_residual[e, -tr.tail:]
+    fnorm = tr.force_norm[e, -tr.tail:]
+    stats = dict(amplitude=float(tr.amplitude[e]), lyapunov=lam, residual_floor=float(np.mean(res)),
+                 residual_min=float(np.min(res)), residual_max=float(np.max(res)),
+                 oscillation=float(np.ptp(res)), step_residual_floor=eps * float(np.mean(res)),
+                 return_error=ret, decay=math.nan)
+    if tr.diverged_at[e] >= 0:
+        return Attractor("diverged", f"state or force blew up at step {tr.diverged_at[e]}", math.nan, **stats)
+    half = tr.force_norm[e, tr.steps // 2:]
+    slope = np.polyfit(np.arange(len(half)), np.log(np.maximum(half, 1e-300)), 1)[0]
+    stats["decay"] = decay = float(np.exp(-slope * (len(half) - 1)))
+    scale = max(float(np.max(tr.state_norm[e])), 1e-300)
+    if fnorm[-1] <= crit.fp_tol * scale:
+        return Attractor("fixed_point", f"||F|| = {fnorm[-1]:.1e} <= {crit.fp_tol:g} x max||z||", math.nan, **stats)
+    if lam > lam_tol:
+        return Attractor("chaotic", f"Lyapunov exponent {lam:.3g} > {lam_tol:.1e} per step", period, **stats)
+    if ret <= crit.return_tol:
+        return Attractor("limit_cycle", f"returns after {period:.4g} steps (return error {ret:.1e})",
+                         period, **stats)
+    if decay >= crit.decay_tol:
+        return Attractor("fixed_point", f"||F|| still decaying ({decay:.3g}x over the second half)", math.nan, **stats)
+    why = "no period found" if not math.isfinite(period) else f"return error {ret:.2g} after {period:.4g} steps"
+    return Attractor("quasi_periodic", f"bounded residual floor, {why}", period, **stats)
+
+
+@dataclass
+class Attractors:
+    """Attractors of E runs with their trajectory records and the settings used."""
+
+    rows: list[Attractor]
+    trajectory: Trajectory
+    settings: dict
+
+    def to_dataset(self, dim: str, coord: Sequence[float]) -> xr.Dataset:
+        """Per-run scalars on ``dim``; residual traces on (``dim``, ``step``); tail projections on
+        (``dim``, ``tail_step``, ``projection``)."""
+        tr = self.trajectory
+        cols = {k: [asdict(a)[k] for a in self.rows] for k in asdict(self.rows[0])}
+        data = {k: (dim, np.asarray(v, dtype=object if k in ("kind", "reason") else np.float64))
+                for k, v in cols.items()}
+        data["force_residual"] = ((dim, "step"), tr.force_residual, {"long_name": "||F(z)||/||z||"})
+        data["step_residual"] = ((dim, "step"), tr.step_residual, {"long_name": "||eps F(z)||/||z||"})
+        data["tail_projection"] = ((dim, "tail_step", "projection"), tr.projections,
+                                   {"long_name": "<r_j, z_k> for random unit r_j over the tail"})
+        if dim != "eps":
+            data["eps"] = (dim, tr.eps)
+        ds = xr.Dataset(data, coords={dim: np.asarray(coord, dtype=np.float64), "step": np.arange(tr.steps + 1),
+                                      "tail_step": np.arange(tr.steps + 1 - tr.tail, tr.steps + 1)})
+        ds["period"].attrs["units"] = "relaxation steps"
+        ds["lyapunov"].attrs["units"] = "per relaxation step"
+        ds.attrs.update(self.settings, residual_kind=RESIDUAL_KIND)
+        return ds
+
+
+def detect(field: Field, eps=0.1, steps: int = 6000, *, tail: int | None = None, knob: str | None = None,
+           values: Sequence[float] | None = None, z0: torch.Tensor | None = None, lyapunov: bool = True,
+           projections: int = 4, seed: int = 0, criteria: Criteria | None = None, blowup: float = 1e8,
+           progress: bool = False) -> Attractors:
+    """Relax ``field`` for ``steps`` Euler steps per run and classify each run's attractor.
+
+    Runs are the entries of ``eps`` (a float or a sequence) and/or, with ``knob``, of ``values``
+    (the knob's value per run; a scalar ``eps`` is then shared); all run at once
+    (:mod:`.batch`). ``tail`` (default ``steps // 4``) is the window the floor, oscillation,
+    amplitude and period are taken from; the Lyapunov exponent averages the second half.
+    """
+    eps_arr = np.atleast_1d(np.asarray(eps, dtype=np.float64))
+    bad = eps_arr[~(eps_arr > 0) | ~np.isfinite(eps_arr)]
+    if bad.size:
+        raise StabilityLabError(f"eps must be finite and > 0, got {bad[0]:g}")
+    if (knob is None) != (values is None):
+        raise StabilityLabError("give a knob and its values together")
+    E = len(values) if knob is not None else len(eps_arr)
+    if E == 0:
+        raise StabilityLabError("no runs: give at least one eps (and knob) value")
+    if knob is not None and len(eps_arr) not in (1, E):
+        raise StabilityLabError(f"{len(eps_arr)} eps values for {E} knob values")
+    eps_arr = np.broadcast_to(eps_arr, (E,)).copy()
+    crit = criteria or Criteria()
+    if crit.fp_tol is None:
+        crit = replace(crit, fp_tol=max(1e-10, 1e3 * torch.finfo(field.dtype).eps))
+    tail = max(2, steps // 4) if tail is None else int(tail)
+    start = (field.z0 if z0 is None else z0).detach().reshape(1, -1).to(field.dtype)
+    x0 = start.expand(E, -1).clone()
+    force = batch_force(field, x0, knob, values)
+    tr = relax_batch(force, x0, eps_arr, steps, tail, lyapunov=lyapunov, projections=projections,
+                     seed=seed, blowup=blowup, progress=progress)
+    periods = [estimate_period(tr.projections[e], crit.min_corr) if tr.diverged_at[e] < 0 else math.nan
+               for e in range(E)]
+    rets = return_errors(force, tr.z, eps_arr, periods)
+    rows = [_classify(tr, e, periods[e], float(rets[e]), crit) for e in range(E)]
+    settings = dict(steps=steps, tail=tail, lyapunov_steps=tr.lyapunov_steps, projections=projections,
+                    seed=seed, blowup=blowup, **{k: ("auto" if v is None else v) for k, v in asdict(crit).items()})
+    return Attractors(rows, tr, settings)
