@@ -1,4 +1,5 @@
-"""Figures shared by the CLI and the PDF report (matplotlib, Agg backend)."""
+"""Figures shared by the CLI and the PDF report (matplotlib, Agg backend): the palette and the
+complex-plane panels of the spectrum of J and of the Euler map M = I + εJ."""
 from __future__ import annotations
 
 import matplotlib
@@ -8,47 +9,77 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 COLORS = {"J": "#1f77b4", "M": "#d62728", "stable": "#2ca02c", "unstable": "#d62728",
-          "ep": "#ff7f0e", "bptt": "#1f77b4", "boundary": "0.35"}
+          "ep": "#ff7f0e", "bptt": "#1f77b4", "boundary": "0.35",
+          # attractor kinds
+          "fixed_point": "#2ca02c", "limit_cycle": "#9467bd", "quasi_periodic": "#8c564b",
+          "chaotic": "#d62728", "diverged": "0.55",
+          # gradient estimators (bptt above)
+          "implicit": "0.1", "naive": "#8c564b", "aep": "#ff7f0e", "aep_track": "#e377c2"}
+
+#: marker and line style of each gradient estimator (AEP and tracking AEP often coincide)
+ESTIMATOR_STYLE = {"bptt": ("s", "-"), "implicit": ("o", "-"), "naive": ("v", "-"), "aep": ("o", "-"),
+                   "aep_track": ("x", "--")}
+#: marker and colour of each kind of special point on a branch
+SPECIAL_STYLE = {"hopf": ("o", "#d62728"), "neimark_sacker": ("s", "#9467bd"), "fold": ("v", "0.1"),
+                 "branch_point": ("D", "#2ca02c"), "flip": ("^", "#ff7f0e")}
 
 
-def spectrum_figure(ds, title: str | None = None):
-    """J spectrum in the complex plane (imaginary axis drawn) beside the M spectrum (unit circle)."""
+def _finite(values) -> np.ndarray:
+    values = np.asarray(values)
+    return values[np.isfinite(values)]
+
+
+def plot_J(ax, ds) -> None:
+    """Rightmost eigenvalues of J in the complex plane, the imaginary axis (Re λ = 0) dashed."""
     eps = float(ds.attrs["eps"])
-    lam = ds["eig_J"].values
-    lam = lam[np.isfinite(lam)]
-    mu = ds["eig_M"].values
-    mu = mu[np.isfinite(mu)]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.4))
-    a.axvline(0, color=COLORS["boundary"], lw=1, ls="--", label="Re λ = 0")
-    a.scatter(lam.real, lam.imag, c=np.where(lam.real > 0, COLORS["unstable"], COLORS["J"]), zorder=3,
-              label="leading λ of J")
-    a.scatter(((mu - 1) / eps).real, ((mu - 1) / eps).imag, marker="x", c=COLORS["M"], zorder=2,
-              label="(μ−1)/ε from the M search")
-    a.set_xlabel("Re λ")
-    a.set_ylabel("Im λ")
-    a.set_title("Jacobian J (rightmost eigenvalues)")
-    a.grid(alpha=0.3)
-    a.legend(fontsize=8, loc="best")
+    lam, mu = _finite(ds["eig_J"].values), _finite(ds["eig_M"].values)
+    ax.axvline(0, color=COLORS["boundary"], lw=1, ls="--", label="Re λ = 0")
+    ax.scatter(lam.real, lam.imag, c=np.where(lam.real > 0, COLORS["unstable"], COLORS["J"]), zorder=3,
+               label="leading λ of J")
+    ax.scatter(((mu - 1) / eps).real, ((mu - 1) / eps).imag, marker="x", c=COLORS["M"], zorder=2,
+               label="(μ−1)/ε from the M search")
+    ax.set_xlabel("Re λ (per unit time)")
+    ax.set_ylabel("Im λ (rad per unit time)")
+    ax.set_title("Jacobian J (rightmost eigenvalues)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+
+
+def plot_M(ax, ds) -> None:
+    """Largest-modulus multipliers of M with the unit circle (those outside ringed), and a zoom
+    when they crowd."""
+    eps = float(ds.attrs["eps"])
+    mu = _finite(ds["eig_M"].values)
+    out = np.abs(mu) > 1
     t = np.linspace(0, 2 * np.pi, 400)
-    b.plot(np.cos(t), np.sin(t), color=COLORS["boundary"], lw=1, ls="--", label="|μ| = 1")
-    b.scatter(mu.real, mu.imag, c=np.where(np.abs(mu) > 1, COLORS["unstable"], COLORS["M"]), zorder=3,
-              label="largest |μ| of M")
-    b.set_aspect("equal", adjustable="datalim")
+    ax.plot(np.cos(t), np.sin(t), color=COLORS["boundary"], lw=1, ls="--", label="|μ| = 1")
+    ax.scatter(mu[~out].real, mu[~out].imag, c=COLORS["M"], zorder=3, label="largest |μ| of M")
+    if out.any():
+        ax.scatter(mu[out].real, mu[out].imag, c=COLORS["unstable"], edgecolors="k", s=60, zorder=4,
+                   label="|μ| > 1 (unstable)")
+    ax.set_aspect("equal", adjustable="datalim")
     span = max(np.ptp(mu.real), np.ptp(mu.imag), 1e-3) if mu.size else 1.0
     if mu.size and span < 0.5:  # multipliers crowd near the circle: add a zoomed inset
-        ins = b.inset_axes([0.05, 0.05, 0.42, 0.42])
+        ins = ax.inset_axes([0.03, 0.6, 0.34, 0.36])
         ins.plot(np.cos(t), np.sin(t), color=COLORS["boundary"], lw=1, ls="--")
-        ins.scatter(mu.real, mu.imag, s=12, c=np.where(np.abs(mu) > 1, COLORS["unstable"], COLORS["M"]))
+        ins.scatter(mu.real, mu.imag, s=12, c=COLORS["M"], edgecolors=np.where(out, "k", "none"))
         cx, cy, h = mu.real.mean(), mu.imag.mean(), 0.6 * span + 0.02
         ins.set_xlim(cx - h, cx + h)
         ins.set_ylim(cy - h, cy + h)
         ins.tick_params(labelsize=6)
-        ins.set_title("zoom", fontsize=7)
-    b.set_xlabel("Re μ")
-    b.set_ylabel("Im μ")
-    b.set_title(f"Euler map M = I + εJ, ε = {eps:g}")
-    b.grid(alpha=0.3)
-    b.legend(fontsize=8, loc="best")
+        ins.text(0.03, 0.97, "zoom", fontsize=7, va="top", transform=ins.transAxes)
+    ax.set_xlabel("Re μ")
+    ax.set_ylabel("Im μ")
+    ax.set_title(f"Euler map M = I + εJ, ε = {eps:g}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+
+
+def spectrum_figure(ds, title: str | None = None):
+    """J spectrum in the complex plane (imaginary axis drawn) beside the M spectrum (unit circle)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.4))
+    plot_J(a, ds)
+    plot_M(b, ds)
     fig.suptitle(title or ds.attrs.get("verdict_text", ""), fontsize=9)
     fig.tight_layout()
     return fig

@@ -1,0 +1,283 @@
+"""The standard battery on one field: each analysis run through the Python function its command
+calls, stored as ``FOLDER/<stage>.zarr``, and reused when the stored result was computed for the
+same source (checkpoint sha256 or field, knobs, batch, precision) with the same settings.
+
+Stages, in order: ``spectrum`` (J and M), ``continuation`` (in a knob, α by default), ``cycle``
+(attractor and Floquet), ``eps_sweep`` (a grid bracketing the spectrum's ε_crit), ``knockout``
+(the same knob scaled down to 0), ``drift`` (the checkpoint's training run: its ``monitor.zarr``,
+else a ``sweep spectrum`` over the run's snapshots) and ``gradients`` (``gradcheck``). A stage that
+does not apply (a ``--field`` has no training run and no readout loss) or fails with a user error
+is skipped, and its section is left out of the report.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import xarray as xr
+
+from .. import checkpoint, store
+from ..errors import StabilityLabError
+from ..field import Field
+
+STAGES = ("spectrum", "continuation", "cycle", "eps_sweep", "knockout", "drift", "gradients")
+KEY_ATTR = "report_key"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much each stage computes (defaults: a few minutes on the shipped C=32, T=16 checkpoints)."""
+
+    eps: float = 0.1
+    k: int = 6
+    param: str = "alpha"
+    span: tuple[float, float] = (0.2, 1.5)
+    ds_max: float = 0.1
+    max_points: int = 80
+    cycle_steps: int = 4000
+    sweep_points: int = 8
+    sweep_steps: int = 2000
+    knockout: tuple[float, ...] = (1.0, 0.7, 0.4, 0.2, 0.0)
+    knockout_steps: int = 2000
+    grad_t1: int = 60
+    grad_t2: tuple[int, ...] = (20, 40, 80)
+    grad_betas: tuple[float, ...] = (0.02, 0.5)
+    grad_asym: tuple[float, ...] = (0.0, 0.5, 1.0)
+    grad_fp_steps: int = 2000
+
+    def quick(self) -> "Settings":
+        """The same analyses, a few seconds each on tiny models (tests, smoke runs)."""
+        return replace(self, k=4, span=(0.5, 1.0), ds_max=0.25, max_points=6, cycle_steps=600, sweep_points=3,
+                       sweep_steps=600, knockout=(1.0, 0.0), knockout_steps=600, grad_t1=20, grad_t2=(10,),
+                       grad_betas=(0.02,), grad_asym=(1.0,), grad_fp_steps=300)
+
+
+class Skip(Exception):
+    """A stage that does not apply to this field; the message says why."""
+
+
+@dataclass
+class Plan:
+    """What a stage would compute: its settings (part of the reuse key) and how."""
+
+    settings: dict
+    compute: Callable[[], xr.Dataset]
+
+
+# -- plans -------------------------------------------------------------------------------------
+def plan_spectrum(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
+    from ..spectral.spectrum import spectrum
+
+    return Plan({"eps": s.eps, "k": s.k}, lambda: spectrum(field, k=s.k, eps=s.eps))
+
+
+def _knob(field: Field, s: Settings) -> str:
+    if s.param not in field.params:
+        raise Skip(f"the field has no knob {s.param!r} (its knobs: {', '.join(sorted(field.params)) or 'none'})")
+    return s.param
+
+
+def plan_continuation(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
+    from ..continuation import ContinuationOptions, ContinuationProblem, continuation
+
+    param = _knob(field, s)
+    tol = 1e-9 if field.dtype == torch.float64 else 2e-5
+    opts = ContinuationOptions(*s.span, ds=min(0.02, s.ds_max), ds_max=s.ds_max, k=s.k, max_points=s.max_points,
+                               tol=tol)
+    problem = ContinuationProblem(field, param, s.eps)
+    return Plan({"param": param, "eps": s.eps, **opts.to_dict()},
+                lambda: continuation(problem, opts, progress=progress).to_dataset())
+
+
+def plan_cycle(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
+    from ..dynamics import analyse_cycle
+
+    return Plan({"eps": s.eps, "steps": s.cycle_steps, "k": s.k},
+                lambda: analyse_cycle(field, s.eps, s.cycle_steps, k=s.k, progress=progress))
+
+
+def sweep_grid(spectrum: xr.Dataset | None, eps: float, points: int) -> list[float]:
+    """Step sizes bracketing the spectrum's ε_crit (and the report's ε), geometric, 3 digits."""
+    crit = float(spectrum["min_eps_crit"]) if spectrum is not None else 0.0
+    lo, hi = (min(crit, eps) / 3, max(crit, eps) * 1.6) if crit > 0 else (eps / 10, 2 * eps)
+    return sorted({float(f"{e:.3g}") for e in np.geomspace(lo, hi, points)} | {eps})
+
+
+def plan_eps_sweep(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
+    from ..dynamics import eps_sweep
+
+    grid = sweep_grid(done.get("spectrum"), s.eps, s.sweep_points)
+    return Plan({"eps": grid, "steps": s.sweep_steps, "k": s.k},
+                lambda: eps_sweep(field, grid, s.sweep_steps, k=s.k, progress=progress))
+
+
+def plan_knockout(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
+    from ..dynamics import knockout
+
+    param = _knob(field, s)
+    target = "attn" if param == "alpha" else param
+    return Plan({"target": target, "values": list(s.knockout), "eps": s.eps, "steps": s.knockout_steps, "k": s.k},
+                lambda: knockout(field, target, s.knockout, s.eps, s.knockout_steps, k=s.k, progress=progress))
+
+
+def _same_run(a: dict, b: dict) -> bool:
+    """Two trainer configs of one run (they may differ only in how long it trained)."""
+    from ..train.config import EXTENDABLE
+
+    return isinstance(a, dict) and isinstance(b, dict) and \
+        {k: v for k, v in a.items() if k not in EXTENDABLE} == {k: v for k, v in b.items() if k not in EXTENDABLE}
+
+
+def _run_root(path: Path) -> Path:
+    """The run directory of a snapshot (``RUN/s0400.pt`` or ``RUN/<rule>/s0400.pt``)."""
+    return path.parent.parent if path.parent.name in ("ep", "bptt") else path.parent
+
+
+def find_monitor(path: Path, config: dict) -> Path | None:
+    """The ``monitor.zarr`` of the run that wrote the snapshot ``path`` (same trainer config)."""
+    monitor = _run_root(path) / "monitor.zarr"
+    if monitor.exists() and _same_run(store.attr_json(store.read(monitor), "train_config"), config):
+        return monitor
+    return None
+
+
+def find_snapshots(path: Path, config: dict) -> list[dict]:
+    """The snapshots of the run that wrote ``path``, as sweep points (step order)."""
+    root = _run_root(path)
+    points = []
+    for p in sorted({*root.glob("*.pt"), *root.glob("*/*.pt")}):
+        try:
+            ck = checkpoint.read(p)
+        except StabilityLabError:
+            continue
+        if _same_run(ck.provenance.get("train_config"), config):
+            points.append({"checkpoint": str(p), "step": ck.step, "rule": str(ck.rule or ""),
+                           "checkpoint_sha256": ck.sha256, "batch_seed": 0})
+    return sorted(points, key=lambda q: (q["step"], q["rule"]))
+
+
+def _snapshot_sweep(points: list[dict], eps: float, k: int, dtype: str, progress: bool) -> xr.Dataset:
+    """``sweep spectrum`` over ``points`` (serial, in-process), read back into memory."""
+    from ..commands.sweep import SpectrumPoint
+    from ..parallel import run_sweep
+
+    compute = SpectrumPoint(eps, k, 1e-8, None, True, (("dtype", dtype),))
+    settings = {"analysis": "spectrum", "eps": eps, "k": k, "dtype": dtype}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "drift.zarr"
+        run_sweep(points, compute, out, compute.template(), settings=settings,
+                  attrs=store.provenance(None, **settings), workers=0, progress=progress)
+        return store.read(out)
+
+
+def plan_drift(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
+    if "checkpoint" not in field.meta:
+        raise Skip("a --field has no training run")
+    path = Path(field.meta["checkpoint"])
+    config = checkpoint.read(path).provenance.get("train_config")
+    if not config:
+        raise Skip(f"{path.name} was not written by the trainer (no training run to follow)")
+    monitor = find_monitor(path, config)
+    if monitor is not None:
+        ds = store.read(monitor)
+        return Plan({"monitor": str(monitor.resolve()), "created": ds.attrs.get("created")}, lambda: ds)
+    points = find_snapshots(path, config)
+    if len({p["step"] for p in points}) < 2:
+        raise Skip(f"no monitor.zarr and fewer than two snapshots of the run beside {path}")
+    eps, dtype = float(config.get("eps", s.eps)), str(field.dtype).replace("torch.", "")
+    return Plan({"snapshots": [p["checkpoint_sha256"] for p in points], "eps": eps, "k": s.k, "dtype": dtype},
+                lambda: _snapshot_sweep(points, eps, s.k, dtype, progress))
+
+
+def plan_gradients(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
+    from ..commands.gradcheck import _batch
+    from ..gradients.study import gradcheck
+
+    try:
+        block, idx, targets = _batch(field)
+    except StabilityLabError as exc:
+        raise Skip(str(exc)) from None
+    opts = dict(eps=s.eps, T1=s.grad_t1, beta=s.grad_betas[0], t2s=list(s.grad_t2), betas=list(s.grad_betas),
+                asyms=list(s.grad_asym), fp_steps=s.grad_fp_steps, fp_tol=1e-10)
+
+    def compute():
+        ds = gradcheck(block, idx, targets, **opts, knobs=field.params, progress=progress)
+        ds.attrs = {**store.provenance(field), **ds.attrs}
+        return ds
+
+    return Plan(opts, compute)
+
+
+PLANS = {"spectrum": plan_spectrum, "continuation": plan_continuation, "cycle": plan_cycle,
+         "eps_sweep": plan_eps_sweep, "knockout": plan_knockout, "drift": plan_drift, "gradients": plan_gradients}
+TITLES = {"spectrum": "spectrum of J and M", "continuation": "continuation", "cycle": "attractor / cycle check",
+          "eps_sweep": "ε-sweep", "knockout": "knockout", "drift": "training drift",
+          "gradients": "gradient fidelity"}
+
+
+# -- running -----------------------------------------------------------------------------------
+def source_key(field: Field) -> dict:
+    """What identifies the analysed operator: checkpoint hash (or field), knobs, batch, precision."""
+    meta = field.meta
+    return {"checkpoint_sha256": meta.get("checkpoint_sha256"), "field": meta.get("field", field.name),
+            "params": dict(field.params), "batch_idx": meta.get("batch_idx"), "state_size": field.n,
+            "dtype": str(field.dtype)}
+
+
+def reuse_key(stage: str, field: Field, settings: dict) -> str:
+    """The attribute a stored result must carry to be reused for ``stage`` with ``settings``."""
+    return json.dumps({"stage": stage, "source": source_key(field), "settings": settings}, sort_keys=True,
+                      default=str)
+
+
+def _stored(path: Path, key: str) -> xr.Dataset | None:
+    if not path.exists():
+        return None
+    try:
+        ds = store.read(path)
+    except StabilityLabError:
+        return None
+    return ds if ds.attrs.get(KEY_ATTR) == key else None
+
+
+def run(field: Field, settings: Settings, folder: str | Path, *, skip=(), recompute: bool = False,
+        progress: bool = False, log: Callable[[str], None] = print) -> dict[str, xr.Dataset]:
+    """Run (or reuse) every stage not in ``skip``; ``{stage: dataset as stored}``, stage order."""
+    folder = Path(folder)
+    unknown = set(skip) - set(STAGES)
+    if unknown:
+        raise StabilityLabError(f"unknown stage(s) {sorted(unknown)}; stages: {', '.join(STAGES)}")
+    todo = [name for name in STAGES if name not in skip]
+    done: dict[str, xr.Dataset] = {}
+    for i, name in enumerate(todo, start=1):
+        head = f"[{i}/{len(todo)}] {TITLES[name]}"
+        path = folder / f"{name}.zarr"
+        try:
+            plan = PLANS[name](field, settings, done, progress)
+        except Skip as why:
+            log(f"{head}: skipped ({why})")
+            continue
+        key = reuse_key(name, field, plan.settings)
+        ds = None if recompute else _stored(path, key)
+        if ds is not None:
+            log(f"{head}: reused {path}")
+        else:
+            log(f"{head}: computing …")
+            t0 = time.perf_counter()
+            try:
+                ds = plan.compute()
+            except StabilityLabError as exc:
+                log(f"{head}: failed ({exc}); the report leaves it out")
+                continue
+            ds.attrs.update({"report_stage": name, KEY_ATTR: key, "report_settings": json.dumps(asdict(settings))})
+            store.write(ds, path)
+            ds = store.read(path)
+            log(f"{head}: done in {time.perf_counter() - t0:.1f} s → {path}")
+        done[name] = ds
+    return done

@@ -1,0 +1,50 @@
+"""Words and numbers of the report: display names and the one number format every page uses."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+KIND_NAMES = {"fixed_point": "fixed point", "limit_cycle": "limit cycle", "quasi_periodic": "quasi-periodic",
+              "chaotic": "chaotic", "diverged": "diverged"}
+SPECIAL_NAMES = {"hopf": "Hopf", "neimark_sacker": "Neimark–Sacker", "fold": "fold",
+                 "branch_point": "branch point", "flip": "flip (period doubling)"}
+ESTIMATOR_NAMES = {"bptt": "BPTT", "implicit": "implicit (exact)", "naive": "naive EP", "aep": "AEP",
+                   "aep_track": "tracking AEP"}
+RULE_NAMES = {"ep": "EP", "bptt": "BPTT"}
+KNOB_SYMBOLS = {"alpha": "α", "c": "c", "ffn_scale": "FFN scale"}
+TARGET_NAMES = {"attn": "attention", "ffn": "the FFN", "c": "the damping c"}
+
+
+def num(x, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits ('–' for None/NaN)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{float(x):.{digits}g}"
+
+
+def eig(lam, digits: int = 3) -> str:
+    """A complex eigenvalue as ``a ± bi`` (a pair's upper member), a real one as ``a``."""
+    lam = complex(lam)
+    if not np.isfinite(lam):
+        return "–"
+    if abs(lam.imag) <= 1e-8 * max(abs(lam), 1.0):
+        return num(lam.real, digits)
+    return f"{num(lam.real, digits)} ± {num(abs(lam.imag), digits)}i"
+
+
+def knob(name: str) -> str:
+    """Display name of a field knob (``head_3`` → 'head 3 gain')."""
+    if name.startswith("head_"):
+        return f"head {name[5:]} gain"
+    return KNOB_SYMBOLS.get(name, name)
+
+
+def knob_label(name: str) -> str:
+    """A knob in a sentence ('attention scale α')."""
+    return "attention scale α" if name == "alpha" else knob(name)
+
+
+def values(xs, digits: int = 3) -> str:
+    """A short list of numbers: '1, 0.5, 0'."""
+    return ", ".join(num(x, digits) for x in xs)

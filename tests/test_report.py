@@ -1,0 +1,212 @@
+"""``stabilitylab report``: the battery on a tiny trainer-style checkpoint, the PDF's pages and
+verdict against the datasets, ``--from`` equal to the battery, reuse, and absent sections."""
+import re
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from stabilitylab import store
+from stabilitylab.checkpoint import load, save
+from stabilitylab.cli import cli
+from stabilitylab.data import corpus_from_spec
+from stabilitylab.model import make_block
+from stabilitylab.report import battery, drift, kinds
+from stabilitylab.report.kinds import TITLES
+from stabilitylab.train import TrainConfig
+from stabilitylab.train.monitor import MODES, SCALARS
+from stabilitylab.train.record import LOOP_SCALARS, to_dataset
+
+HEADINGS = {kind: f"{i}. {TITLES[kind]}" for i, kind in enumerate(kinds.SECTIONS, start=2)}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors run faster on one intra-op thread (and are not slowed by a busy machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _monitor(cfg: TrainConfig):
+    """A monitor.zarr in the trainer's layout (synthetic values): EP crosses |μ| = 1, BPTT does not."""
+    history = {}
+    for rule, rate in (("ep", 0.03), ("bptt", 0.01)):
+        rows = []
+        for i, step in enumerate((0, 2, 4)):
+            mu = 0.97 + rate * i
+            lam = complex((mu - 1) / cfg.eps, 1.0)
+            rows.append({**dict.fromkeys((*SCALARS, *LOOP_SCALARS), np.nan), "step": step,
+                         "val_ce": 3.6 - 0.1 * i, "force_residual": 0.2, "lead_re": lam.real, "max_abs_mu": mu,
+                         "eps_crit": 0.2 - 0.05 * i, "omega": 2.0,
+                         "eig_J": torch.tensor([lam, lam.conjugate()] + [np.nan] * (MODES - 2), dtype=torch.complex128),
+                         "eig_M": torch.tensor([1 + cfg.eps * lam] + [np.nan] * (MODES - 1), dtype=torch.complex128)})
+        history[rule] = rows
+    return to_dataset(history, store.provenance(command="test", train_config=cfg.to_dict(), eps=cfg.eps))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """RUN/ep/s0004.pt (a tiny thick block with the trainer's provenance) and RUN/monitor.zarr."""
+    run = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(C=8, H=2, T=4)
+    corpus = corpus_from_spec(None)
+    block = make_block(cfg.block_config(corpus.vocab_size), 1)
+    save(run / "ep" / "s0004.pt", block, step=4, rule="ep", data=corpus.describe(),
+         provenance={"train_config": cfg.to_dict()})
+    store.write(_monitor(cfg), run / "monitor.zarr")
+    return run
+
+
+def report(*args):
+    res = CliRunner().invoke(cli, ["report", *map(str, args)])
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def pages(pdf) -> list[str]:
+    """Each page's text with whitespace normalised."""
+    return [" ".join(p.extract_text().split()) for p in PdfReader(pdf).pages]
+
+
+@pytest.fixture(scope="module")
+def built(run_dir, tmp_path_factory):
+    """The quick battery on the tiny checkpoint: (pdf, its folder, the command's output)."""
+    pdf = tmp_path_factory.mktemp("reports") / "tiny.pdf"
+    out = report("--ckpt", run_dir / "ep" / "s0004.pt", "--quick", "--out", pdf)
+    return pdf, pdf.with_suffix(""), out
+
+
+def test_battery_stores_every_stage_and_renders_one_page_each(built):
+    pdf, folder, out = built
+    for i, stage in enumerate(battery.STAGES, start=1):
+        assert f"[{i}/7] {battery.TITLES[stage]}: done" in out
+        assert kinds.kind_of(store.read(folder / f"{stage}.zarr")) == stage
+    text = pages(pdf)
+    assert len(text) == 8 and text[0].startswith("Stability report: s0004.pt")
+    for page, kind in zip(text[1:], kinds.SECTIONS):
+        assert page.startswith(HEADINGS[kind]) and "Finding:" in page
+    assert sorted(p.name for p in folder.glob("report-*.png")) == sorted(
+        f"report-{k}.png" for k in ("summary", *kinds.SECTIONS))
+    assert PdfReader(pdf).metadata.get("/CreationDate") is None
+
+
+def test_verdict_matches_the_datasets(built):
+    pdf, folder, _ = built
+    summary = pages(pdf)[0]
+    spec = store.read(folder / "spectrum.zarr")
+    assert f"ε < {float(spec.min_eps_crit):.3g}" in summary
+    assert f"max|μ| = {float(spec.max_abs_mu):.4g}" in summary
+    cont = store.read(folder / "continuation.zarr")
+    for i in range(cont.sizes["special"]):
+        assert f"α = {float(cont.special_param[i]):.3g} is " in summary
+    cyc = store.read(folder / "cycle.zarr")
+    assert str(cyc["kind"].item()).replace("_", " ") in summary
+    ko = store.read(folder / "knockout.zarr")
+    assert f"Knocking out attention at ε = {ko.attrs['eps']:g}" in summary
+    grads = store.read(folder / "gradients.zarr")
+    aep = float(grads.cosine.sel(estimator="aep", estimator2="implicit", group="all"))
+    assert f"AEP {aep:.4g}" in summary
+    # the synthetic monitor: EP crosses |μ| = 1 at step 4, BPTT stays inside
+    assert "EP moves max|μ| 0.97 → 1.03 by step 4, crossing |μ| = 1 at step 4" in summary
+    assert "BPTT moves max|μ| 0.97 → 0.99 by step 4;" not in summary  # BPTT is last: ends with "."
+    assert "BPTT moves max|μ| 0.97 → 0.99 by step 4." in summary
+    # each finding on its section page is the verdict sentence
+    for page in pages(pdf)[1:]:
+        finding = page.split("Finding: ", 1)[1].split(" stabilitylab 0")[0]
+        assert finding[:60] in summary
+
+
+def test_from_stored_datasets_equals_the_battery(built, tmp_path):
+    pdf, folder, _ = built
+    again = tmp_path / "tiny.pdf"  # same name: the PDF metadata (title) is the same too
+    out = report("--from", *sorted(folder.glob("*.zarr"), reverse=True), "--out", again)
+    assert "report:" in out
+    assert pages(again) == pages(pdf)
+    assert again.read_bytes() == pdf.read_bytes()  # deterministic: no creation date
+    assert sorted(p.name for p in again.with_suffix("").glob("*.png")) == sorted(
+        p.name for p in folder.glob("report-*.png"))
+
+
+def test_rerun_reuses_stored_results(built, run_dir):
+    pdf, folder, _ = built
+    out = report("--ckpt", run_dir / "ep" / "s0004.pt", "--quick", "--out", pdf)
+    assert out.count(": reused ") == 7 and "computing" not in out
+
+
+def test_other_settings_or_checkpoint_are_recomputed(built, run_dir, tmp_path):
+    _, folder, _ = built
+    fld = load(run_dir / "ep" / "s0004.pt")
+    logs = []
+    skip = [s for s in battery.STAGES if s != "spectrum"]
+    shutil.copytree(folder / "spectrum.zarr", tmp_path / "spectrum.zarr")  # quick settings, ε = 0.1
+    settings = battery.Settings().quick()
+    battery.run(fld, settings, tmp_path, skip=skip, log=logs.append)
+    assert "reused" in logs[-1]
+    for other, changed in ((fld, replace(settings, eps=0.2)), (fld.with_params(alpha=0.5), replace(settings, eps=0.2))):
+        battery.run(other, changed, tmp_path, skip=skip, log=logs.append)
+        assert "computing" in logs[-2] and "done" in logs[-1]
+    assert store.read(tmp_path / "spectrum.zarr").attrs["eps"] == 0.2
+    battery.run(fld.with_params(alpha=0.5), replace(settings, eps=0.2), tmp_path, skip=skip, log=logs.append)
+    assert "reused" in logs[-1]
+
+
+def test_drift_without_a_monitor_sweeps_the_run_snapshots(tmp_path):
+    cfg = TrainConfig(C=8, H=2, T=4, rule="ep")
+    corpus = corpus_from_spec(None)
+    for step, seed in ((0, 1), (4, 2)):
+        save(tmp_path / "run" / f"s{step:04d}.pt", make_block(cfg.block_config(corpus.vocab_size), seed), step=step,
+             rule="ep", data=corpus.describe(), provenance={"train_config": cfg.to_dict()})
+    logs = []
+    others = [s for s in battery.STAGES if s != "drift"]
+    done = battery.run(load(tmp_path / "run" / "s0004.pt"), battery.Settings().quick(), tmp_path / "rep",
+                       skip=others, log=logs.append)
+    assert "done" in logs[-1] and kinds.kind_of(done["drift"]) == "drift"
+    per = drift.series(done["drift"])
+    assert list(per) == ["ep"] and list(per["ep"].step.values) == [0, 4]
+    assert np.isfinite(per["ep"].max_abs_mu.values).all()
+
+
+def test_sections_are_absent_without_their_data(built, tmp_path):
+    _, folder, _ = built
+    pdf = tmp_path / "two.pdf"
+    report("--from", folder / "cycle.zarr", folder / "spectrum.zarr", "--out", pdf)
+    text = pages(pdf)
+    assert len(text) == 3
+    assert text[1].startswith("2. " + TITLES["spectrum"]) and text[2].startswith("3. " + TITLES["cycle"])
+    summary = text[0]
+    assert summary.count("•") == 2
+    for kind in ("continuation", "eps_sweep", "knockout", "drift", "gradients"):
+        assert TITLES[kind] not in " ".join(text)
+
+
+def test_field_without_checkpoint_skips_what_does_not_apply(tmp_path):
+    pdf = tmp_path / "sl.pdf"
+    out = report("--field", "stabilitylab.examples:stuart_landau", "--quick", "--param", "mu", "--range=-0.2:0.1",
+                 "--skip", "knockout", "--out", pdf)
+    assert "training drift: skipped (a --field has no training run)" in out
+    assert re.search(r"gradient fidelity: skipped \(gradcheck needs a checkpoint", out)
+    text = pages(pdf)
+    assert [t.split(" ", 1)[1][:20] for t in text[1:]] == [TITLES[k][:20] for k in
+                                                           ("spectrum", "continuation", "cycle", "eps_sweep")]
+    summary = text[0]
+    assert "No stable fixed point at any ε" in summary  # mu = 0.1 > 0: past the Hopf point
+    cont = store.read(tmp_path / "sl" / "continuation.zarr")
+    hopf = [float(p) for k, p in zip(cont.special_kind.values, cont.special_param.values) if k == "hopf"]
+    assert len(hopf) == 1 and abs(hopf[0]) < 1e-6  # the known Hopf point mu = 0
+    assert f"mu = {hopf[0]:.3g} is the Hopf point where stability is lost" in summary
+
+
+def test_bad_inputs_are_one_line_errors(built, tmp_path):
+    _, folder, _ = built
+    res = CliRunner().invoke(cli, ["report", "--from", str(folder / "cycle.zarr"), str(folder / "cycle.zarr")])
+    assert res.exit_code == 2 and "both cycle datasets" in res.output
+    res = CliRunner().invoke(cli, ["report", "--from"])
+    assert res.exit_code == 2 and "--from needs the datasets" in res.output
+    res = CliRunner().invoke(cli, ["report", "--skip", "nope", "--out", str(tmp_path / "x.pdf")])
+    assert res.exit_code == 2 and "Invalid value for '--skip'" in res.output
