@@ -33,6 +33,9 @@ from .common import console, fmt, table, user_errors
               help="Total updates. Rerunning with a larger value continues the run (the decay is re-planned).")
 @click.option("--batch-size", default=8, show_default=True, help="Sequences per update.")
 @click.option("--weight-decay", default=0.0, show_default=True, help="AdamW weight decay.")
+@click.option("--grad-clip", default=1.0, show_default=True,
+              help="Clip the total gradient to this global norm (0 = off). One huge EP gradient from an "
+                   "unconverged free phase would otherwise freeze AdamW for thousands of steps.")
 @click.option("--seed", default=0, show_default=True, help="Seeds the initialisation and the batch sequence.")
 @click.option("--val-size", default=64, show_default=True, help="Validation sequences for val CE.")
 @click.option("--monitor-every", default=100, show_default=True, help="Stability monitor every N updates.")
@@ -75,6 +78,7 @@ def command(threads, out, quiet, **options):
     from ..train import Run, TrainConfig
 
     torch.set_num_threads(threads)
+    options["grad_clip"] = options["grad_clip"] or None
     cfg = TrainConfig(**options)
     run = Run.open(cfg, out)
     if run.resumed:

@@ -1,0 +1,117 @@
+"""The in-training stability monitor: where the trained operator sits relative to the boundary.
+
+On the fixed analysis batch (``data.analysis_batch``: one validation window, seed 0 — the batch
+``stabilitylab.load`` gives every analysis of a snapshot) in float64, relaxing at the training ε:
+
+- force residual ``‖F(z)‖/‖z‖`` and step residual ``‖εF(z)‖/‖z‖`` after T1 steps (the state
+  training sees), and the force residual after ``LONG × T1`` steps (a slow-but-converging
+  relaxation vs one that never settles);
+- at the long-run state z_L (the fixed point when the relaxation reaches one; otherwise a point on
+  its attractor, where J is only the instantaneous Jacobian — the figure marks those records):
+  the rightmost eigenvalues of J (``eigs``, 'LR') and the largest-modulus eigenvalues of
+  M = I + εJ (``eigs``, 'LM'); the leading λ = a + ib, max |μ|, and
+  min ε_crit = min −2a/(a² + b²) over all those modes (0 if any a ≥ 0);
+- the numerical abscissa ω(J) = λ_max((J + Jᵀ)/2) (``eigsh``, 'LA') and the antisymmetry ratio
+  ‖Av‖/‖Jv‖ (random v);
+- optionally cos(g_EP, g_BPTT) on the first training-sized validation batch.
+
+Validation cross-entropy is the readout loss after T1 Euler steps (the deployed computation) on a
+fixed validation set.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import torch
+
+from ..errors import ConvergenceWarning, NonFiniteError
+from ..gradients import bptt_gradient, ep_gradient, readout_loss
+from ..linear import Linearization
+from ..model import EquilibriumBlock, block_field
+from ..solvers import relax_euler
+from ..spectral import eigs, eigsh
+from ..spectral.euler import eps_crit
+from .config import TrainConfig
+
+MODES = 6  # eigenvalues kept per operator
+LONG = 10  # the long relaxation runs LONG × T1 steps
+PROBES = 4  # random vectors of the antisymmetry ratio
+UNSETTLED = 1e-4  # long-run force residual above which the relaxation reached no fixed point
+SPECTRAL = ("lead_re", "lead_im", "max_abs_mu", "eps_crit", "omega", "antisymmetry", "eig_converged")
+SCALARS = ("val_ce", "force_residual", "step_residual", "force_residual_long", "lead_re", "lead_im",
+           "max_abs_mu", "eps_crit", "omega", "antisymmetry", "cos_ep_bptt", "eig_converged")
+
+
+@torch.no_grad()
+def val_ce(block: EquilibriumBlock, x: torch.Tensor, y: torch.Tensor, eps: float, T1: int,
+           chunk: int = 64) -> float:
+    """Mean readout cross-entropy after T1 Euler steps from x_in, over the rows of (x, y)."""
+    total = 0.0
+    for i in range(0, len(x), chunk):
+        xi, yi = x[i:i + chunk], y[i:i + chunk]
+        z = relax_euler(block_field(block, xi), eps=eps, steps=T1).z
+        total += float(readout_loss(block, z, yi)) * len(xi)
+    return total / len(x)
+
+
+def gradient_cosine(block: EquilibriumBlock, x, y, cfg: TrainConfig) -> float:
+    """cos(g_EP, g_BPTT) over all parameters on batch (x, y) at the training settings."""
+    ep = ep_gradient(block, x, y, eps=cfg.eps, T1=cfg.T1, T2=cfg.T2, beta=cfg.beta, variant="aep").flat()
+    bp = bptt_gradient(block, x, y, eps=cfg.eps, T1=cfg.T1).flat()
+    return float(torch.nn.functional.cosine_similarity(ep, bp, dim=0))
+
+
+def _antisymmetry(lin: Linearization) -> float:
+    """Mean ‖Av‖/‖Jv‖ over seeded random v (reusing ``lin``'s JVP trace)."""
+    V = torch.randn(lin.n, PROBES, generator=torch.Generator().manual_seed(0), dtype=lin.z.dtype)
+    with torch.no_grad():
+        return float((lin.A()(V).norm(dim=0) / lin.J()(V).norm(dim=0)).mean())
+
+
+def spectral_state(block: EquilibriumBlock, idx: torch.Tensor, eps: float, T1: int) -> dict:
+    """Residuals at T1 and at LONG×T1, and leading spectra at the long-run state of ``block`` on
+    ``idx`` (float64). A state that is no longer finite (the relaxation diverged) gives NaN
+    spectral quantities."""
+    blk = copy.deepcopy(block).double()
+    field = block_field(blk, idx)
+    free = relax_euler(field, eps=eps, steps=T1)
+    long = relax_euler(field, eps=eps, steps=LONG * T1, z0=free.z)
+    rec = {"force_residual": free.final_force_residual, "step_residual": free.final_step_residual,
+           "force_residual_long": long.final_force_residual}
+    try:
+        field.check_finite(long.z, "long-run state")
+        rec.update(_spectra(Linearization(field, long.z), eps))
+    except NonFiniteError:
+        rec.update({k: float("nan") for k in SPECTRAL}, eig_J=[], eig_M=[])
+    return rec
+
+
+def _spectra(lin: Linearization, eps: float) -> dict:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        rJ = eigs(lin.J(), k=MODES, which="LR", seed=0)
+        rM = eigs(lin.M(eps), k=MODES, which="LM", seed=0)
+        omega = float(eigsh(lin.S(), k=1, which="LA", seed=0).eigenvalues[0])
+    lam = rJ.eigenvalues.numpy()[:MODES]
+    mu = rM.eigenvalues.numpy()[:MODES]
+    lead = complex(lam[0])
+    return {
+        "lead_re": lead.real, "lead_im": abs(lead.imag),
+        "max_abs_mu": float(np.abs(mu).max()),
+        "eps_crit": float(eps_crit(np.concatenate([lam, (mu - 1.0) / eps])).min()),
+        "omega": omega,
+        "antisymmetry": _antisymmetry(lin),
+        "eig_converged": float(rJ.converged and rM.converged and not caught),
+        "eig_J": lam, "eig_M": mu,
+    }
+
+
+def measure(block: EquilibriumBlock, cfg: TrainConfig, idx: torch.Tensor, val: tuple,
+            cos_batch: tuple | None = None) -> dict:
+    """One monitor record (see the module docstring); ``cos_batch`` = (x, y) turns on the cosine."""
+    rec = spectral_state(block, idx, cfg.eps, cfg.T1)
+    rec["val_ce"] = val_ce(block, *val, cfg.eps, cfg.T1)
+    rec["cos_ep_bptt"] = gradient_cosine(block, *cos_batch, cfg) if cos_batch is not None else float("nan")
+    return rec
