@@ -13,8 +13,10 @@ user: parameters are matched in :data:`RESEARCH_ORDER`.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from .model import BLOCKS, BlockConfig, EquilibriumBlock, block_field
 FORMAT = "stabilitylab.checkpoint"
 VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
-DEFAULT_CHECKPOINT = "default.pt"
+DEFAULT_CHECKPOINT = "s3200.pt"
 
 #: parameter order of the research format's ``allp`` list (thick block)
 RESEARCH_ORDER = ("tok_emb", "pos_emb", "ln1_w", "ln1_b", "WQ", "WK", "WV", "WO",
@@ -50,7 +52,10 @@ class Checkpoint:
     sha256: str | None = None
 
     def block(self) -> EquilibriumBlock:
-        blk = BLOCKS[self.config.mode](self.config)
+        """The block, in the (widest) dtype its weights were saved in, whatever torch's default
+        dtype is: loading never rounds the stored weights."""
+        dtype = functools.reduce(torch.promote_types, (t.dtype for t in self.state_dict.values()))
+        blk = BLOCKS[self.config.mode](self.config).to(dtype)
         blk.load_state_dict(self.state_dict)
         return blk
 
@@ -99,25 +104,37 @@ def save(path: str | Path, block: EquilibriumBlock, *, step: int = 0, rule: str 
     return path
 
 
+#: torch's own chatter while refusing a damaged file (the CheckpointError says it better)
+_LOAD_NOISE = ("Detected pickle protocol", "TypedStorage is deprecated")
+_LOAD_BOILERPLATE = ("Weights only load failed", "Check the documentation", "Please file an issue")
+
+
 def _torch_load(path: Path):
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            for text in _LOAD_NOISE:
+                warnings.filterwarnings("ignore", message=text, category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} not found") from None
     except Exception as exc:  # corrupt zip, truncated file, pickled code refused, ...
-        text = str(exc)
-        what = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
-        if "Unsupported global" in text:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        # torch says "Unsupported global: GLOBAL x.y" or "unsupported GLOBAL os.system whose module os is blocked"
+        if any("unsupported global" in ln.lower() for ln in lines):
             reason = "it contains pickled Python objects, which stabilitylab refuses to execute"
         else:
-            detail = next((ln.strip() for ln in text.splitlines() if "Unsupported" in ln), what)
-            reason = f"it is corrupt or truncated ({detail})"
+            detail = next((ln for ln in lines if not ln.startswith(_LOAD_BOILERPLATE)), type(exc).__name__)
+            reason = f"it is corrupt or truncated ({detail[:160]})"
         raise CheckpointError(f"cannot read checkpoint {path}: {reason}; re-save it with "
                               "stabilitylab.save or re-download it") from None
 
 
 def _check_state(config: BlockConfig, state: dict, path) -> dict:
-    expected = BLOCKS[config.mode](config).state_dict()
+    try:  # shapes only: a (corrupt) config with huge sizes must not allocate anything
+        with torch.device("meta"):
+            expected = BLOCKS[config.mode](config).state_dict()
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path}: its config {config} describes no buildable block ({exc})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path}: state_dict is not a mapping")
     missing = [k for k in expected if k not in state]
@@ -133,13 +150,24 @@ def _check_state(config: BlockConfig, state: dict, path) -> dict:
             raise CheckpointError(f"checkpoint {path}: {k} has shape {tuple(t.shape)} but the config "
                                   f"(C={config.C}, H={config.H}, T={config.T}, vocab={config.vocab}) "
                                   f"needs {tuple(ref.shape)}")
-        if not t.is_floating_point():
-            raise CheckpointError(f"checkpoint {path}: {k} has non-float dtype {t.dtype}")
+        if not t.is_floating_point() or t.layout != torch.strided:
+            raise CheckpointError(f"checkpoint {path}: {k} is a {t.layout} {t.dtype} tensor, "
+                                  "not a dense floating-point one")
         if not torch.isfinite(t).all():
             bad = int((~torch.isfinite(t)).sum())
             raise CheckpointError(f"checkpoint {path}: weight {k} has {bad} NaN/Inf entries; "
                                   "the training run that wrote it diverged — use an earlier snapshot")
     return {k: state[k] for k in expected}
+
+
+def _is(value, expected) -> bool:
+    """``value == expected`` for a value of any unpickled type (a tensor compares elementwise)."""
+    return type(value) is type(expected) and value == expected
+
+
+def _step(raw: dict) -> int:
+    step = raw.get("step", 0)
+    return step if type(step) is int else 0
 
 
 def read(path: str | Path | None = None, config: BlockConfig | None = None) -> Checkpoint:
@@ -149,16 +177,17 @@ def read(path: str | Path | None = None, config: BlockConfig | None = None) -> C
     sha = file_sha256(p)
     if not isinstance(raw, dict):
         raise CheckpointError(f"checkpoint {p} holds a {type(raw).__name__}, not a stabilitylab checkpoint")
-    if "allp" in raw and raw.get("format") != FORMAT:
+    is_ours = _is(raw.get("format"), FORMAT)
+    if "allp" in raw and not is_ours:
         if config is None:
             raise CheckpointError(f"{p} is in the research format (an 'allp' list without a config); "
                                   "pass the model config, e.g. --config C=512,H=16,T=256,vocab=256,c=1.0")
-        return Checkpoint(config, import_research(raw["allp"], config, p), step=int(raw.get("step", 0) or 0),
+        return Checkpoint(config, import_research(raw["allp"], config, p), step=_step(raw),
                           provenance={"imported_from": "research-allp"}, path=str(p), sha256=sha)
-    if raw.get("format") != FORMAT:
+    if not is_ours:
         raise CheckpointError(f"{p} is not a stabilitylab checkpoint (no format marker); "
                               "for research-format files pass --config")
-    if raw.get("version") != VERSION:
+    if not _is(raw.get("version"), VERSION):
         raise CheckpointError(f"{p} has checkpoint version {raw.get('version')}, this stabilitylab reads {VERSION}")
     try:
         cfg = BlockConfig.from_dict(raw.get("config"))
@@ -169,10 +198,13 @@ def read(path: str | Path | None = None, config: BlockConfig | None = None) -> C
     if config is not None and config != cfg:
         raise CheckpointError(f"checkpoint {p} config {cfg} differs from the one given {config}")
     state = _check_state(cfg, raw.get("state_dict"), p)
-    step = raw.get("step", 0)
-    return Checkpoint(cfg, state, step=int(step) if isinstance(step, int) else 0, rule=raw.get("rule"),
-                      data=raw.get("data") or {}, monitor=raw.get("monitor") or {},
-                      provenance=raw.get("provenance") or {}, path=str(p), sha256=sha)
+    meta = {key: raw.get(key) if raw.get(key) is not None else {} for key in ("data", "monitor", "provenance")}
+    bad = [key for key, val in meta.items() if not isinstance(val, dict)]
+    if bad or not isinstance(raw.get("rule"), (str, type(None))):
+        raise CheckpointError(f"checkpoint {p} has malformed metadata ({', '.join(bad) or 'rule'}); "
+                              "re-save it with stabilitylab.save")
+    return Checkpoint(cfg, state, step=_step(raw), rule=raw.get("rule"),
+                      path=str(p), sha256=sha, **meta)
 
 
 def import_research(allp, config: BlockConfig, path="<allp>") -> dict:
@@ -199,7 +231,7 @@ def load(path: str | Path | None = None, *, batch_seed: int = 0, batch_size: int
     block = ck.block().requires_grad_(False)  # analyses differentiate in z only
     corpus_spec = ck.data.get("source") if ck.data else None
     try:
-        corpus = corpus_from_spec(corpus_spec) if (corpus_spec is None or Path(str(corpus_spec)).exists()
+        corpus = corpus_from_spec(corpus_spec) if (corpus_spec is None or Path(str(corpus_spec)).is_file()
                                                    or str(corpus_spec).startswith("generated")) else None
     except Exception:
         corpus = None

@@ -258,11 +258,11 @@ def test_thick_checkpoint_alpha_range_cross_checked_by_relaxation(tmp_path):
     branch is stable, long Euler relaxation from the input converges to the continued fixed point;
     past the located Neimark–Sacker point it does not, and a tiny push off the fixed point grows."""
     out = tmp_path / "cont.zarr"
-    args = ["continuation", "--alpha", "0.2:1.0", "--eps", str(THICK_EPS), "--ds", "0.4", "--ds-max", "0.4",
+    args = ["continuation", "--ckpt", "default.pt", "--alpha", "0.2:1.0", "--eps", str(THICK_EPS), "--ds", "0.4", "--ds-max", "0.4",
             "--k", "4", "--method", "natural", "--out", str(out)]
     res = CliRunner().invoke(cli, args + ["--max-points", "2"])
     assert res.exit_code == 0, res.output
-    fld = load()
+    fld = load("default.pt")
     mid = torch.load(side_path(out), weights_only=True)["x"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0 and "resuming" in res.output, res.output
