@@ -42,18 +42,18 @@ def test_cycle_on_a_stuart_landau_field(runner, tmp_path):
     assert out.with_suffix(".png").exists()
 
 
-def test_eps_sweep_and_knockout_agree_on_the_default_checkpoint(runner, tmp_path):
+def test_eps_sweep_and_knockout_agree_on_the_untrained_checkpoint(runner, tmp_path):
     # ε = 0.3 is past the checkpoint's Neimark–Sacker step (ε_crit ≈ 0.19): a cycle around a fixed
     # point with |μ| > 1; ε = 0.1 converges; knocking the attention out restores the fixed point.
     sweep = tmp_path / "eps.zarr"
-    text = run(runner, ["eps-sweep", "--eps", "0.1,0.3", "--steps", "600", "--no-lyapunov", "--k", "4",
+    text = run(runner, ["eps-sweep", "--ckpt", "default.pt", "--eps", "0.1,0.3", "--steps", "600", "--no-lyapunov", "--k", "4",
                         "--out", str(sweep)])
     ds = store.read(sweep)
     assert list(ds["kind"].values) == ["fixed_point", "limit_cycle"] and 0.1 < float(ds["eps_crit"]) < 0.3
     assert ds["residual_floor"].values[0] < ds["residual_floor"].values[1]
     assert "consistent" in ds.attrs["verdict"] and "ε_crit" in text and sweep.with_suffix(".png").exists()
     ko = tmp_path / "ko.zarr"
-    text = run(runner, ["knockout", "--eps", "0.3", "--alpha", "1.0,0.0", "--steps", "600", "--no-lyapunov",
+    text = run(runner, ["knockout", "--ckpt", "default.pt", "--eps", "0.3", "--alpha", "1.0,0.0", "--steps", "600", "--no-lyapunov",
                         "--k", "2", "--out", str(ko)])
     ds = store.read(ko)
     assert ds["kind"].dims == ("alpha",) and list(ds["kind"].values) == ["limit_cycle", "fixed_point"]

@@ -101,6 +101,13 @@ def resolve_field(ckpt=None, field_spec=None, config_text=None, batch_seed=0, ba
     return fld
 
 
+def check_k(k: int, fld: Field) -> None:
+    """``--k`` wanted eigenvalues must fit the state: 1 ≤ k ≤ n − 2 (Krylov needs two spare)."""
+    if not 1 <= k <= fld.n - 2:
+        raise StabilityLabError(f"--k {k} wanted eigenvalues: need 1 <= k <= {fld.n - 2} for this "
+                                f"state of {fld.n} numbers")
+
+
 def default_out(out, name: str) -> Path:
     return Path(out) if out else Path(name)
 

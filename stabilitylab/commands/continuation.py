@@ -5,7 +5,7 @@ import click
 import torch
 
 from ..errors import StabilityLabError
-from .common import console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .common import check_k, console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
 
 DEFAULT_PARAM, DEFAULT_RANGE = "alpha", "0.2:1.0"
 MAX_ROWS = 60
@@ -110,6 +110,7 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
 
     p_start, p_end = _range(param, alpha_range, generic_range, descending)
     fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
+    check_k(k, fld)
     problem = ContinuationProblem(fld, param, eps)
     if tol is None:
         tol = 1e-9 if fld.dtype == torch.float64 else 2e-5

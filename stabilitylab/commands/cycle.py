@@ -7,7 +7,7 @@ import click
 import numpy as np
 
 from ..errors import StabilityLabError
-from .common import console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .common import check_k, console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
 
 
 def print_cycle(ds) -> None:
@@ -69,6 +69,7 @@ def command(eps, steps, tail, k, no_floquet, no_spectrum, no_lyapunov, seed, out
     if k < 1:
         raise StabilityLabError(f"--k must be >= 1, got {k}")
     fld = resolve_field(**fopts)
+    check_k(k, fld)
     ds = analyse_cycle(fld, eps, steps, tail=tail, k=k, with_floquet=not no_floquet, with_spectrum=not no_spectrum,
                        lyapunov=not no_lyapunov, seed=seed, progress=True)
     print_cycle(ds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from .common import console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .common import check_k, console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
 
 
 @click.command("eps-sweep")
@@ -34,6 +34,7 @@ def command(eps_text, log, steps, tail, k, no_lyapunov, seed, out, **fopts):
 
     eps = parse_grid(eps_text, "--eps", log=log, positive=True)
     fld = resolve_field(**fopts)
+    check_k(k, fld)
     ds = eps_sweep(fld, eps, steps, tail=tail, k=k, lyapunov=not no_lyapunov, seed=seed, progress=True)
     pred = ds["predicted_max_abs_mu"].values if "predicted_max_abs_mu" in ds else np.full(len(eps), np.nan)
     rows = [(fmt(e, 4), str(kind), fmt(fl), fmt(osc), fmt(sr), fmt(p, 5), fmt(lam), fmt(m, 5))

@@ -7,7 +7,7 @@ import click
 import numpy as np
 
 from ..errors import StabilityLabError
-from .common import console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .common import check_k, console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
 
 
 @click.command("knockout")
@@ -41,6 +41,7 @@ def command(values_text, target, eps, steps, tail, k, no_lyapunov, seed, out, **
         raise StabilityLabError(f"--eps must be > 0, got {eps:g}")
     values = parse_grid(values_text, "--alpha")
     fld = resolve_field(**fopts)
+    check_k(k, fld)
     ds = knockout(fld, target, values, eps, steps, tail=tail, k=k, lyapunov=not no_lyapunov, seed=seed,
                   progress=True)
     knob = ds.attrs["knob"]

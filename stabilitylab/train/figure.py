@@ -64,8 +64,10 @@ def monitor_figure(ds: xr.Dataset, eps: float, entropy_floor: float | None = Non
     ax = axes[1, 0]
     _lines(ax, ds, "force_residual", log=True, marker=".")
     _lines(ax, ds, "force_residual_long", log=True, label=False, ls=":")
+    _lines(ax, ds, "val_force_residual_max", log=True, label=False, ls="--", alpha=0.6)
     ax.legend(fontsize=7)
-    ax.set_title("force residual ‖F‖/‖z‖ at T1 (solid), long run (dotted)")
+    ax.set_title("force residual ‖F‖/‖z‖: T1 (solid), long run (dotted),\nmax over val set at T1 (dashed)",
+                 fontsize=10)
     ax.set_xlabel("training step")
 
     ax = axes[1, 1]
@@ -86,3 +88,10 @@ def monitor_figure(ds: xr.Dataset, eps: float, entropy_floor: float | None = Non
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def write_figure(path, ds: xr.Dataset, eps: float, **kwargs) -> None:
+    """Draw :func:`monitor_figure` and save it to ``path`` (PNG)."""
+    fig = monitor_figure(ds, eps, **kwargs)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -26,7 +26,7 @@ from ..checkpoint import save as save_checkpoint
 from ..data import Corpus, analysis_batch, corpus_from_spec
 from ..errors import StabilityLabError
 from .config import TrainConfig
-from .figure import monitor_figure
+from .figure import write_figure
 from .monitor import measure
 from .record import record_row, to_dataset
 from .schedule import lr_at
@@ -144,12 +144,8 @@ class Run:
             return
         ds = self.dataset()
         store.write(ds, self.out / MONITOR_ZARR)
-        import matplotlib.pyplot as plt
-
-        fig = monitor_figure(ds, self.cfg.eps, self.corpus.entropy_floor, self.corpus.unigram_entropy(),
-                             title=self.command)
-        fig.savefig(self.out / MONITOR_PNG, dpi=110)
-        plt.close(fig)
+        write_figure(self.out / MONITOR_PNG, ds, self.cfg.eps, entropy_floor=self.corpus.entropy_floor,
+                     unigram=self.corpus.unigram_entropy(), title=self.command)
 
     # -- the loop ----------------------------------------------------------------------------
     def _monitor(self, eval_data) -> None:

@@ -17,6 +17,8 @@ from .monitor import LONG, MODES, SCALARS
 LOOP_SCALARS = ("train_ce", "grad_norm", "lr", "gate_skips", "nonfinite_skips", "stabiliser_gain")
 DESCRIPTIONS = {
     "val_ce": "validation cross-entropy after T1 Euler steps (nats/char)",
+    "val_force_residual_median": "median over validation sequences of the force residual after T1 steps",
+    "val_force_residual_max": "max over validation sequences of the force residual after T1 steps",
     "train_ce": "mean training cross-entropy since the previous record (nats/char)",
     "grad_norm": "mean total gradient norm (before clipping) since the previous record",
     "force_residual": "force residual ||F(z)||/||z|| after T1 steps (analysis batch)",

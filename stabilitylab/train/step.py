@@ -104,7 +104,7 @@ def train_step(lane: Lane, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, l
     """Compute the lane's gradient on batch (x, y) and take one AdamW step at learning rate ``lr``."""
     grads, loss, fr, z = _task(lane, x, y, cfg)
     gain = lane.controller.update(fr) if cfg.controller else lane.controller.gain
-    total = {n: g.clone() for n, g in (grads or {}).items()}
+    total = dict(grads or {})
     if cfg.jacreg or cfg.resreg:
         for n, g in _stabiliser_grads(lane, x, z, cfg, gain).items():
             total[n] = total[n] + g if n in total else g

@@ -1,0 +1,128 @@
+"""Out-of-range and inconsistent command-line arguments: exactly one ``error:`` line, exit status 2,
+for every command that exists (commands still being written are skipped, not failed)."""
+import click
+import pytest
+import torch
+from click.testing import CliRunner
+
+from stabilitylab.cli import cli
+
+MISSING = "/nonexistent/dir/nope.pt"
+
+
+def _commands() -> dict:
+    """``{"spectrum": Command, "sweep spectrum": Command, ...}`` for every discovered command."""
+    ctx = click.Context(cli)
+    out = {}
+    for name in cli.list_commands(ctx):
+        cmd = cli.get_command(ctx, name)
+        if isinstance(cmd, click.Group):
+            out.update({f"{name} {sub}": c for sub, c in cmd.commands.items()})
+        else:
+            out[name] = cmd
+    return out
+
+
+COMMANDS = _commands()
+
+
+def _options(cmd) -> set:
+    return {opt for p in cmd.params for opt in p.opts}
+
+
+FAST = {"--steps": "20", "--max-points": "2", "--t1": "5", "--fp-steps": "20"}
+
+
+def _fast(cmd) -> list:
+    """Options that keep short a run that should fail (but might not)."""
+    opts = _options(cmd)
+    return [a for opt, val in FAST.items() if opt in opts for a in (opt, val)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: one torch thread is fastest (and immune to oversubscribed CPUs)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _generic_cases():
+    """Cases every command gets from the options it has."""
+    for name, cmd in sorted(COMMANDS.items()):
+        opts = _options(cmd)
+        eps = next((p for p in cmd.params if "--eps" in p.opts), None)
+        if "--field" in opts:
+            yield name, ["--ckpt", "default.pt", "--field", "stabilitylab.examples:linear"], "both --ckpt and --field"
+            yield name, ["--field", "no_such_module_xyz:make"], "--field module missing"
+            yield name, ["--set", "alpha"], "--set without ="
+            yield name, ["--set", "alpha=big"], "--set not a number"
+            yield name, ["--set", "no_such_knob=1", *_fast(cmd)], "--set unknown knob"
+            yield name, ["--batch-size", "0"], "--batch-size 0"
+            if not torch.cuda.is_available():
+                yield name, ["--device", "cuda"], "--device cuda without a GPU"
+        if "--ckpt" in opts:
+            yield name, ["--ckpt", MISSING], "missing checkpoint"
+        if "--config" in opts:
+            yield name, ["--config", "C=abc"], "bad --config"
+        if eps is not None and isinstance(eps.type, click.types.FloatParamType):
+            yield name, ["--eps", "0"], "eps = 0"
+            yield name, ["--eps", "-0.1"], "eps < 0"
+        if "--k" in opts:
+            yield name, ["--k", "100000", *_fast(cmd)], "k larger than the state"
+            yield name, ["--k", "0", *_fast(cmd)], "k = 0"
+
+
+#: option-specific cases: (command, arguments, what); skipped when the command or option is absent
+SPECIFIC = [
+    ("relax", ["--steps", "0"], "no steps"),
+    ("info", ["--config", "C=8,H=3"], "C not divisible by H"),
+    ("init", ["--C", "30", "--H", "4", "--out", "x.pt"], "C not divisible by H"),
+    ("init", ["--C", "0", "--out", "x.pt"], "C = 0"),
+    ("continuation", ["--alpha", "0.5:0.5"], "empty range"),
+    ("continuation", ["--alpha", "1.0:0.2"], "downward range without --descending"),
+    ("continuation", ["--alpha", "a:b"], "range not numbers"),
+    ("eps-sweep", ["--eps", "0.1:0.2:0"], "empty range"),
+    ("eps-sweep", ["--eps", "0:0.2:3"], "a range with eps = 0"),
+    ("eps-sweep", ["--eps", "-0.1,0.1"], "a list with eps < 0"),
+    ("knockout", ["--alpha", ""], "empty list"),
+    ("gradcheck", ["--t2", ""], "empty list"),
+    ("gradcheck", ["--asym", "0:1:0"], "empty range"),
+    ("sweep spectrum", [], "no checkpoints"),
+    ("sweep spectrum", ["--ckpts", "/nonexistent/s*.pt"], "glob matches nothing"),
+    ("sweep spectrum", ["--ckpts", "default.pt", "--workers", "-1"], "negative workers"),
+    ("sweep batches", ["--seeds", "3:3"], "empty seed range"),
+    ("sweep batches", ["--seeds", "a:b"], "seeds not integers"),
+    ("sweep batches", ["--seeds", "0:2", "--scheduler", "tcp://127.0.0.1:9", "--quiet",
+                       "--out", "unreachable.zarr"], "scheduler unreachable"),
+]
+
+
+#: known gaps, reported to their owners: not run (they run the whole analysis and succeed)
+KNOWN: dict = {}  # (command, case) -> reason, for known defects (none at present)
+
+
+def _required(cmd) -> list:
+    """Placeholder values for required options (e.g. train --out), so the case reaches its check."""
+    return [a for p in cmd.params if p.required and p.opts[0].startswith("--") for a in (p.opts[0], "required")]
+
+
+CASES = [pytest.param(name, args, what, id=f"{name}: {what}",
+                      marks=[pytest.mark.xfail(reason=KNOWN[name, what], run=False)] if (name, what) in KNOWN else [])
+         for name, args, what in [*_generic_cases(), *SPECIFIC]]
+
+
+@pytest.mark.parametrize("name, args, what", CASES)
+def test_one_clear_error_line(name, args, what, tmp_path, monkeypatch):
+    if name not in COMMANDS:
+        pytest.skip(f"`stabilitylab {name}` does not exist yet")
+    cmd = COMMANDS[name]
+    missing = [a for a in args if a.startswith("--") and a not in _options(cmd)]
+    if missing:
+        pytest.skip(f"`stabilitylab {name}` has no {missing}")
+    monkeypatch.chdir(tmp_path)  # anything a command writes before failing lands here
+    res = CliRunner().invoke(cli, [*name.split(), *_required(cmd), *args])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2, f"{what}: exit {res.exit_code}\n{res.output}"
+    assert len(lines) == 1 and lines[0].startswith("error: "), f"{what}:\n{res.output}"
