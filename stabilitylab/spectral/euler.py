@@ -43,11 +43,12 @@ def map_instability_kind(mu, rtol: float = 1e-8) -> str:
     return "fold" if mu.real > 0 else "flip"
 
 
-def stability_verdict(eig_J, eig_M, eps: float) -> tuple[str, str]:
+def stability_verdict(eig_J, eig_M, eps: float, min_eps_crit: float | None = None) -> tuple[str, str]:
     """(verdict, one-line explanation) from leading eigenvalues of J and of M = I + εJ.
 
     continuous-unstable: some Re λ > 0 (no ε helps); discretisation-only-unstable: all Re λ < 0
     but some |μ| > 1 (a smaller ε restores stability: ε < min ε_crit); otherwise stable.
+    ``min_eps_crit``: the smallest ε_crit over all modes when known (else over the given modes).
     """
     eig_J = np.asarray(eig_J, dtype=complex)
     eig_M = np.asarray(eig_M, dtype=complex)
@@ -57,6 +58,8 @@ def stability_verdict(eig_J, eig_M, eps: float) -> tuple[str, str]:
     crit = eps_crit(np.concatenate([eig_J, (eig_M - 1.0) / eps]))
     pos = crit[crit > 0]
     emin = float(pos.min()) if pos.size else 0.0
+    if min_eps_crit is not None:
+        emin = min_eps_crit
     mu_max = float(np.abs(eig_M).max()) if eig_M.size else 0.0
     if lead.real > 0:
         return CONTINUOUS_UNSTABLE, (f"{kind}, Re λ={lead.real:.3g}>0: the fixed point is unstable for "

@@ -33,14 +33,16 @@ def _pad(x: np.ndarray, m: int, fill) -> np.ndarray:
 def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None = None, *,
              tol: float = 1e-8, ncv: int | None = None, maxiter: int | None = None, seed: int = 0,
              vectors: bool = False, fixed_point_tol: float = 1e-9, relax_steps: int = 300,
-             diagnostics: bool = True, probes: int = 4, growth_steps: int = 100) -> xr.Dataset:
+             diagnostics: bool = True, probes: int = 4, growth_steps: int = 100,
+             refine_eps_crit: int = 3) -> xr.Dataset:
     """Spectra of J (LR) and M = I + εJ (LM) at the fixed point of ``field`` (or at ``z``).
 
     Finds the fixed point with :func:`~stabilitylab.solvers.find_fixed_point` when ``z`` is None
     (Euler relaxation, then Newton–Krylov: unstable fixed points are found too). Data variables on
     dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
     1 + ελ, ``eig_M``, ``residual_M``, ``lambda_of_M`` = (μ − 1)/ε, ``complex_J``/``complex_M``;
-    scalars: unstable counts, ``max_abs_mu``, ``min_eps_crit`` and (``diagnostics``) the
+    scalars: unstable counts, ``max_abs_mu``, ``min_eps_crit`` (refined by up to
+    ``refine_eps_crit`` extra LM searches, see :func:`_refine_eps_crit`) and (``diagnostics``) the
     non-normality measures of :mod:`~stabilitylab.spectral.nonnormal`. Attributes: ε, the verdict,
     the fixed point's force and step residuals, solver settings and provenance.
     """
@@ -68,7 +70,9 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     m = max(len(lam), len(mu))
     nan = complex(np.nan, np.nan)
     crit = eps_crit(lam)
-    verdict, text = stability_verdict(lam, mu, eps)
+    min_crit, crit_settled = _refine_eps_crit(
+        lin, _min_positive(np.concatenate([crit, eps_crit((mu - 1) / eps)])), lam, k, tol, seed, refine_eps_crit)
+    verdict, text = stability_verdict(lam, mu, eps, min_crit)
     data = {
         "eig_J": ("mode", _pad(lam, m, nan), {"long_name": "eigenvalues of J, rightmost first"}),
         "residual_J": ("mode", _pad(rj.residuals.numpy(), m, np.nan), {"long_name": "||Jx - lambda x||/||x||"}),
@@ -83,8 +87,8 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         "n_unstable_M": ((), int((np.abs(mu) > 1).sum())),
         "max_abs_mu": ((), float(np.abs(mu).max())),
         "leading_re_J": ((), float(lam.real.max())),
-        "min_eps_crit": ((), _min_positive(np.concatenate([crit, eps_crit((mu - 1) / eps)])),
-                         {"long_name": "smallest eps_crit over the J modes and the M modes' (mu-1)/eps"}),
+        "min_eps_crit": ((), min_crit, {"long_name": "smallest eps_crit = -2a/|lambda|^2 over all modes",
+                                        "settled": int(crit_settled)}),
     }
     if vectors:
         data["vec_J"] = (("mode", "state_index"), _pad_rows(rj.eigenvectors, m))
@@ -107,6 +111,27 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         **fp_attrs, **settings,
     )
     return xr.Dataset(data, coords={"mode": np.arange(m)}, attrs=attrs)
+
+
+def _refine_eps_crit(lin: Linearization, candidate: float, lam: np.ndarray, k: int, tol: float,
+                     seed: int, rounds: int) -> tuple[float, bool]:
+    """The smallest ε_crit over *all* modes, not only those the searches at ε happened to rank.
+
+    A stiff mode (large |λ|) limits ε_crit without being among the rightmost λ or the largest |μ|
+    at a small ε. Fixed-point iteration: at ε = candidate, every |1 + ελ| ≤ 1 iff ε ≤ min ε_crit;
+    so an LM search of M(candidate) either shows max|μ| ≤ 1 (the candidate is the minimum:
+    settled) or finds modes with |μ| > 1, whose smaller ε_crit is the next candidate. Returns
+    (estimate, settled). A continuous-unstable spectrum (some Re λ ≥ 0) has ε_crit = 0.
+    """
+    if (lam.real >= 0).any() or candidate <= 0:
+        return 0.0, True
+    for i in range(rounds):
+        res = eigs(lin.M(candidate), k=k, which="LM", tol=tol, seed=seed + 2 + i)
+        mu = res.eigenvalues.numpy()
+        if np.abs(mu).max() <= 1 + 1e-8:
+            return candidate, True
+        candidate = min(candidate, _min_positive(eps_crit((mu - 1) / candidate)))
+    return candidate, rounds == 0
 
 
 def _min_positive(x: np.ndarray) -> float:
