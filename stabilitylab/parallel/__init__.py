@@ -11,6 +11,7 @@ a settings fingerprint refuses to mix two different sweeps in one store. Per-poi
 
 Example (a sweep of the Euler step size over the spectrum of one field)::
 
+    from stabilitylab import store
     from stabilitylab.parallel import run_sweep, template_like
     from stabilitylab.spectral.spectrum import spectrum
 
@@ -20,10 +21,13 @@ Example (a sweep of the Euler step size over the spectrum of one field)::
     template = template_like(compute({"eps": 0.1}), mode=7)   # mode: at most k + 1 values
     report = run_sweep([{"eps": e} for e in (0.05, 0.1, 0.2)], compute, "eps.zarr", template,
                        settings={"k": 6}, workers=2)
-    ds = stabilitylab.store.read("eps.zarr")  # dims (point, mode); ds.status, ds.reason, ds.done
+    ds = store.read("eps.zarr")  # dims (point, mode), coordinate eps; ds.status, ds.reason, ds.done
 
-Store layout and atomicity: :mod:`~stabilitylab.parallel.sweepstore`; execution and outcome
-classes: :mod:`~stabilitylab.parallel.engine`.
+With ``workers > 1`` the workers are spawned processes that import ``compute`` by name: define it
+in a module (or under ``if __name__ == "__main__":`` in a script), not interactively. Store layout
+and atomicity: :mod:`~stabilitylab.parallel.sweepstore`; execution and outcome classes:
+:mod:`~stabilitylab.parallel.engine`; the host-read audit of solvers:
+:mod:`~stabilitylab.parallel.hostreads`.
 """
 from .engine import PointResult, PointSummary, SweepReport, default_threads, run_sweep
 from .sweepstore import ERROR, FAILED, NOT_CONVERGED, OK, PENDING, template_like

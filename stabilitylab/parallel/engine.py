@@ -235,7 +235,7 @@ def run_sweep(points: Sequence[Mapping], compute: Callable, out: str | Path, tem
     settings = dict(settings or {})
     fp = sweepstore.fingerprint(settings, points, template)
     if out.exists():
-        sweepstore.check(out, fp, settings)
+        sweepstore.check(out, fp, settings, template)
     else:
         sweepstore.create(out, template, coords, attrs or {}, settings, fp)
     todo = sweepstore.pending(out, retry_failed)

@@ -102,6 +102,7 @@ def create(out: Path, template: xr.Dataset, coords: Mapping[str, Sequence], attr
     all_attrs = {**{k: jsonable(v) for k, v in attrs.items()},
                  "sweep_settings": json.dumps(settings, sort_keys=True, default=str),
                  "sweep_fingerprint": fingerprint_,
+                 "sweep_schema": json.dumps(schema(template), sort_keys=True),
                  "sweep_variables": json.dumps(list(template.data_vars))}
     ds = xr.Dataset(data, coords={**point_coords, **template.coords}, attrs=all_attrs)
     tmp = out.with_name(f".{out.name}.creating-{os.getpid()}")
@@ -117,11 +118,12 @@ def _group(out: Path, mode: str = "r"):
     return zarr.open_group(out, mode=mode)
 
 
-def check(out: Path, fingerprint_: str, settings: Mapping) -> None:
-    """Raise a one-line error unless ``out`` is a sweep store made with the same settings."""
+def check(out: Path, fingerprint_: str, settings: Mapping, template: xr.Dataset) -> None:
+    """Raise a one-line error unless ``out`` is a sweep store of the same settings, points and
+    per-point schema (saying which differ)."""
     try:
         attrs = dict(_group(out).attrs)
-    except Exception:
+    except Exception:  # not a zarr group at all
         attrs = {}
     if "sweep_fingerprint" not in attrs:
         raise StabilityLabError(f"{out} exists and is not a sweep store; pass a new --out or delete it")
@@ -130,7 +132,12 @@ def check(out: Path, fingerprint_: str, settings: Mapping) -> None:
     old = json.loads(attrs.get("sweep_settings", "{}"))
     new = json.loads(json.dumps(settings, sort_keys=True, default=str))
     diff = [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-    what = f"different settings ({', '.join(diff[:3])})" if diff else "different points"
+    if diff:
+        what = f"different settings ({', '.join(diff[:3])})"
+    elif json.loads(attrs.get("sweep_schema", "{}")) != json.loads(json.dumps(schema(template), sort_keys=True)):
+        what = "a different per-point schema (the analysis now returns other variables)"
+    else:
+        what = "different points"
     raise StabilityLabError(f"{out} holds a sweep with {what}; pass a new --out (or delete {out}) "
                             "to start afresh, or repeat the original options to resume it")
 
