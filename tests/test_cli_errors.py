@@ -39,14 +39,6 @@ def _fast(cmd) -> list:
     return [a for opt, val in FAST.items() if opt in opts for a in (opt, val)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one torch thread is fastest (and immune to oversubscribed CPUs)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _generic_cases():
     """Cases every command gets from the options it has."""

@@ -88,15 +88,6 @@ def rng_(seed=0):
     return np.random.default_rng(seed)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The operators here are tiny: one torch thread avoids OpenMP barrier stalls when other
-    processes share the cores (it does not change any result)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # -- non-symmetric: eigs ---------------------------------------------------------------------------
 @pytest.mark.parametrize("which", ["LR", "SR", "LM", "LI"])

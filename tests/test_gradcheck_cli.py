@@ -13,14 +13,6 @@ from stabilitylab.model import BlockConfig, make_block
 FAST = ["--eps", "0.25", "--t1", "40", "--t2", "4:16:3", "--betas", "0.05", "--fp-steps", "400"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors run faster on one intra-op thread (and are not slowed by a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def checkpoint(tmp_path, mode="thick", seed=1):
     cfg = BlockConfig(vocab=7, C=8, H=2, T=4, c=1.0, ffn_mult=2, mode=mode)

@@ -23,14 +23,6 @@ torch.set_default_dtype(torch.float64)
 EPS = 0.25  # fast contraction of these tiny c=1 blocks: free and nudged phases settle in ~100 steps
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors run faster on one intra-op thread (and are not slowed by a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def flat(grads):
     return torch.cat([g.reshape(-1) for g in grads.values()])

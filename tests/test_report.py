@@ -24,14 +24,6 @@ from stabilitylab.train.record import LOOP_SCALARS, to_dataset
 HEADINGS = {kind: f"{i}. {TITLES[kind]}" for i, kind in enumerate(kinds.SECTIONS, start=2)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors run faster on one intra-op thread (and are not slowed by a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _monitor(cfg: TrainConfig):
     """A monitor.zarr in the trainer's layout (synthetic values): EP crosses |μ| = 1, BPTT does not."""

@@ -25,13 +25,6 @@ from stabilitylab.train.stabilisers import Controller, jacobian_penalty, residua
 TINY = dict(C=16, H=2, T=8, T1=20, T2=8, batch_size=8, val_size=16, lr=1e-2, warmup=0, seed=0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @torch.no_grad()
 def _ce(block, x, y, cfg):
