@@ -39,7 +39,6 @@ def _fast(cmd) -> list:
     return [a for opt, val in FAST.items() if opt in opts for a in (opt, val)]
 
 
-
 def _generic_cases():
     """Cases every command gets from the options it has."""
     for name, cmd in sorted(COMMANDS.items()):
