@@ -7,8 +7,9 @@ subprocess builds the block and its AdamW lane, takes two warm-up updates and th
 ``--steps`` updates of :func:`stabilitylab.train.step.train_step` on seeded batches of the
 generated corpus. It reports CPU seconds per step (this process only, so other load on a shared
 machine does not inflate it), wall seconds per step, and peak memory: the process's peak resident
-set (``getrusage`` ru_maxrss) and its growth over the resident set after setup (autograd's graph
-through the T1-step unroll is what BPTT pays for). The EP/BPTT ratio is taken on CPU time.
+set (``getrusage`` ru_maxrss) and its growth during the updates over the resident set after setup
+(model, optimiser, batches), which is what training itself holds at its peak (for BPTT, autograd's
+graph through the T1-step unroll). The EP/BPTT ratio is taken on CPU time.
 """
 from __future__ import annotations
 
@@ -44,9 +45,9 @@ def one(rule: str, overrides: dict, steps: int, threads: int) -> dict:
     lane = Lane.fresh(rule, cfg, corpus.vocab_size)
     gen = torch.Generator().manual_seed(0)
     batches = [corpus.batch("train", cfg.batch_size, cfg.T, gen) for _ in range(steps + 2)]
+    base = _rss_mb()
     for x, y in batches[:2]:
         train_step(lane, x, y, cfg, cfg.lr)
-    base = _rss_mb()
     cpu, wall = time.process_time(), time.perf_counter()
     for x, y in batches[2:]:
         train_step(lane, x, y, cfg, cfg.lr)

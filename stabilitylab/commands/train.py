@@ -17,14 +17,14 @@ from .common import console, fmt, table, user_errors
 @click.option("--C", "C", default=32, show_default=True, help="Channels.")
 @click.option("--H", "H", default=4, show_default=True, help="Attention heads (must divide C).")
 @click.option("--T", "T", default=16, show_default=True, help="Context length.")
-@click.option("--c", "c", default=1.0, show_default=True, help="Damping leak c (F gets -c*z).")
+@click.option("--c", "c", default=0.25, show_default=True, help="Damping leak c (F gets -c*z).")
 @click.option("--qknorm/--no-qknorm", default=True, show_default=True, help="RMS-normalise q and k per head.")
-@click.option("--init-gain", default=1.0, show_default=True, help="Scale of the random block weights.")
-@click.option("--eps", default=0.1, show_default=True, help="Euler step of every relaxation.")
-@click.option("--T1", "T1", default=60, show_default=True, help="Free-phase (and BPTT unroll) Euler steps.")
+@click.option("--init-gain", default=0.5, show_default=True, help="Scale of the random block weights.")
+@click.option("--eps", default=0.25, show_default=True, help="Euler step of every relaxation.")
+@click.option("--T1", "T1", default=40, show_default=True, help="Free-phase (and BPTT unroll) Euler steps.")
 @click.option("--T2", "T2", default=20, show_default=True, help="EP nudged-phase Euler steps.")
 @click.option("--beta", default=0.02, show_default=True, help="EP nudge strength.")
-@click.option("--lr", default=3e-3, show_default=True, help="AdamW peak learning rate.")
+@click.option("--lr", default=1.5e-3, show_default=True, help="AdamW peak learning rate.")
 @click.option("--warmup", default=100, show_default=True, help="Linear warmup steps.")
 @click.option("--decay", type=click.Choice(["cosine", "linear", "none"]), default="cosine", show_default=True,
               help="Decay after warmup, to --min-lr-ratio x lr at the last step.")
@@ -73,7 +73,8 @@ def command(threads, out, quiet, **options):
     (stabilitylab spectrum --ckpt RUN_DIR/s0400.pt).
 
     Rerunning the same command continues the run from RUN_DIR/state.pt (weights, optimiser, step,
-    RNG). Ctrl-C finishes the current update, saves everything and stops.
+    RNG). Ctrl-C finishes the current update, saves everything and stops. The defaults are the
+    model and solver of the shipped checkpoints; checkpoints/README.md has their exact command.
     """
     from ..train import Run, TrainConfig
 

@@ -19,7 +19,8 @@ EXTENDABLE = ("steps", "monitor_every", "snapshot_every", "monitor_cos")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run.
+    """Everything that defines a training run (defaults: the shipped checkpoints' model and solver,
+    see checkpoints/README.md).
 
     rule: 'ep' (AsymEP, centred nudges), 'bptt' (backprop through the T1-step unroll) or 'both'
     (same init, same batches, side by side). data: a text file, or None for the generated corpus.
@@ -36,14 +37,14 @@ class TrainConfig:
     C: int = 32
     H: int = 4
     T: int = 16
-    c: float = 1.0
+    c: float = 0.25
     qknorm: bool = True
-    init_gain: float = 1.0
-    eps: float = 0.1
-    T1: int = 60
+    init_gain: float = 0.5
+    eps: float = 0.25
+    T1: int = 40
     T2: int = 20
     beta: float = 0.02
-    lr: float = 3e-3
+    lr: float = 1.5e-3
     warmup: int = 100
     decay: str = "cosine"
     min_lr_ratio: float = 0.1

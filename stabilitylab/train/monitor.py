@@ -41,8 +41,8 @@ LONG = 10  # the long relaxation runs LONG × T1 steps
 PROBES = 4  # random vectors of the antisymmetry ratio
 UNSETTLED = 1e-4  # long-run force residual above which the relaxation reached no fixed point
 SPECTRAL = ("lead_re", "lead_im", "max_abs_mu", "eps_crit", "omega", "antisymmetry", "eig_converged")
-SCALARS = ("val_ce", "val_force_residual_median", "val_force_residual_max", "force_residual", "step_residual", "force_residual_long", "lead_re", "lead_im",
-           "max_abs_mu", "eps_crit", "omega", "antisymmetry", "cos_ep_bptt", "eig_converged")
+SCALARS = ("val_ce", "val_force_residual_median", "val_force_residual_max", "force_residual",
+           "step_residual", "force_residual_long", "cos_ep_bptt", *SPECTRAL)
 
 
 @torch.no_grad()

@@ -1,8 +1,8 @@
 """The monitor history as one xarray Dataset with dims ``rule`` × ``step`` (× ``mode``).
 
 Per (rule, step): the monitor scalars of :mod:`.monitor` plus ``train_ce`` and ``grad_norm``
-(means since the previous record; the norm before clipping), ``lr``, ``gate_skips``, ``nonfinite_skips`` (cumulative) and
-``stabiliser_gain``; per (rule, step, mode): ``eig_J`` (rightmost eigenvalues of J) and ``eig_M``
+(means since the previous record; the norm before clipping), ``lr``, ``gate_skips`` and
+``nonfinite_skips`` (cumulative) and ``stabiliser_gain``; per (rule, step, mode): ``eig_J`` (rightmost eigenvalues of J) and ``eig_M``
 (largest-modulus eigenvalues of M = I + εJ), complex128. Missing entries are NaN.
 """
 from __future__ import annotations
