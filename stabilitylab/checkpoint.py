@@ -207,6 +207,13 @@ def read(path: str | Path | None = None, config: BlockConfig | None = None) -> C
                       path=str(p), sha256=sha, **meta)
 
 
+def relaxation_eps(ck: Checkpoint) -> float | None:
+    """The relaxation step ε the checkpoint was trained and deployed at (its training config's
+    ``eps``), or None when it records none (e.g. an untrained or imported block)."""
+    eps = (ck.provenance.get("train_config") or {}).get("eps")
+    return float(eps) if isinstance(eps, (int, float)) and eps > 0 else None
+
+
 def import_research(allp, config: BlockConfig, path="<allp>") -> dict:
     """Map a research ``allp`` list (order :data:`RESEARCH_ORDER`) onto a thick block's state."""
     if config.mode != "thick":
@@ -239,5 +246,8 @@ def load(path: str | Path | None = None, *, batch_seed: int = 0, batch_size: int
     meta = {"source": "checkpoint", "checkpoint": ck.path, "checkpoint_sha256": ck.sha256,
             "step": ck.step, "rule": ck.rule or "", "batch_seed": batch_seed,
             "batch_corpus": corpus.source if corpus is not None else "uniform-random"}
+    eps = relaxation_eps(ck)
+    if eps is not None:
+        meta["eps"] = eps
     fld = block_field(block, idx, name=Path(ck.path).name, meta=meta)
     return fld.to(device=device, dtype=dtype)

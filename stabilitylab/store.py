@@ -66,7 +66,7 @@ def provenance(field=None, command: str | None = None, **settings) -> dict:
         attrs["dtype"] = str(field.dtype).replace("torch.", "")
         attrs["field_params"] = dict(field.params)
         for key in ("checkpoint", "checkpoint_sha256", "config", "field", "step", "rule",
-                    "batch_seed", "batch_corpus", "batch_idx", "source"):
+                    "batch_seed", "batch_corpus", "batch_idx", "source", "eps_source"):
             if key in meta:
                 attrs[key] = meta[key]
     attrs.update(settings)

@@ -57,6 +57,35 @@ def out_option(default_name: str):
                              "is saved next to it.")
 
 
+#: ε used when neither --eps nor the checkpoint gives one (user fields, untrained blocks)
+FALLBACK_EPS = 0.1
+
+
+def eps_option(what: str = "Euler step size ε of z <- z + ε F(z) (M = I + εJ)."):
+    """``--eps`` defaulting to the field's own relaxation ε (see :func:`resolve_eps`)."""
+    return click.option("--eps", default=None, type=float, metavar="EPS",
+                        help=f"{what} Default: the ε the checkpoint was trained and deployed at "
+                             f"(recorded in it), else {FALLBACK_EPS}.")
+
+
+def resolve_eps(eps, fld: Field) -> float:
+    """The ε an analysis runs at: ``--eps`` if given, else the checkpoint's own relaxation ε
+    (``fld.meta['eps']``), else :data:`FALLBACK_EPS`. Where it came from goes to
+    ``fld.meta['eps_source']``, hence into the dataset's provenance, and :func:`finish` prints it."""
+    import math
+
+    if eps is not None:
+        if not (math.isfinite(eps) and eps > 0):
+            raise StabilityLabError(f"--eps must be > 0 and finite, got {eps:g}")
+        source = "--eps"
+    elif fld.meta.get("eps"):
+        eps, source = float(fld.meta["eps"]), "the checkpoint's training ε; --eps overrides"
+    else:
+        eps, source = FALLBACK_EPS, "default; the field records no ε, --eps overrides"
+    fld.meta["eps_source"] = source
+    return eps
+
+
 def parse_knobs(items) -> dict:
     out = {}
     for item in items:
@@ -117,6 +146,9 @@ def finish(ds, out: Path, figure=None) -> None:
     from .. import store
 
     store.write(ds, out)
+    eps = ds.attrs.get("eps", ds["eps"].item() if "eps" in ds.variables and ds["eps"].size == 1 else None)
+    if eps is not None and "eps_source" in ds.attrs:
+        console.print(f"ε = {float(eps):g} ({ds.attrs['eps_source']})")
     console.print(f"dataset: {out}")
     if figure is not None:
         import matplotlib.pyplot as plt

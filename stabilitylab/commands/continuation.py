@@ -5,7 +5,7 @@ import click
 import torch
 
 from ..errors import StabilityLabError
-from .common import check_k, console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .common import check_k, console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
 
 DEFAULT_PARAM, DEFAULT_RANGE = "alpha", "0.2:1.0"
 MAX_ROWS = 60
@@ -82,8 +82,7 @@ def _special_rows(branch) -> list:
 @click.option("--range", "generic_range", default=None, metavar="A:B",
               help="Range of the --param knob, continued from A to B.")
 @click.option("--descending", is_flag=True, help="Allow a range that runs downward (A > B).")
-@click.option("--eps", default=0.1, show_default=True, type=float,
-              help="Euler step ε of the map M = I + εJ analysed along the branch.")
+@eps_option("Euler step ε of the map M = I + εJ analysed along the branch.")
 @click.option("--ds", default=0.02, show_default=True, type=float, help="First step length (arclength).")
 @click.option("--ds-min", default=1e-5, show_default=True, type=float, help="Smallest step before giving up.")
 @click.option("--ds-max", default=0.1, show_default=True, type=float, help="Largest step.")
@@ -111,6 +110,7 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     p_start, p_end = _range(param, alpha_range, generic_range, descending)
     fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
     check_k(k, fld)
+    eps = resolve_eps(eps, fld)
     problem = ContinuationProblem(fld, param, eps)
     if tol is None:
         tol = 1e-9 if fld.dtype == torch.float64 else 2e-5

@@ -7,7 +7,7 @@ import click
 import numpy as np
 
 from ..errors import StabilityLabError
-from .common import check_k, console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .common import check_k, console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
 
 
 def print_cycle(ds) -> None:
@@ -40,7 +40,7 @@ def print_cycle(ds) -> None:
 
 @click.command("cycle")
 @field_options
-@click.option("--eps", default=0.1, show_default=True, help="Euler step size ε of z <- z + ε F(z).")
+@eps_option()
 @click.option("--steps", default=6000, show_default=True, help="Relaxation steps.")
 @click.option("--tail", default=None, type=int,
               help="Final steps analysed for floor, period, amplitude (default steps/4).")
@@ -64,12 +64,11 @@ def command(eps, steps, tail, k, no_floquet, no_spectrum, no_lyapunov, seed, out
     from ..dynamics import analyse_cycle
     from ..dynamics.figures import cycle_figure
 
-    if not eps > 0 or not math.isfinite(eps):
-        raise StabilityLabError(f"--eps must be > 0, got {eps:g}")
     if k < 1:
         raise StabilityLabError(f"--k must be >= 1, got {k}")
     fld = resolve_field(**fopts)
     check_k(k, fld)
+    eps = resolve_eps(eps, fld)
     ds = analyse_cycle(fld, eps, steps, tail=tail, k=k, with_floquet=not no_floquet, with_spectrum=not no_spectrum,
                        lyapunov=not no_lyapunov, seed=seed, progress=True)
     print_cycle(ds)

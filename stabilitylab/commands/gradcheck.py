@@ -9,7 +9,7 @@ from .. import store
 from ..data import analysis_batch_with_targets, corpus_from_spec
 from ..errors import StabilityLabError
 from ..model import BlockForce
-from .common import (console, default_out, field_options, finish, fmt, out_option, resolve_field, table,
+from .common import (console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table,
                      user_errors)
 
 
@@ -141,7 +141,7 @@ def _figure(ds):
 @click.command("gradcheck")
 @field_options
 @click.option("--alpha", default=None, type=float, help="Attention-output scale α (W_O <- α W_O).")
-@click.option("--eps", default=0.1, show_default=True, help="Euler step size ε (free and nudged phases).")
+@eps_option("Euler step size ε (free and nudged phases).")
 @click.option("--t1", default=150, show_default=True, help="Unroll length T1 that BPTT differentiates.")
 @click.option("--beta", default=0.02, show_default=True, help="Nudge strength β of the pairwise comparison.")
 @click.option("--t2", "t2_text", default="20:160", show_default=True,
@@ -173,8 +173,8 @@ def command(alpha, eps, t1, beta, t2_text, betas_text, asym_text, fp_tol, fp_ste
     block (r=1). Each estimator reports its convergence: free-phase force residual, nudged change
     and adjoint residual ||J^T a + dL/dz||/||dL/dz||.
     """
-    if eps <= 0 or beta <= 0 or t1 < 1 or fp_steps < 0 or fp_tol <= 0:
-        raise StabilityLabError("need --eps > 0, --beta > 0, --t1 >= 1, --fp-steps >= 0, --fp-tol > 0")
+    if beta <= 0 or t1 < 1 or fp_steps < 0 or fp_tol <= 0:
+        raise StabilityLabError("need --beta > 0, --t1 >= 1, --fp-steps >= 0, --fp-tol > 0")
     t2s = sorted({max(1, round(t)) for t in parse_values(t2_text, "geom", 4)})
     betas = parse_values(betas_text, "geom", 3)
     asyms = parse_values(asym_text, "linear", 5)
@@ -183,6 +183,7 @@ def command(alpha, eps, t1, beta, t2_text, betas_text, asym_text, fp_tol, fp_ste
     from ..gradients.study import gradcheck
 
     fld = resolve_field(alpha=alpha, **fopts)
+    eps = resolve_eps(eps, fld)
     block, idx, targets = _batch(fld)
     ds = gradcheck(block, idx, targets, eps=eps, T1=t1, beta=beta, t2s=t2s, betas=betas, asyms=asyms,
                    fp_steps=fp_steps, fp_tol=fp_tol, fp_newton=newton, knobs=fld.params, progress=True)

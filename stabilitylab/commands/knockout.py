@@ -7,7 +7,7 @@ import click
 import numpy as np
 
 from ..errors import StabilityLabError
-from .common import check_k, console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .common import check_k, console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
 
 
 @click.command("knockout")
@@ -16,7 +16,7 @@ from .common import check_k, console, default_out, field_options, finish, fmt, o
               help="Values of the target's scale: a list a,b,c or START:STOP:NUM.")
 @click.option("--target", default="attn", show_default=True,
               help="What to scale: attn (knob alpha), ffn (ffn_scale), head:H (head_H), c, or any knob name.")
-@click.option("--eps", default=0.1, show_default=True, help="Euler step size ε of z <- z + ε F(z).")
+@eps_option()
 @click.option("--steps", default=3000, show_default=True, help="Relaxation steps per value (all values run at once).")
 @click.option("--tail", default=None, type=int,
               help="Final steps analysed for floor and oscillation (default steps/4).")
@@ -37,11 +37,10 @@ def command(values_text, target, eps, steps, tail, k, no_lyapunov, seed, out, **
     from ..dynamics.figures import knockout_figure
     from ..dynamics.grid import parse_grid
 
-    if not eps > 0 or not math.isfinite(eps):
-        raise StabilityLabError(f"--eps must be > 0, got {eps:g}")
     values = parse_grid(values_text, "--alpha")
     fld = resolve_field(**fopts)
     check_k(k, fld)
+    eps = resolve_eps(eps, fld)
     ds = knockout(fld, target, values, eps, steps, tail=tail, k=k, lyapunov=not no_lyapunov, seed=seed,
                   progress=True)
     knob = ds.attrs["knob"]

@@ -5,7 +5,7 @@ import click
 
 from .. import solvers, store
 from ..errors import StabilityLabError
-from .common import console, default_out, field_options, finish, fmt, out_option, resolve_field, user_errors
+from .common import console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, user_errors
 
 
 def _figure(res, eps):
@@ -27,7 +27,7 @@ def _figure(res, eps):
 
 @click.command("relax")
 @field_options
-@click.option("--eps", default=0.1, show_default=True, help="Euler step size ε of z <- z + ε F(z).")
+@eps_option()
 @click.option("--steps", default=3000, show_default=True, help="Maximum relaxation steps (Newton: iterations).")
 @click.option("--solver", type=click.Choice(["euler", "adaptive", "anderson", "newton"]), default="euler",
               show_default=True,
@@ -45,11 +45,10 @@ def command(eps, steps, solver, tol, out, **fopts):
     the solver converged and why it stopped; writes the trace (dim `step`) to zarr and a
     residual plot next to it.
     """
-    if eps <= 0:
-        raise StabilityLabError(f"--eps must be > 0, got {eps}")
     if steps < 1:
         raise StabilityLabError(f"--steps must be >= 1, got {steps}")
     fld = resolve_field(**fopts)
+    eps = resolve_eps(eps, fld)
     if solver == "euler":
         res = solvers.relax_euler(fld, eps=eps, steps=steps, tol=tol, progress=True)
     elif solver == "adaptive":

@@ -10,7 +10,7 @@ import torch
 
 from ..errors import StabilityLabError
 from ..report.battery import STAGES
-from .common import console, field_options, resolve_field, user_errors
+from .common import console, eps_option, field_options, resolve_eps, resolve_field, user_errors
 
 REPORTS = Path("reports")
 
@@ -39,7 +39,7 @@ def _from_pdf(paths) -> Path:
 @click.option("--out", default=None, metavar="PATH.pdf",
               help="The PDF (default reports/<checkpoint>.pdf; with --from, <folder of the datasets>.pdf). "
                    "Datasets and PNGs go to the folder of the same name beside it.")
-@click.option("--eps", default=0.1, show_default=True, help="Euler step ε of every analysis.")
+@eps_option("Euler step ε of every analysis.")
 @click.option("--param", default="alpha", show_default=True,
               help="Knob continued and knocked out (alpha = attention output scale).")
 @click.option("--range", "span", default=None, metavar="A:B",
@@ -76,19 +76,18 @@ def command(from_stored, datasets, out, eps, param, span, quick, skip, recompute
     else:
         if datasets:
             raise StabilityLabError(f"unexpected arguments {' '.join(datasets)}: add --from to report on datasets")
-        if eps <= 0:
-            raise StabilityLabError(f"--eps must be > 0, got {eps}")
+        torch.set_num_threads(threads)
+        fld = resolve_field(**fopts)
+        eps = resolve_eps(eps, fld)
         settings = battery.Settings(eps=eps, param=param)
         settings = settings.quick() if quick else settings
         if span:
             from .continuation import parse_range
 
             settings = dataclasses.replace(settings, span=parse_range(span, "--range", descending=False))
-        torch.set_num_threads(threads)
-        fld = resolve_field(**fopts)
         pdf = Path(out) if out else _default_pdf(fld)
         folder = document.figure_dir(pdf)
-        _say(f"battery on {fld.name} (n = {fld.n}, ε = {eps:g}{', quick' if quick else ''}) → {folder}/")
+        _say(f"battery on {fld.name} (n = {fld.n}, ε = {eps:g}: {fld.meta['eps_source']}{', quick' if quick else ''}) → {folder}/")
         sections = battery.run(fld, settings, folder, skip=skip, recompute=recompute, progress=True, log=_say)
     pngs = document.build(sections, pdf)
     console.print("[bold]verdict:[/]")

@@ -5,7 +5,7 @@ import click
 import numpy as np
 
 from ..errors import StabilityLabError
-from .common import console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .common import console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
 
 
 def print_spectrum(ds) -> None:
@@ -43,7 +43,7 @@ def print_spectrum(ds) -> None:
 
 @click.command("spectrum")
 @field_options
-@click.option("--eps", default=0.1, show_default=True, help="Euler step size ε (M = I + εJ).")
+@eps_option()
 @click.option("--k", default=8, show_default=True, help="Eigenvalues wanted from each search.")
 @click.option("--alpha", default=None, type=float, help="Attention-output scale α (shorthand for --set alpha=A).")
 @click.option("--tol", default=1e-8, show_default=True, help="Relative eigen-residual tolerance.")
@@ -65,9 +65,8 @@ def command(eps, k, alpha, tol, ncv, vectors, no_diagnostics, out, **fopts):
     from ..spectral.spectrum import spectrum
     from ..report.figures import spectrum_figure
 
-    if eps <= 0:
-        raise StabilityLabError(f"--eps must be > 0, got {eps}")
     fld = resolve_field(alpha=alpha, **fopts)
+    eps = resolve_eps(eps, fld)
     with console.status("fixed point and Krylov–Schur searches…"):
         ds = spectrum(fld, k=k, eps=eps, tol=tol, ncv=ncv, vectors=vectors, diagnostics=not no_diagnostics)
     print_spectrum(ds)

@@ -33,6 +33,28 @@ def series(ds: xr.Dataset) -> dict[str, xr.Dataset]:
     return {r: out[r].isel(step=np.flatnonzero(np.isfinite(out[r].max_abs_mu.values))) for r in order}
 
 
+#: a loss explosion: val CE this many nats above its best so far
+EXPLOSION_NATS = 0.5
+
+
+def crossing_step(s: xr.Dataset) -> int | None:
+    """First step of one rule's series past the stability boundary (max|μ| > 1 or Re λ > 0)."""
+    past = s.max_abs_mu.values > 1
+    if "lead_re" in s:
+        past |= s.lead_re.values > 0
+    return int(s.step.values[past.argmax()]) if past.any() else None
+
+
+def explosion_step(s: xr.Dataset) -> int | None:
+    """First step whose val CE exceeds the best val CE before it by :data:`EXPLOSION_NATS`."""
+    if "val_ce" not in s:
+        return None
+    ce = s.val_ce.values
+    best = np.fmin.accumulate(np.where(np.isfinite(ce), ce, np.inf))
+    blown = np.isfinite(ce) & (ce > np.r_[np.inf, best[:-1]] + EXPLOSION_NATS)
+    return int(s.step.values[blown.argmax()]) if blown.any() else None
+
+
 def eps(ds: xr.Dataset) -> float:
     """The training ε the spectra were measured at."""
     return float(ds.attrs["eps"])

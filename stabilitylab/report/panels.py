@@ -203,6 +203,12 @@ def drift_panel(ax, ds: xr.Dataset, panel: tuple) -> None:
     for rule, (x, v) in lines.items():
         ok = np.isfinite(v) & ((v > 0) if log else True)
         ax.plot(x[ok], v[ok], "o-", ms=3, color=COLORS.get(rule, "0.3"), label=RULE_NAMES.get(rule, rule))
+    for rule, s in drift.series(ds).items():
+        for step, style, what in ((drift.crossing_step(s), ":", "crosses the boundary"),
+                                  (drift.explosion_step(s), "-.", "val CE explodes")):
+            if step is not None:
+                ax.axvline(step, color=COLORS.get(rule, "0.3"), ls=style, lw=1,
+                           label=f"{RULE_NAMES.get(rule, rule)} {what} (step {step})")
     if boundary is not None:
         value = drift.eps(ds) if boundary == "eps" else boundary
         ax.axhline(value, color=COLORS["unstable"] if boundary == "eps" else COLORS["boundary"], ls="--", lw=1,
