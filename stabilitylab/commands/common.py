@@ -101,11 +101,11 @@ def resolve_field(ckpt=None, field_spec=None, config_text=None, batch_seed=0, ba
     return fld
 
 
-def check_k(k: int, fld: Field) -> None:
-    """``--k`` wanted eigenvalues must fit the state: 1 ≤ k ≤ n − 2 (Krylov needs two spare)."""
-    if not 1 <= k <= fld.n - 2:
-        raise StabilityLabError(f"--k {k} wanted eigenvalues: need 1 <= k <= {fld.n - 2} for this "
-                                f"state of {fld.n} numbers")
+def check_k(k: int, fld: Field) -> int:
+    """``--k`` wanted eigenvalues, capped at the state's n (a tiny state has all n, exactly)."""
+    if k < 1:
+        raise StabilityLabError(f"--k must be >= 1, got {k}")
+    return min(k, fld.n)
 
 
 def default_out(out, name: str) -> Path:

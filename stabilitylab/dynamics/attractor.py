@@ -115,7 +115,7 @@ def _classify(tr: Trajectory, e: int, per: Period, ret: float, crit: Criteria) -
         stats.update(return_error=math.nan, period_error=math.nan)
         return Attractor("fixed_point", f"||F|| = {fnorm[-1]:.1e} <= {crit.fp_tol:g} x max||z||", math.nan, **stats)
     if lam > lam_tol:
-        return Attractor("chaotic", f"Lyapunov exponent {lam:.3g} ± {lam_err:.1g} per step = {lam / eps:.4g} per "
+        return Attractor("chaotic", f"Lyapunov exponent {lam:.4g} ± {lam_err:.1g} per step = {lam / eps:.4g} per "
                          f"unit time, > {lam_tol:.1e} per step", period, **stats)
     if ret <= crit.return_tol:
         err = f" ± {per.uncertainty:.1g}" if math.isfinite(per.uncertainty) else ""

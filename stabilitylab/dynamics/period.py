@@ -12,7 +12,8 @@ Signals x(k) ∈ R^m (a few random projections of the state over the tail, k = 0
    a map whose lag-2 correlation is high) and is only as good as a parabola through three lags.
 2. *Poincaré section* (the estimate): the signal s(k) = ⟨w, x(k) − x̄⟩ along the principal
    direction w of the tail crosses its mean upwards at times t_i = k_i + f_i, f_i the root in
-   [0, 1) of the cubic Lagrange interpolant through s(k_i − 1..k_i + 2) (linear at the ends).
+   [0, 1) of the cubic Lagrange interpolant through s(k_i − 1..k_i + 2) (crossings at the ends of
+   the tail, without the four samples, are dropped).
    A closed orbit crosses q times per period, so t_{i+q} − t_i = P for every i; q is the smallest
    count for which these differences agree (spread ≤ ``rtol``·P + ``atol`` steps), which also
    resolves a period-p orbit of a map that the autocorrelation sees as a sub-harmonic. P is the
@@ -84,20 +85,13 @@ def coarse_period(x: np.ndarray, min_corr: float = 0.5) -> float:
 def section_crossings(s: np.ndarray, level: float = 0.0) -> np.ndarray:
     """Sub-step times at which ``s`` crosses ``level`` upwards (cubic interpolation, step 2)."""
     k = np.flatnonzero((s[:-1] < level) & (s[1:] >= level))
-    if not len(k):
-        return np.zeros(0)
-    a, b = s[k] - level, s[k + 1] - level
-    f = a / (a - b)                                           # linear root, then Newton on the cubic
-    inner = (k >= 1) & (k + 2 < len(s))
-    ki = k[inner]
-    nodes = np.stack([s[ki - 1], s[ki], s[ki + 1], s[ki + 2]], axis=1) - level
-    g = f[inner]
+    k = k[(k >= 1) & (k + 2 < len(s))]
+    nodes = np.stack([s[k - 1], s[k], s[k + 1], s[k + 2]], axis=1) - level
+    f = nodes[:, 1] / (nodes[:, 1] - nodes[:, 2])            # linear root, then Newton on the cubic
     for _ in range(8):
-        w = np.stack(lagrange_weights(g), axis=1)
-        dw = np.stack(_lagrange_slopes(g), axis=1)
-        val, slope = (w * nodes).sum(1), (dw * nodes).sum(1)
-        g = np.clip(g - val / np.where(slope > 0, slope, np.inf), 0.0, 1.0)
-    f[inner] = g
+        val = (np.stack(lagrange_weights(f), axis=1) * nodes).sum(1)
+        slope = (np.stack(_lagrange_slopes(f), axis=1) * nodes).sum(1)
+        f = np.clip(f - val / np.where(slope > 0, slope, np.inf), 0.0, 1.0)
     return k + f
 
 
