@@ -102,9 +102,13 @@ def resolve_field(ckpt=None, field_spec=None, config_text=None, batch_seed=0, ba
 
 
 def check_k(k: int, fld: Field) -> int:
-    """``--k`` wanted eigenvalues, capped at the state's n (a tiny state has all n, exactly)."""
-    if k < 1:
-        raise StabilityLabError(f"--k must be >= 1, got {k}")
+    """``--k`` wanted eigenvalues: capped at n on a tiny state (all n eigenvalues, exact and dense);
+    on a larger one 1 ≤ k ≤ n − 2 (Krylov–Schur needs two spare vectors)."""
+    from ..spectral.dense import DENSE_MAX_N
+
+    if k < 1 or (fld.n > DENSE_MAX_N and k > fld.n - 2):
+        raise StabilityLabError(f"--k {k} wanted eigenvalues: need 1 <= k <= {fld.n - 2} for this "
+                                f"state of {fld.n} numbers")
     return min(k, fld.n)
 
 

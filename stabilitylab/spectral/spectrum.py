@@ -18,7 +18,7 @@ from ..linear import Linearization
 from ..solvers import find_fixed_point
 from ..store import provenance
 from .euler import eps_crit, is_complex, stability_verdict
-from .dense import leading_eigs
+from .dense import DENSE_MAX_N, leading_eigs
 from .nonnormal import nonnormality
 
 RESIDUAL_KIND = "force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/||z||"
@@ -48,8 +48,8 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     """
     if eps <= 0:
         raise StabilityLabError(f"eps must be > 0, got {eps}")
-    if k < 1:
-        raise StabilityLabError(f"k={k} wanted eigenvalues: need k ≥ 1")
+    if k < 1 or (field.n > DENSE_MAX_N and k > field.n - 2):
+        raise StabilityLabError(f"k={k} wanted eigenvalues: need 1 ≤ k ≤ n − 2 = {field.n - 2} for this state")
     k = min(k, field.n)  # a tiny state has n eigenvalues, all exact (dense path of leading_eigs)
     fp_attrs = {}
     if z is None:
