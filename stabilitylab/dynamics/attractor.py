@@ -124,9 +124,14 @@ def _classify(tr: Trajectory, e: int, per: Period, ret: float, crit: Criteria) -
     if decay >= crit.decay_tol:
         stats.update(return_error=math.nan, period_error=math.nan)
         return Attractor("fixed_point", f"||F|| still decaying ({decay:.3g}x over the second half)", math.nan, **stats)
-    why = "no period found" if not math.isfinite(period) else f"return error {ret:.2g} after {period:.4g} steps"
-    return Attractor("quasi_periodic", f"bounded residual floor, {why} (nor after its multiples or divisors)",
-                     period, **stats)
+    if per.crossings < 3:
+        why = (f"undetermined: the {tr.tail}-step tail crosses its mean only {per.crossings} times, too few to tell "
+               f"a cycle of period > {tr.tail // 2} steps from a torus (relax longer: --steps/--tail)")
+    elif not math.isfinite(period):
+        why = "no period found"
+    else:
+        why = f"return error {ret:.2g} after {period:.4g} steps (nor after its multiples or divisors)"
+    return Attractor("quasi_periodic", f"bounded residual floor, {why}", period, **stats)
 
 
 def _alternative(x: np.ndarray, period: float) -> float:

@@ -51,6 +51,7 @@ class Period:
     method: str            # 'section', 'mismatch' or 'none'
     crossings_per_period: int = 0
     periods_seen: int = 0
+    crossings: int = 0     # upward section crossings in the tail (fewer than 3: too short a tail to tell)
 
 
 def autocorrelation(x: np.ndarray) -> np.ndarray:
@@ -102,8 +103,9 @@ def _lagrange_slopes(f):
 
 
 def section_period(x: np.ndarray, rtol: float = 1e-3, atol: float = 0.05,
-                   max_q: int = 16) -> tuple[float, float, int, int]:
-    """(P, standard error, q, periods seen) from Poincaré-section crossings (step 2), NaN if none fits."""
+                   max_q: int = 16) -> tuple[float, float, int, int, int]:
+    """(P, standard error, q, periods seen, crossings) from Poincaré-section crossings (step 2), NaN
+    if none fits."""
     x = _columns(x)
     c = x - x.mean(axis=0)
     w = np.linalg.svd(c, full_matrices=False)[2][0]
@@ -120,8 +122,8 @@ def section_period(x: np.ndarray, rtol: float = 1e-3, atol: float = 0.05,
         P = float((jc @ tc) / (jc @ jc))
         dof = len(t) - q - 1
         err = math.sqrt(float(((tc - P * jc) ** 2).sum()) / dof / float(jc @ jc)) if dof > 0 else math.nan
-        return P, err, q, int(j.max())
-    return math.nan, math.nan, 0, 0
+        return P, err, q, int(j.max()), len(t)
+    return math.nan, math.nan, 0, 0, len(t)
 
 
 def return_mismatch(x: np.ndarray, period: float) -> float:
@@ -153,13 +155,12 @@ def measure_period(x: np.ndarray, min_corr: float = 0.5) -> Period:
     """Period (in samples) of the signals ``x`` (L,) or (L, m) with its uncertainty (module docstring)."""
     x = _columns(x)
     p0 = float(coarse_period(x, min_corr))
-    if np.ptp(x, axis=0).max(initial=0.0) > 0:
-        P, err, q, seen = section_period(x)
-        if math.isfinite(P):
-            return Period(P, err, p0, "section", q, seen)
+    P, err, q, seen, count = section_period(x) if np.ptp(x, axis=0).max(initial=0.0) > 0 else (math.nan,) * 2 + (0,) * 3
+    if math.isfinite(P):
+        return Period(P, err, p0, "section", q, seen, count)
     if not math.isfinite(p0):
-        return Period(math.nan, math.nan, p0, "none")
-    return Period(mismatch_period(x, p0), math.nan, p0, "mismatch")
+        return Period(math.nan, math.nan, p0, "none", crossings=count)
+    return Period(mismatch_period(x, p0), math.nan, p0, "mismatch", crossings=count)
 
 
 def estimate_period(x: np.ndarray, min_corr: float = 0.5) -> float:

@@ -110,6 +110,8 @@ def cycle(ds: xr.Dataset) -> str:
         text += f", period {num(float(ds['period']), 4)} steps, amplitude {num(float(ds['amplitude']))}"
     if np.isfinite(float(ds["lyapunov"])):
         text += f", Lyapunov exponent {num(float(ds['lyapunov']), 2)} per step"
+        if "lyapunov_per_time" in ds:
+            text += f" ({num(float(ds['lyapunov_per_time']), 3)} per unit time)"
     if "floquet_multiplier" in ds:
         text += _floquet(ds)
     return text + "."
