@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from stabilitylab import examples as ex
 from stabilitylab.cli import cli
 from stabilitylab.dynamics import detect, floquet
+from stabilitylab.dynamics.attractor import _alternative
 from stabilitylab.dynamics.period import measure_period
 from stabilitylab.field import Field
 from stabilitylab.report.text import nonnormality
@@ -71,9 +72,11 @@ def test_hopf_map_cycle_period_and_floquet_multiplier(eps):
     radius, period, radial = hopf_map_cycle(eps, a, omega)
     fld = Field(_hopf_force, torch.tensor([radius, 0.0], dtype=torch.float64), {"a": a, "omega": omega})
     steps = int(3.6 * period)
-    att = detect(fld, eps, steps=steps, tail=int(3.1 * period), lyapunov=False)
+    att = detect(fld, eps, steps=steps, tail=int(3.1 * period), lyapunov=eps > 0.005)
     row = att.rows[0]
     assert row.kind == "limit_cycle", row.reason
+    if eps > 0.005:  # the phase direction: λ within its own finite-time bound, not called chaotic
+        assert abs(row.lyapunov) < row.lyapunov_tol and row.lyapunov_per_time == pytest.approx(row.lyapunov / eps)
     assert abs(row.period - period) / period < 1e-5
     assert abs(row.period - period) < 5 * row.period_error + 1e-3  # the stated uncertainty is honest
     assert row.amplitude == pytest.approx(radius, rel=2e-3)  # RMS over 3.1 turns: centroid slightly off
@@ -127,6 +130,7 @@ def test_period_estimate_resolves_sub_harmonics_and_long_periods():
         orbit.append(3.5 * orbit[-1] * (1 - orbit[-1]))
     p4 = measure_period(np.array(orbit[2000:]))
     assert p4.value == 4.0 and p4.coarse == pytest.approx(2.0, abs=0.01)  # the autocorrelation sees 2
+    assert _alternative(np.array(orbit[2000:]), p4.coarse) == pytest.approx(4.0, abs=1e-6)  # the classifier's retry
     k = np.arange(40000)
     P = 6703.21
     x = np.stack([np.cos(2 * np.pi * k / P) ** 3, np.sin(2 * np.pi * k / P)], axis=1)
