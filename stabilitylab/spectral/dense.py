@@ -1,10 +1,12 @@
 """Leading eigenvalues of an operator of any size: exact and dense on tiny states.
 
-Krylov–Schur (:func:`~.krylov_schur.eigs`) needs ``k < n`` and two spare basis vectors, so a state
-of 1 or 2 numbers (a 1-D map, the Hénon map) has no Krylov answer. :func:`leading_eigs` caps ``k``
-at ``n`` and, for ``n ≤ DENSE_MAX_N``, forms the matrix ``A·I`` by one block product (n operator
-products, no Jacobian trace) and diagonalises it on the host: every eigenvalue exact to round-off,
-residuals explicit. Larger operators go to Krylov–Schur unchanged.
+Krylov–Schur (:func:`~.krylov_schur.eigs`) needs two spare basis vectors (``k ≤ n − 2``), so a
+state of 1 or 2 numbers (a 1-D map, the Hénon map) has no Krylov answer, nor has a request for
+(nearly) all eigenvalues of a small one. :func:`leading_eigs` caps ``k`` at ``n`` and, when
+``k > n − 2`` on a state of ``n ≤ DENSE_MAX_N``, forms the matrix ``A·I`` by one block product
+(n operator products, no Jacobian trace) and diagonalises it on the host: every eigenvalue exact to
+round-off, residuals explicit. Every other request goes to Krylov–Schur unchanged (which is itself
+exact on states no larger than its basis).
 """
 from __future__ import annotations
 
@@ -19,10 +21,16 @@ from .krylov_schur import _NONSYMMETRIC, EigResult, eigs
 DENSE_MAX_N = 64
 
 
+def needs_dense(n: int, k: int) -> bool:
+    """True where Krylov–Schur cannot serve ``k`` eigenvalues of an n×n operator but a dense
+    eigendecomposition may: ``k > n − 2`` on a state of at most ``DENSE_MAX_N`` numbers."""
+    return n <= DENSE_MAX_N and k > n - 2
+
+
 def leading_eigs(A: LinearOperator, k: int = 6, which="LR", *, tol: float = 1e-8,
                  return_eigenvectors: bool = False, **kw) -> EigResult:
     """The ``min(k, n)`` eigenvalues of ``A`` ranking first by ``which`` (ties: larger Im first)."""
-    if A.n > DENSE_MAX_N:
+    if not needs_dense(A.n, k):
         return eigs(A, k=k, which=which, tol=tol, return_eigenvectors=return_eigenvectors, **kw)
     start = A.count
     with torch.no_grad():

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..linear import Linearization
-from .dense import DENSE_MAX_N, leading_eigs
+from .dense import leading_eigs, needs_dense
 from .lanczos import eigsh
 
 
@@ -47,8 +47,9 @@ def _probes(n: int, p: int, like: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 def _largest(op, tol: float, seed: int) -> tuple[float, torch.Tensor]:
-    """Largest eigenvalue and unit eigenvector (n, 1) of a symmetric operator: Lanczos, exact on tiny states."""
-    if op.n <= DENSE_MAX_N:
+    """Largest eigenvalue and unit eigenvector (n, 1) of a symmetric operator: Lanczos, or dense on
+    a state too small for it."""
+    if needs_dense(op.n, 1):
         top = leading_eigs(op, k=1, which="LR", tol=tol, return_eigenvectors=True)
         return float(top.eigenvalues[0].real), top.eigenvectors.real
     top = eigsh(op, k=1, which="LA", tol=tol, seed=seed, return_eigenvectors=True)
