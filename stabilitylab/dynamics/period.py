@@ -155,7 +155,8 @@ def measure_period(x: np.ndarray, min_corr: float = 0.5) -> Period:
     """Period (in samples) of the signals ``x`` (L,) or (L, m) with its uncertainty (module docstring)."""
     x = _columns(x)
     p0 = float(coarse_period(x, min_corr))
-    P, err, q, seen, count = section_period(x) if np.ptp(x, axis=0).max(initial=0.0) > 0 else (math.nan,) * 2 + (0,) * 3
+    moving = np.ptp(x, axis=0).max(initial=0.0) > 0
+    P, err, q, seen, count = section_period(x) if moving else (math.nan, math.nan, 0, 0, 0)
     if math.isfinite(P):
         return Period(P, err, p0, "section", q, seen, count)
     if not math.isfinite(p0):
