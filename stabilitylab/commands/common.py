@@ -130,11 +130,15 @@ def resolve_field(ckpt=None, field_spec=None, config_text=None, batch_seed=0, ba
     return fld
 
 
-def check_k(k: int, fld: Field) -> None:
-    """``--k`` wanted eigenvalues must fit the state: 1 ≤ k ≤ n − 2 (Krylov needs two spare)."""
-    if not 1 <= k <= fld.n - 2:
+def check_k(k: int, fld: Field) -> int:
+    """``--k`` wanted eigenvalues: capped at n on a tiny state (all n eigenvalues, exact and dense);
+    on a larger one 1 ≤ k ≤ n − 2 (Krylov–Schur needs two spare vectors)."""
+    from ..spectral.dense import DENSE_MAX_N
+
+    if k < 1 or (fld.n > DENSE_MAX_N and k > fld.n - 2):
         raise StabilityLabError(f"--k {k} wanted eigenvalues: need 1 <= k <= {fld.n - 2} for this "
                                 f"state of {fld.n} numbers")
+    return min(k, fld.n)
 
 
 def default_out(out, name: str) -> Path:

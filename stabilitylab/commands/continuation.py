@@ -109,7 +109,7 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
 
     p_start, p_end = _range(param, alpha_range, generic_range, descending)
     fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
-    check_k(k, fld)
+    k = check_k(k, fld)
     eps = resolve_eps(eps, fld)
     problem = ContinuationProblem(fld, param, eps)
     if tol is None:

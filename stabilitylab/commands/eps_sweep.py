@@ -34,7 +34,7 @@ def command(eps_text, log, steps, tail, k, no_lyapunov, seed, out, **fopts):
 
     eps = parse_grid(eps_text, "--eps", log=log, positive=True)
     fld = resolve_field(**fopts)
-    check_k(k, fld)
+    k = check_k(k, fld)
     ds = eps_sweep(fld, eps, steps, tail=tail, k=k, lyapunov=not no_lyapunov, seed=seed, progress=True)
     pred = ds["predicted_max_abs_mu"].values if "predicted_max_abs_mu" in ds else np.full(len(eps), np.nan)
     rows = [(fmt(e, 4), str(kind), fmt(fl), fmt(osc), fmt(sr), fmt(p, 5), fmt(lam), fmt(m, 5))

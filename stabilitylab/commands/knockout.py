@@ -39,7 +39,7 @@ def command(values_text, target, eps, steps, tail, k, no_lyapunov, seed, out, **
 
     values = parse_grid(values_text, "--alpha")
     fld = resolve_field(**fopts)
-    check_k(k, fld)
+    k = check_k(k, fld)
     eps = resolve_eps(eps, fld)
     ds = knockout(fld, target, values, eps, steps, tail=tail, k=k, lyapunov=not no_lyapunov, seed=seed,
                   progress=True)

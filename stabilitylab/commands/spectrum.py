@@ -5,6 +5,7 @@ import click
 import numpy as np
 
 from ..errors import StabilityLabError
+from ..report.text import nonnormality
 from .common import console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
 
 
@@ -29,11 +30,7 @@ def print_spectrum(ds) -> None:
                      "[red]>1[/]" if abs(mu) > 1 else "<1", fmt(res, 2)))
     table("largest-|μ| eigenvalues of M = I + εJ", ["μ", "|μ|", "λ = (μ−1)/ε", "", "residual"], rows)
     if "numerical_abscissa" in ds:
-        console.print(
-            f"non-normality: ‖Av‖/‖Jv‖ = {fmt(ds.antisymmetry_ratio.item())}, numerical abscissa "
-            f"ω(J) = {fmt(ds.numerical_abscissa.item())}, ‖A‖ = {fmt(ds.norm_A.item())}, "
-            f"ρ(S⁻¹A) ≤ {fmt(ds.rho_bound.item())}, transient growth max‖Mᵏv‖ = "
-            f"{fmt(ds.transient_growth.item())} at k = {int(ds.transient_growth_step)}")
+        console.print(f"non-normality: {nonnormality(ds)}")
     console.print(f"fixed point: force residual {fmt(ds.attrs['force_residual'])}, step residual "
                   f"{fmt(ds.attrs['step_residual'])}"
                   + ("" if ds.attrs.get("fixed_point_converged", 1) else

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ..linear import LinearOperator
-from ..spectral import eigs
+from ..spectral import leading_eigs
+from ..spectral.dense import needs_dense
 from .problem import ContinuationProblem
 
 OPERATORS = {"J": "LR", "M": "LM"}
@@ -53,13 +54,13 @@ class SpectrumTracker:
         self.n, self.k, self.margin, self.tol, self.delta = problem.n, k, margin, tol, delta
 
     def _modes(self, op: LinearOperator, operator: str, warm: ModeSet | None, at_least: int) -> ModeSet:
-        kmax = self.n - 1
+        kmax = self.n if needs_dense(self.n, self.n) else self.n - 1  # a tiny state: all n, densely
         want = min(kmax, max(self.k, at_least, (warm.n_unstable if warm else 0) + self.margin))
         v0 = warm.vectors if warm is not None else None
         matvecs = 0
         while True:
-            res = eigs(op, k=want, which=OPERATORS[operator], tol=self.tol, v0=v0,
-                       return_eigenvectors=True)
+            res = leading_eigs(op, k=want, which=OPERATORS[operator], tol=self.tol, v0=v0,
+                               return_eigenvectors=True)
             matvecs += res.matvecs
             values = res.eigenvalues.numpy()
             order = rank(values, operator)

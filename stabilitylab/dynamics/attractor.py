@@ -9,24 +9,31 @@ From a batch of long runs (:mod:`.trajectory`) each row is classified, by the fi
     above the round-off floor of the dtype). The absolute force norm is used because the relative
     force residual ‖F‖/‖z‖ does not vanish at a fixed point z* = 0.
 ``chaotic``
-    the largest Lyapunov exponent λ > λ_tol.
+    the largest Lyapunov exponent λ (per step; λ/ε per unit of relaxation time) is positive beyond
+    its own uncertainty: λ > λ_tol = max(3σ_λ, 10/N), σ_λ the batch-means standard error of the
+    running estimate over the N averaged steps (:mod:`.trajectory`) and 10/N the finite-time bias
+    of a non-chaotic orbit (ln‖v‖ stays bounded on a cycle, so its λ is O(1/N)). The threshold
+    thus scales with the exponent's convergence, not with ε: a flow exponent of 0.9 per unit time
+    is 9·10⁻⁴ per step at ε = 10⁻³ and is still seen.
 ``limit_cycle``
-    the period P of the state is found (:mod:`.period`) and the state returns to itself after P
-    steps within ``return_tol`` of its size (:mod:`.returnmap`). P need not be an integer: the Euler
-    map of a flow near a Hopf cycle rotates by θ per step, so its attractor is an invariant circle
-    with period 2π/θ steps — a limit cycle of the relaxation even when the rotation is irrational
-    (λ ≈ 0). Integer-period orbits of the map (e.g. the 2-cycle born at a flip) are limit cycles
-    too, with λ < 0.
+    the period P of the state is found (:mod:`.period`, Poincaré-section crossings to sub-step
+    precision, with its standard error) and the state returns to itself after P steps within
+    ``return_tol`` of its size (:mod:`.returnmap`). When it does not, the multiples m·P (m ≤ 8)
+    and divisors P/d (d ≤ 4) the tail projections favour are tried, so a period-p orbit of a map
+    seen as a sub-harmonic is still found. P need not be an integer: the Euler map of a flow near
+    a Hopf cycle rotates by θ per step, so its attractor is an invariant circle with period 2π/θ
+    steps — a limit cycle of the relaxation even when the rotation is irrational (λ ≈ 0).
+    Integer-period orbits of the map (e.g. the 2-cycle born at a flip) are limit cycles too, with
+    λ < 0.
 ``fixed_point``
     ‖F‖ is still decaying (slow convergence): the least-squares slope s of ln‖F(z_k)‖ over the
     second half of the run (N steps) gives a decay factor e^{−s·N} ≥ ``decay_tol``. A converging
     spiral fails the return check (it does not come back to itself), so it lands here, not among
     the cycles.
 ``quasi_periodic``
-    otherwise: bounded with a residual floor, not chaotic, but no single period closes the orbit
-    (a torus, or a cycle whose return fails).
+    otherwise: bounded with a residual floor, not chaotic, and no period (nor multiple or divisor
+    of one) closes the orbit: a torus, or a cycle whose return fails.
 
-λ_tol defaults to max(10⁻³, 10/N) for N Lyapunov steps (a cycle's finite-time λ is O(1/N)).
 The *residual floor* is the tail mean of the force residual ‖F‖/‖z‖, the *oscillation* its tail
 max − min (the research table's ``res-floor`` and ``osc``); the *amplitude* is the RMS distance of
 the tail states to their centroid (the radius of a circular cycle).
@@ -44,7 +51,7 @@ import xarray as xr
 from ..errors import StabilityLabError
 from ..field import Field
 from .batch import batch_force
-from .period import estimate_period
+from .period import Period, measure_period, mismatch_period, return_mismatch
 from .returnmap import return_errors
 from .trajectory import Trajectory, relax_batch
 
@@ -55,13 +62,18 @@ RESIDUAL_KIND = ("force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/
 
 @dataclass
 class Attractor:
-    """One run's verdict and its evidence (period in steps, λ per step)."""
+    """One run's verdict and its evidence (period in steps, λ per step and per unit time λ/ε)."""
 
     kind: str
     reason: str
     period: float
+    period_error: float
+    period_coarse: float
     amplitude: float
     lyapunov: float
+    lyapunov_error: float
+    lyapunov_per_time: float
+    lyapunov_tol: float
     residual_floor: float
     residual_min: float
     residual_max: float
@@ -77,20 +89,22 @@ class Criteria:
 
     fp_tol: float | None = None
     decay_tol: float = 2.0
-    lyap_tol: float | None = None
+    lyap_tol: float | None = None   # per step; None: max(3σ_λ, 10/N) (module docstring)
     return_tol: float = 0.05
     min_corr: float = 0.5
 
 
-def _classify(tr: Trajectory, e: int, period: float, ret: float, crit: Criteria) -> Attractor:
-    eps, lam = float(tr.eps[e]), float(tr.lyapunov[e])
-    lam_tol = crit.lyap_tol if crit.lyap_tol is not None else max(1e-3, 10.0 / tr.lyapunov_steps)
+def _classify(tr: Trajectory, e: int, per: Period, ret: float, crit: Criteria) -> Attractor:
+    eps, lam, lam_err = float(tr.eps[e]), float(tr.lyapunov[e]), float(tr.lyapunov_error[e])
+    lam_tol = crit.lyap_tol if crit.lyap_tol is not None else max(3 * np.nan_to_num(lam_err), 10.0 / tr.lyapunov_steps)
+    period = per.value
     res = tr.force_residual[e, -tr.tail:]
     fnorm = tr.force_norm[e, -tr.tail:]
-    stats = dict(amplitude=float(tr.amplitude[e]), lyapunov=lam, residual_floor=float(np.mean(res)),
-                 residual_min=float(np.min(res)), residual_max=float(np.max(res)),
-                 oscillation=float(np.ptp(res)), step_residual_floor=eps * float(np.mean(res)),
-                 return_error=ret, decay=math.nan)
+    stats = dict(period_error=per.uncertainty, period_coarse=per.coarse, amplitude=float(tr.amplitude[e]),
+                 lyapunov=lam, lyapunov_error=lam_err, lyapunov_per_time=lam / eps, lyapunov_tol=lam_tol,
+                 residual_floor=float(np.mean(res)), residual_min=float(np.min(res)),
+                 residual_max=float(np.max(res)), oscillation=float(np.ptp(res)),
+                 step_residual_floor=eps * float(np.mean(res)), return_error=ret, decay=math.nan)
     if tr.diverged_at[e] >= 0:
         return Attractor("diverged", f"state or force blew up at step {tr.diverged_at[e]}", math.nan, **stats)
     half = tr.force_norm[e, tr.steps // 2:]
@@ -98,16 +112,39 @@ def _classify(tr: Trajectory, e: int, period: float, ret: float, crit: Criteria)
     stats["decay"] = decay = float(np.exp(-slope * (len(half) - 1)))
     scale = max(float(np.max(tr.state_norm[e])), 1e-300)
     if fnorm[-1] <= crit.fp_tol * scale:
+        stats.update(return_error=math.nan, period_error=math.nan)
         return Attractor("fixed_point", f"||F|| = {fnorm[-1]:.1e} <= {crit.fp_tol:g} x max||z||", math.nan, **stats)
     if lam > lam_tol:
-        return Attractor("chaotic", f"Lyapunov exponent {lam:.3g} > {lam_tol:.1e} per step", period, **stats)
+        return Attractor("chaotic", f"Lyapunov exponent {lam:.4g} ± {lam_err:.1g} per step = {lam / eps:.4g} per "
+                         f"unit time, > {lam_tol:.1e} per step", period, **stats)
     if ret <= crit.return_tol:
-        return Attractor("limit_cycle", f"returns after {period:.4g} steps (return error {ret:.1e})",
+        err = f" ± {per.uncertainty:.1g}" if math.isfinite(per.uncertainty) else ""
+        return Attractor("limit_cycle", f"returns after {period:.8g}{err} steps (return error {ret:.1e})",
                          period, **stats)
     if decay >= crit.decay_tol:
+        stats.update(return_error=math.nan, period_error=math.nan)
         return Attractor("fixed_point", f"||F|| still decaying ({decay:.3g}x over the second half)", math.nan, **stats)
-    why = "no period found" if not math.isfinite(period) else f"return error {ret:.2g} after {period:.4g} steps"
+    if per.crossings < 3:
+        why = (f"undetermined: the {tr.tail}-step tail crosses its mean only {per.crossings} times, too few to tell "
+               f"a cycle of period > {tr.tail // 2} steps from a torus (relax longer: --steps/--tail)")
+    elif not math.isfinite(period):
+        why = "no period found"
+    else:
+        why = f"return error {ret:.2g} after {period:.4g} steps (nor after its multiples or divisors)"
     return Attractor("quasi_periodic", f"bounded residual floor, {why}", period, **stats)
+
+
+def _alternative(x: np.ndarray, period: float) -> float:
+    """The multiple m·P (m ≤ 8) or divisor P/d (d ≤ 4) of ``period`` whose refined value best closes the
+    tail projections ``x``: the smallest one with a mismatch within 2x of the best. NaN if none fits."""
+    longest = (len(x) - 3) / 2
+    cands = sorted({period / d for d in (4, 3, 2) if period / d >= 1.5} |
+                   {m * period for m in range(2, 9) if m * period <= longest})
+    if not cands:
+        return math.nan
+    refined = [mismatch_period(x, c) for c in cands]
+    errs = np.array([return_mismatch(x, p) for p in refined])
+    return refined[int(np.flatnonzero(errs <= 2 * errs.min() + 1e-300)[0])]
 
 
 @dataclass
@@ -133,8 +170,13 @@ class Attractors:
             data["eps"] = (dim, tr.eps)
         ds = xr.Dataset(data, coords={dim: np.asarray(coord, dtype=np.float64), "step": np.arange(tr.steps + 1),
                                       "tail_step": np.arange(tr.steps + 1 - tr.tail, tr.steps + 1)})
-        ds["period"].attrs["units"] = "relaxation steps"
-        ds["lyapunov"].attrs["units"] = "per relaxation step"
+        for name in ("period", "period_error", "period_coarse"):
+            ds[name].attrs["units"] = "relaxation steps"
+        for name in ("lyapunov", "lyapunov_error", "lyapunov_tol"):
+            ds[name].attrs["units"] = "per relaxation step"
+        ds["lyapunov_per_time"].attrs["units"] = "per unit of relaxation time (lyapunov / eps)"
+        ds["period_error"].attrs["long_name"] = "standard error of the period (Poincare-section fit)"
+        ds["period_coarse"].attrs["long_name"] = "autocorrelation estimate of the period (cross-check)"
         ds.attrs.update(self.settings, residual_kind=RESIDUAL_KIND)
         return ds
 
@@ -171,10 +213,18 @@ def detect(field: Field, eps=0.1, steps: int = 6000, *, tail: int | None = None,
     force = batch_force(field, x0, knob, values)
     tr = relax_batch(force, x0, eps_arr, steps, tail, lyapunov=lyapunov, projections=projections,
                      seed=seed, blowup=blowup, progress=progress)
-    periods = [estimate_period(tr.projections[e], crit.min_corr) if tr.diverged_at[e] < 0 else math.nan
-               for e in range(E)]
-    rets = return_errors(force, tr.z, eps_arr, periods)
-    rows = [_classify(tr, e, periods[e], float(rets[e]), crit) for e in range(E)]
+    nan = Period(math.nan, math.nan, math.nan, "none")
+    pers = [measure_period(tr.projections[e], crit.min_corr) if tr.diverged_at[e] < 0 else nan for e in range(E)]
+    rets = return_errors(force, tr.z, eps_arr, [p.value for p in pers])
+    retry = [e for e in range(E) if math.isfinite(pers[e].value) and not rets[e] <= crit.return_tol]
+    if retry:
+        alt = [_alternative(tr.projections[e], pers[e].value) if e in retry else math.nan for e in range(E)]
+        alt_rets = return_errors(force, tr.z, eps_arr, alt)
+        for e in retry:
+            if alt_rets[e] <= crit.return_tol:
+                pers[e] = replace(pers[e], value=alt[e], uncertainty=math.nan, method="mismatch")
+                rets[e] = alt_rets[e]
+    rows = [_classify(tr, e, pers[e], float(rets[e]), crit) for e in range(E)]
     settings = dict(steps=steps, tail=tail, lyapunov_steps=tr.lyapunov_steps, projections=projections,
                     seed=seed, blowup=blowup, **{k: ("auto" if v is None else v) for k, v in asdict(crit).items()})
     return Attractors(rows, tr, settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import xarray as xr
 
 from ..field import Field
+from ..spectral.euler import modulus_text
 from ..store import provenance
 from .attractor import Criteria, detect
 from .fixed_point import fixed_point_spectrum, newton_start
@@ -28,7 +29,7 @@ def analyse_cycle(field: Field, eps: float = 0.1, steps: int = 6000, *, tail: in
     parts = [att.to_dataset("eps", [eps]).isel(eps=0)]
     attrs = dict(parts[0].attrs)
     verdict = f"{row.kind.replace('_', ' ')} at eps={eps:g}: {row.reason}"
-    if with_floquet and row.kind == "limit_cycle" and field.n >= 3:
+    if with_floquet and row.kind == "limit_cycle":
         fl = floquet(field, tr.z[0], eps, row.period, k=k, seed=seed)
         parts.append(fl.to_dataset())
         attrs.update(parts[-1].attrs)
@@ -42,7 +43,7 @@ def analyse_cycle(field: Field, eps: float = 0.1, steps: int = 6000, *, tail: in
         if spec is not None:
             parts.append(spec[["eig_J", "eig_M", "eps_crit", "max_abs_mu", "leading_re_J"]]
                          .rename(eps_crit="eps_crit_J"))
-            verdict += f"; fixed point: max|mu|={float(spec['max_abs_mu']):.4g} ({spec.attrs['verdict']})"
+            verdict += f"; fixed point: max|mu|={modulus_text(float(spec['max_abs_mu']))} ({spec.attrs['verdict']})"
         else:
             verdict += f"; {attrs['fixed_point']}"
     ds = xr.merge(parts, join="outer", compat="override", combine_attrs="drop")

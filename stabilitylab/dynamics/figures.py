@@ -39,7 +39,8 @@ def cycle_figure(ds: xr.Dataset) -> Figure:
             mu = ds[name].values
             ax3.plot(mu.real, mu.imag, marker, ls="none", label=label)
     ax3.set(aspect="equal", xlabel="Re μ", ylabel="Im μ", title="multipliers")
-    ax3.legend(fontsize=7)
+    if ax3.get_legend_handles_labels()[0]:  # nothing to label without a cycle and a spectrum
+        ax3.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

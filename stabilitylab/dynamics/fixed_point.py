@@ -31,10 +31,8 @@ def fixed_point_spectrum(field: Field, eps: float, k: int = 6, z0: torch.Tensor 
     a ``z0`` that already meets ``tol`` (force residual; default max(1e-9, 100·machine ε)) is used
     as it is."""
     tol = max(1e-9, 100 * torch.finfo(field.dtype).eps) if tol is None else tol
-    if field.n < 3:
-        return None, f"a state of {field.n} numbers is too small for a Krylov spectrum"
     fp = find_fixed_point(field, eps=eps, z0=z0, tol=tol, relax_steps=300 if z0 is None else 0)
     if not fp.converged:
         return None, f"no fixed point found (Newton–Krylov stopped at force residual {fp.final_force_residual:.1e})"
-    ds = spectrum(field, k=min(k, field.n - 2), eps=eps, z=fp.z, diagnostics=False)
+    ds = spectrum(field, k=k, eps=eps, z=fp.z, diagnostics=False)
     return ds, f"fixed point with force residual {ds.attrs['force_residual']:.1e}: {ds.attrs['verdict_text']}"

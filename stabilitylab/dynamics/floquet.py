@@ -42,7 +42,7 @@ from ..errors import StabilityLabError
 from ..field import Field
 from ..linear import LinearOperator
 from ..solvers import newton_krylov
-from ..spectral import eigs
+from ..spectral import leading_eigs
 from .batch import batch_force
 from .tangent import jvp
 
@@ -135,8 +135,6 @@ def floquet(field: Field, z: torch.Tensor, eps: float, period: float, *, k: int 
     """Floquet multipliers of the cycle through ``z`` with the given ``period`` (see module docstring)."""
     if not (math.isfinite(period) and period >= 1):
         raise StabilityLabError(f"Floquet analysis needs a finite period >= 1 step, got {period}")
-    if field.n < 3:
-        raise StabilityLabError(f"Floquet analysis needs a state of at least 3 numbers, this one has {field.n}")
     P = int(round(period))
     integer = abs(period - P) <= integer_tol
     z = z.detach().reshape(field.shape)
@@ -148,7 +146,7 @@ def floquet(field: Field, z: torch.Tensor, eps: float, period: float, *, k: int 
     x = z.reshape(-1)
     with torch.no_grad():
         closure = float((period_map(field, eps, P)(x) - x).norm() / x.norm())
-    res = eigs(monodromy(field, z, eps, P), k=min(k, field.n - 2), which="LM", tol=tol, seed=seed)
+    res = leading_eigs(monodromy(field, z, eps, P), k=k, which="LM", tol=tol, seed=seed)
     mu = res.eigenvalues.numpy()
     near = int(np.argmin(np.abs(mu - 1)))
     mismatch = 0.0 if integer else 2 * math.pi * (P - period) / period

@@ -13,9 +13,13 @@ together, :mod:`.tangent`), and renormalised every step. It starts a quarter int
 the transient), aligns with the most expanding direction over the second quarter, and over the
 second half
 
-    λ = (1/N) Σ_k ln ‖M(z_k) v_k‖,      ‖v_k‖ = 1. λ < 0 on a fixed point
-(ln ρ(M)) and on an integer-period orbit of the map, λ ≈ 0 (to O(1/N)) on an invariant circle or
-torus (the phase direction neither grows nor shrinks), λ > 0 on a chaotic attractor.
+    λ = (1/N) Σ_k ln ‖M(z_k) v_k‖,      ‖v_k‖ = 1.
+
+λ < 0 on a fixed point (ln ρ(M)) and on an integer-period orbit of the map, λ ≈ 0 (to O(1/N)) on
+an invariant circle or torus (the phase direction neither grows nor shrinks), λ > 0 on a chaotic
+attractor. Per unit of relaxation time the exponent is λ/ε. Its *convergence* is measured by batch
+means: the N steps are cut into ``LYAPUNOV_BATCHES`` consecutive blocks, λ_b the mean over block b,
+and the standard error is std_b(λ_b)/√B (the spread of the running estimate over the window).
 
 A row *diverges* when its state or force stops being finite or ‖z‖ exceeds ``blowup`` times
 max(1, ‖z_0‖); it is then frozen at its last good state and its records are NaN from there.
@@ -33,6 +37,8 @@ from ..solvers.relax import progress_bar
 from .batch import BatchForce
 from .tangent import jvp
 
+LYAPUNOV_BATCHES = 16
+
 
 @dataclass
 class Trajectory:
@@ -46,6 +52,7 @@ class Trajectory:
     centroid: torch.Tensor    # (E, n) tail mean
     amplitude: np.ndarray     # (E,) RMS distance to the centroid over the tail
     lyapunov: np.ndarray      # (E,) per-step largest Lyapunov exponent (NaN if not computed)
+    lyapunov_error: np.ndarray  # (E,) its standard error from batch means (NaN if not computed)
     diverged_at: np.ndarray   # (E,) first bad step, −1 if none
     tail: int
     lyapunov_steps: int
@@ -90,8 +97,9 @@ def relax_batch(force: BatchForce, x0: torch.Tensor, eps, steps: int, tail: int,
     alive = torch.ones(E, dtype=torch.bool, device=dev)
     died = torch.full((E,), -1, dtype=torch.long, device=dev)
     t0, a0, l0 = steps + 1 - tail, steps // 4, steps // 2
-    logsum = torch.zeros(E, dtype=dt, device=dev)
-    counted = torch.zeros(E, dtype=dt, device=dev)
+    B = min(LYAPUNOV_BATCHES, steps - l0)
+    logsum = torch.zeros(E, B, dtype=dt, device=dev)
+    counted = torch.zeros(E, B, dtype=dt, device=dev)
     X, good = x0.clone(), x0.clone()
     ref = s1 = s2 = None
     with progress_bar(steps, "relaxation", progress) as advance:
@@ -119,16 +127,23 @@ def relax_batch(force: BatchForce, x0: torch.Tensor, eps, steps: int, tail: int,
                 W = V + h * JV
                 g = W.norm(dim=1)
                 if k >= l0:
-                    logsum = logsum + torch.where(alive, g.log(), 0.0)
-                    counted = counted + alive.to(dt)
+                    b = (k - l0) * B // (steps - l0)
+                    logsum[:, b] += torch.where(alive, g.log(), 0.0)
+                    counted[:, b] += alive.to(dt)
                 V = W / g[:, None]
             X = torch.where(alive[:, None], X + h * F, good)
             advance()
     mean = s1 / tail
     amp = (s2 / tail - (mean * mean).sum(1)).clamp_min(0).sqrt()
-    lyap = (logsum / counted).cpu().numpy() if lyapunov else np.full(E, math.nan)
+    lyap, lyap_err = np.full(E, math.nan), np.full(E, math.nan)
+    if lyapunov:
+        sums, counts = logsum.cpu().numpy(), counted.cpu().numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lyap, means = sums.sum(1) / counts.sum(1), sums / counts  # NaN where no step counted
+        lyap_err = np.array([np.std(m[np.isfinite(m)], ddof=1) / math.sqrt(np.isfinite(m).sum())
+                             if np.isfinite(m).sum() > 1 else math.nan for m in means])
     return Trajectory(
         eps=eps_np, force_norm=fnorm.T.cpu().numpy(), state_norm=znorm.T.cpu().numpy(),
         projections=proj.permute(1, 0, 2).cpu().numpy(), z=good, centroid=ref + mean,
-        amplitude=amp.cpu().numpy(), lyapunov=lyap, diverged_at=died.cpu().numpy(), tail=tail,
+        amplitude=amp.cpu().numpy(), lyapunov=lyap, lyapunov_error=lyap_err, diverged_at=died.cpu().numpy(), tail=tail,
         lyapunov_steps=steps - l0)

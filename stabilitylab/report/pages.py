@@ -11,7 +11,7 @@ from .. import __version__, store
 from . import panels, tables, verdict
 from .figures import plot_J, plot_M
 from .kinds import TITLES
-from .text import num
+from .text import nonnormality, num
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
 WRAP = 140  # characters per line of 9.5 pt running text across the page
@@ -110,9 +110,7 @@ def spectrum_page(ds, frame) -> Figure:
     columns, rows, colors = tables.eps_crit_rows(ds)
     note = ""
     if "numerical_abscissa" in ds:
-        note = (f" — non-normality: ‖Av‖/‖Jv‖ = {num(float(ds['antisymmetry_ratio']))}, numerical abscissa "
-                f"ω(J) = {num(float(ds['numerical_abscissa']))}, transient growth max‖Mᵏv‖ = "
-                f"{num(float(ds['transient_growth']))}")
+        note = f" — non-normality: {nonnormality(ds)}"
     tables.draw(fig.add_subplot(gs[1]), columns, rows, title="ε_crit per mode" + note, colors=colors)
     return fig
 

@@ -89,15 +89,20 @@ def attractor_rows(ds: xr.Dataset):
     def val(name, digits=3):
         return num(float(ds[name]), digits)
 
+    periodic = np.isfinite(float(ds["period"]))  # a fixed point or a chaotic run has no period to return after
     rows = [["kind", KIND_NAMES.get(str(ds["kind"].item()), "?")],
-            ["evidence", textwrap.shorten(str(ds["reason"].item()), 70)],
-            ["period (Euler steps)", val("period", 5)],
-            ["amplitude (RMS radius of the tail)", val("amplitude")],
-            ["Lyapunov exponent (per step)", val("lyapunov")],
-            ["force-residual floor ‖F‖/‖z‖ (tail mean)", val("residual_floor")],
-            ["oscillation of ‖F‖/‖z‖ (tail max − min)", val("oscillation")],
-            ["step-residual floor ‖εF‖/‖z‖", val("step_residual_floor")],
-            ["return error after one period", val("return_error")]]
+            ["evidence", textwrap.shorten(str(ds["reason"].item()), 70)]]
+    if periodic:
+        rows.append(["period (Euler steps)", val("period", 8)])
+    rows += [["amplitude (RMS radius of the tail)", val("amplitude")],
+             ["Lyapunov exponent (per step)", val("lyapunov")]]
+    if "lyapunov_per_time" in ds:
+        rows.append(["Lyapunov exponent (per unit time, per step / ε)", val("lyapunov_per_time", 4)])
+    rows += [["force-residual floor ‖F‖/‖z‖ (tail mean)", val("residual_floor")],
+             ["oscillation of ‖F‖/‖z‖ (tail max − min)", val("oscillation")],
+             ["step-residual floor ‖εF‖/‖z‖", val("step_residual_floor")]]
+    if periodic:
+        rows.append(["return error after one period", val("return_error")])
     if "max_abs_mu" in ds:
         rows.append(["max|μ| at the nearby fixed point", val("max_abs_mu", 4)])
     return ["quantity", "value"], rows

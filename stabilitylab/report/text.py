@@ -33,6 +33,20 @@ def eig(lam, digits: int = 3) -> str:
     return f"{num(lam.real, digits)} ± {num(abs(lam.imag), digits)}i"
 
 
+def nonnormality(ds) -> str:
+    """The non-normality measures of a spectrum dataset as one phrase. The transient growth
+    max‖Mᵏv‖ is only meaningful for a map with max|μ| ≤ 1 (else it grows without bound, like
+    max|μ|ᵏ), and ρ(S⁻¹A) has a bound only when ω(J) < 0."""
+    rho = float(ds["rho_bound"])
+    growth = (f"transient growth max‖Mᵏv‖ = {num(float(ds['transient_growth']))} at k = "
+              f"{int(ds['transient_growth_step'])}" if float(ds["max_abs_mu"]) <= 1 else
+              "no transient-growth bound: ‖Mᵏ‖ grows without bound (max|μ| > 1)")
+    return (f"‖Av‖/‖Jv‖ = {num(float(ds['antisymmetry_ratio']))}, numerical abscissa ω(J) = "
+            f"{num(float(ds['numerical_abscissa']))}, ‖A‖ = {num(float(ds['norm_A']))}, "
+            + (f"ρ(S⁻¹A) ≤ {num(rho)}" if math.isfinite(rho) else "no bound on ρ(S⁻¹A) (ω(J) ≥ 0)")
+            + f", {growth}")
+
+
 def knob(name: str) -> str:
     """Display name of a field knob (``head_3`` → 'head 3 gain')."""
     if name.startswith("head_"):

@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from .. import store
-from ..spectral.euler import CONTINUOUS_UNSTABLE, DISCRETISATION_ONLY, is_complex, map_instability_kind
+from ..spectral.euler import CONTINUOUS_UNSTABLE, DISCRETISATION_ONLY, is_complex, map_instability_kind, modulus_text
 from . import drift
 from .text import (ESTIMATOR_NAMES, KIND_NAMES, RULE_NAMES, SPECIAL_NAMES, TARGET_NAMES, eig, knob, knob_label,
                    num, values)
@@ -38,10 +38,10 @@ def spectrum(ds: xr.Dataset) -> str:
     elif ds.attrs["verdict"] == DISCRETISATION_ONLY:
         mu = _finite(ds["eig_M"].values)
         how = SPECIAL_NAMES[map_instability_kind(mu[np.argmax(np.abs(mu))])]
-        text = (f"No stable fixed point at ε = {eps:g} (max|μ| = {num(mu_max, 4)} > 1, {how}); {what} has "
+        text = (f"No stable fixed point at ε = {eps:g} (max|μ| = {modulus_text(mu_max)} > 1, {how}); {what} has "
                 f"Re λ < 0, so the loss of stability is a discretisation effect: ε < {num(crit)} restores it.")
     else:
-        text = (f"Stable fixed point at ε = {eps:g}: max|μ| = {num(mu_max, 4)} < 1 and {what} has Re λ < 0; "
+        text = (f"Stable fixed point at ε = {eps:g}: max|μ| = {modulus_text(mu_max)} < 1 and {what} has Re λ < 0; "
                 f"the relaxation stays stable for ε < {num(crit)}.")
     if not ds.attrs.get("fixed_point_converged", 1):
         text += f" (Caution: the fixed point was not converged, force residual {num(ds.attrs['force_residual'], 2)}.)"
@@ -110,6 +110,8 @@ def cycle(ds: xr.Dataset) -> str:
         text += f", period {num(float(ds['period']), 4)} steps, amplitude {num(float(ds['amplitude']))}"
     if np.isfinite(float(ds["lyapunov"])):
         text += f", Lyapunov exponent {num(float(ds['lyapunov']), 2)} per step"
+        if "lyapunov_per_time" in ds:
+            text += f" ({num(float(ds['lyapunov_per_time']), 3)} per unit time)"
     if "floquet_multiplier" in ds:
         text += _floquet(ds)
     return text + "."

@@ -43,6 +43,15 @@ def map_instability_kind(mu, rtol: float = 1e-8) -> str:
     return "fold" if mu.real > 0 else "flip"
 
 
+def modulus_text(m: float, digits: int = 4) -> str:
+    """``m`` (a modulus compared with 1) to ``digits`` significant digits, written 1−δ / 1+δ when it
+    would round to 1, so that no text reads "max|μ|=1<1"."""
+    text = f"{m:.{digits}g}"
+    if m != 1.0 and float(text) == 1.0:
+        return f"1{'-' if m < 1 else '+'}{abs(m - 1):.2g}"
+    return text
+
+
 def stability_verdict(eig_J, eig_M, eps: float, min_eps_crit: float | None = None) -> tuple[str, str]:
     """(verdict, one-line explanation) from leading eigenvalues of J and of M = I + εJ.
 
@@ -67,7 +76,7 @@ def stability_verdict(eig_J, eig_M, eps: float, min_eps_crit: float | None = Non
     if mu_max > 1:
         mu_lead = eig_M[np.argmax(np.abs(eig_M))]
         how = map_instability_kind(mu_lead).replace("_", "–")
-        return DISCRETISATION_ONLY, (f"{kind}, Re λ<0, Euler-unstable at ε={eps:g} (max|μ|={mu_max:.4g}, "
+        return DISCRETISATION_ONLY, (f"{kind}, Re λ<0, Euler-unstable at ε={eps:g} (max|μ|={modulus_text(mu_max)}, "
                                      f"{how}; ε_crit={emin:.3g}): discretisation-only instability")
-    return STABLE, (f"{kind}, Re λ={lead.real:.3g}<0 and max|μ|={mu_max:.4g}<1 at ε={eps:g}: stable "
+    return STABLE, (f"{kind}, Re λ={lead.real:.3g}<0 and max|μ|={modulus_text(mu_max)}<1 at ε={eps:g}: stable "
                     f"(ε_crit={emin:.3g})")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..linear import Linearization
+from .dense import leading_eigs, needs_dense
 from .lanczos import eigsh
 
 
@@ -45,6 +46,16 @@ def _probes(n: int, p: int, like: torch.Tensor, seed: int) -> torch.Tensor:
     return V / torch.linalg.vector_norm(V, dim=0, keepdim=True)
 
 
+def _largest(op, tol: float, seed: int) -> tuple[float, torch.Tensor]:
+    """Largest eigenvalue and unit eigenvector (n, 1) of a symmetric operator: Lanczos, or dense on
+    a state too small for it."""
+    if needs_dense(op.n, 1):
+        top = leading_eigs(op, k=1, which="LR", tol=tol, return_eigenvectors=True)
+        return float(top.eigenvalues[0].real), top.eigenvectors.real
+    top = eigsh(op, k=1, which="LA", tol=tol, seed=seed, return_eigenvectors=True)
+    return float(top.eigenvalues[0]), top.eigenvectors
+
+
 def nonnormality(lin: Linearization, eps: float, probes: int = 4, growth_steps: int = 100,
                  tol: float = 1e-6, seed: int = 0) -> NonNormality:
     """All diagnostics of the module docstring for the linearisation ``lin`` (see there)."""
@@ -52,17 +63,16 @@ def nonnormality(lin: Linearization, eps: float, probes: int = 4, growth_steps: 
     V = _probes(lin.n, probes, lin.z, seed)
     JV, AV = J.matvec(V), A.matvec(V)
     ratio = float((torch.linalg.vector_norm(AV, dim=0) / torch.linalg.vector_norm(JV, dim=0)).mean())
-    top = eigsh(S, k=1, which="LA", tol=tol, seed=seed, return_eigenvectors=True)
-    omega = float(top.eigenvalues[0])
+    omega, top = _largest(S, tol, seed)
     AtA = type(A)(lambda v: -A.matvec(A.matvec(v)), A.n, A.dtype, A.device,
                   batched=lambda W: -A.matvec(A.matvec(W)))
     if ratio < 1e-8:  # A is round-off (a conservative field): no relative tolerance is reachable
         norm_A = ratio * float(torch.linalg.vector_norm(JV, dim=0).max())
     else:
-        norm_A = math.sqrt(max(float(eigsh(AtA, k=1, which="LA", tol=tol, seed=seed).eigenvalues[0]), 0.0))
+        norm_A = math.sqrt(max(_largest(AtA, tol, seed)[0], 0.0))
     M = lin.M(eps)
     # probe from the direction of fastest instantaneous growth (top eigenvector of S) and randoms
-    W, best, best_k = torch.cat([top.eigenvectors.to(V.dtype), V], dim=1), 1.0, 0
+    W, best, best_k = torch.cat([top.to(V.dtype), V], dim=1), 1.0, 0
     for k in range(1, growth_steps + 1):
         W = M.matvec(W)
         g = float(torch.linalg.vector_norm(W, dim=0).max())
