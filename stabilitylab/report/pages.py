@@ -113,7 +113,7 @@ def spectrum_page(ds, frame) -> Figure:
         note = (f" — non-normality: ‖Av‖/‖Jv‖ = {num(float(ds['antisymmetry_ratio']))}, numerical abscissa "
                 f"ω(J) = {num(float(ds['numerical_abscissa']))}, transient growth max‖Mᵏv‖ = "
                 f"{num(float(ds['transient_growth']))}")
-    tables.draw(fig.add_subplot(gs[1]), columns, rows, title="ε_crit per mode" + note, colors=colors)
+    tables.draw(fig.add_subplot(gs[1]), columns, rows, title=f"ε_crit per mode (smallest over all modes: {num(float(ds['min_eps_crit']))})" + note, colors=colors)
     return fig
 
 
