@@ -1,14 +1,21 @@
-"""Shared CLI plumbing: field selection, knob overrides, device/dtype, output writing, tables.
+"""Shared CLI plumbing: field selection, knob overrides, device/dtype, threads, guarded output
+stores, interruption, tables.
 
 Every analysis command decorates itself with :func:`field_options` (``--ckpt`` / ``--field`` /
-batch / device / dtype / knob overrides) and :func:`out_option`, turns its options into a Field
-with :func:`resolve_field`, and finishes with :func:`finish` (writes the zarr, saves the figure
-next to it, prints where).
+batch / device / dtype / knob overrides) and :func:`out_option` (``--out``, ``--overwrite``,
+``--threads``), turns its options into a Field with :func:`resolve_field`, and finishes with
+:func:`finish` (writes the zarr, saves the figure next to it, prints where). :func:`out_option`
+does, around the command: the check of ``--out`` before any computation (writable, a ``.zarr``,
+not a store of another analysis or other settings unless ``--overwrite``), the lock that refuses
+a concurrent writer, and the interruption contract (SIGINT/SIGTERM: say where the partial results
+are and how to resume, exit 130/143; :mod:`stabilitylab.interrupts`).
 """
 from __future__ import annotations
 
 import functools
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -18,6 +25,7 @@ from rich.table import Table
 
 from ..errors import StabilityLabError
 from ..field import Field, load_factory
+from ..interrupts import Interrupted, trapped
 
 # tables need ~120 columns; pipes and CI logs get that width instead of the 80-column default
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -51,10 +59,88 @@ def field_options(fn):
     return fn
 
 
-def out_option(default_name: str):
-    return click.option("--out", default=None, metavar="PATH.zarr",
-                        help=f"Where to write the dataset (default: ./{default_name}). A PNG figure "
-                             "is saved next to it.")
+#: states below this many numbers run on one torch thread by default (a second intra-op thread
+#: only adds synchronisation there, and on a busy 2-core machine it made runs 7-16x slower)
+MULTITHREAD_STATE = 1 << 16
+_TARGET = "stabilitylab.target"
+
+
+def default_threads(n: int) -> int:
+    """Torch threads for a state of ``n`` numbers: 1 when small, else torch's own default."""
+    return 1 if n < MULTITHREAD_STATE else max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
+
+
+def threads_option(fn):
+    """``--threads N`` (default: chosen from the state size, see :func:`default_threads`)."""
+    return click.option("--threads", type=click.IntRange(min=1), default=None,
+                        help=f"Torch CPU threads (default: 1 for states under {MULTITHREAD_STATE} numbers, "
+                             "else torch's default); recorded as torch_threads in the dataset.")(fn)
+
+
+@dataclass
+class Target:
+    """The output store of the running command: where, which analysis, with which settings."""
+
+    path: Path
+    analysis: str
+    settings: dict
+    resumable: bool
+    written: bool = False
+
+
+def _settings(params: dict, ignore) -> dict:
+    skip = {"out", "overwrite", "threads", "quiet", *ignore}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(params.items()) if k not in skip}
+
+
+def out_option(default_name: str, resumable=()):
+    """``--out PATH.zarr``, ``--overwrite`` and ``--threads``, and the store guard and interruption
+    contract around the command (module docstring). ``resumable``: the options a rerun may change
+    while resuming the store (e.g. the range end), not compared with the stored settings; a command
+    with ``resumable`` options appends as it goes and is resumed by rerunning it."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        @user_errors
+        def wrapper(*args, out=None, overwrite=False, threads=None, **kwargs):
+            from .. import store
+
+            ctx = click.get_current_context()
+            target = Target(default_out(out, default_name), ctx.command.name,
+                            _settings(kwargs, resumable), bool(resumable))
+            state = store.check_target(target.path, target.analysis,
+                                       None if target.resumable else target.settings, overwrite=overwrite)
+            ctx.meta[_TARGET], ctx.meta["stabilitylab.threads"] = target, threads
+            with store.lock(target.path), trapped():
+                if state == "overwrite":
+                    store.remove(target.path)
+                try:
+                    return fn(*args, out=target.path, **kwargs)
+                except Interrupted as exc:
+                    click.echo(f"\ninterrupted ({exc}): {_partial(target)}", err=True)
+                    sys.exit(exc.exit_code)
+
+        for opt in (click.option("--out", default=None, metavar="PATH.zarr",
+                                 help=f"Where to write the dataset (default: ./{default_name}); a PNG figure "
+                                      "is saved next to it. An existing store is replaced only by the same "
+                                      "analysis with the same settings" + (" (or resumed)" if resumable else "")
+                                      + "; --overwrite replaces anything."),
+                    click.option("--overwrite", is_flag=True,
+                                 help="Replace --out even when it holds another analysis or other settings."),
+                    threads_option):
+            wrapper = opt(wrapper)
+        return wrapper
+
+    return decorate
+
+
+def _partial(target: Target) -> str:
+    if target.resumable:
+        return (f"the points finished so far are stored in {target.path}; rerun the same command to "
+                "resume")
+    if target.written:
+        return f"the dataset was already written to {target.path}"
+    return f"nothing was written to {target.path} (it is written whole); rerun the command to start over"
 
 
 def parse_knobs(items) -> dict:
@@ -98,6 +184,10 @@ def resolve_field(ckpt=None, field_spec=None, config_text=None, batch_seed=0, ba
     if overrides:
         fld = fld.with_params(**overrides)
     fld.check_finite(what="initial state")
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and "stabilitylab.threads" in ctx.meta:
+        threads = ctx.meta["stabilitylab.threads"]
+        torch.set_num_threads(threads or default_threads(fld.n))
     return fld
 
 
@@ -113,10 +203,15 @@ def default_out(out, name: str) -> Path:
 
 
 def finish(ds, out: Path, figure=None) -> None:
-    """Write ``ds`` to ``out`` (zarr) and ``figure`` (a matplotlib Figure) to ``out`` with .png."""
+    """Write ``ds`` to ``out`` (zarr; with the running command's analysis and settings) and
+    ``figure`` (a matplotlib Figure) to ``out`` with .png."""
     from .. import store
+    from ..interrupts import deferred
 
-    store.write(ds, out)
+    target = click.get_current_context().meta[_TARGET]
+    with deferred():
+        store.write(ds.assign_attrs(settings=store.jsonable(target.settings)), out, target.analysis)
+        target.written = True
     console.print(f"dataset: {out}")
     if figure is not None:
         import matplotlib.pyplot as plt

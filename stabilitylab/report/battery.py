@@ -276,7 +276,7 @@ def run(field: Field, settings: Settings, folder: str | Path, *, skip=(), recomp
                 log(f"{head}: failed ({exc}); the report leaves it out")
                 continue
             ds.attrs.update({"report_stage": name, KEY_ATTR: key, "report_settings": json.dumps(asdict(settings))})
-            store.write(ds, path)
+            store.write(ds, path, ds.attrs.get("analysis") or name)
             ds = store.read(path)
             log(f"{head}: done in {time.perf_counter() - t0:.1f} s → {path}")
         done[name] = ds
