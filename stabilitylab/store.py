@@ -233,11 +233,10 @@ def _writable(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _fs_error(path, exc) from None
-    target = path if path.exists() else path.parent
-    if not os.access(target, os.W_OK | os.X_OK):
-        raise _fs_error(path, OSError(errno.EACCES, "permission denied"))
     if path.exists() and not path.is_dir():
         raise StabilityLabError(f"{path} exists and is not a zarr store; choose another --out")
+    if not os.access(path if path.exists() else path.parent, os.W_OK | os.X_OK):
+        raise _fs_error(path, OSError(errno.EACCES, "permission denied"))
 
 
 def check_target(path: str | Path, analysis: str, settings: dict | None = None, *,

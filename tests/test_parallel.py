@@ -299,7 +299,7 @@ def test_store_layout_is_one_chunk_per_point_with_fill_values(tmp_path):
     other = SLOW_TEMPLATE.assign(extra=((), np.nan))
     with pytest.raises(StabilityLabError, match="different per-point schema"):
         run_sweep(POINTS[:3], SlowPoint(), out, other, settings={"a": [1, 2]}, progress=False)
-    store.write(ds.drop_attrs(), tmp_path / "plain.zarr")
+    store.write(ds.drop_attrs(), tmp_path / "plain.zarr", "test")
     with pytest.raises(StabilityLabError, match="not a sweep store"):
         run_sweep(POINTS[:3], SlowPoint(), tmp_path / "plain.zarr", SLOW_TEMPLATE, progress=False)
 
