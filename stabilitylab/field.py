@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import importlib
+import os
+import sys
 from dataclasses import dataclass, field as dc_field, replace
 from typing import Any, Callable, Mapping
 
@@ -132,13 +134,22 @@ class Field:
 def load_factory(spec: str) -> Field:
     """Import ``package.module:factory`` and call it; it must return a :class:`Field`.
 
-    This runs user code by design (the same trust as ``python -c 'import package.module'``).
+    The current directory is put first on the import path, as ``python -m`` does, so
+    ``mymodule:make`` finds ``./mymodule.py``. This runs user code by design (the same trust as
+    ``python -c 'import package.module'``).
     """
     if ":" not in spec:
         raise FieldError(f"--field must look like package.module:factory, got {spec!r}")
     mod_name, _, attr = spec.partition(":")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+        importlib.invalidate_caches()
     try:
         mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as exc:
+        raise FieldError(f"cannot import {mod_name!r} for --field: {exc} (searched the current directory "
+                         f"{cwd} and the Python path)") from None
     except Exception as exc:  # any import failure is the user's module
         raise FieldError(f"cannot import {mod_name!r} for --field: {exc}") from None
     factory = getattr(mod, attr, None)

@@ -40,7 +40,9 @@ def field_options(fn):
                           "Default: the project's default checkpoint."),
         click.option("--field", "field_spec", default=None, metavar="MODULE:FACTORY",
                      help="Analyse a user field instead: a zero-argument factory returning a "
-                          "stabilitylab.Field. This imports and runs that module's code."),
+                          "stabilitylab.Field. The current directory is on the import path (as with "
+                          "python -m), so mymod:make finds ./mymod.py. This imports and runs that "
+                          "module's code."),
         click.option("--config", "config_text", default=None, metavar="K=V,...",
                      help="Model config for research-format checkpoints (an 'allp' list without "
                           "config), e.g. C=512,H=16,T=256,vocab=256,c=1.0."),
