@@ -1,0 +1,58 @@
+"""Every analysis command takes --threads (default from the state size, recorded in the dataset);
+--field finds a module in the working directory, as python -m does."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from stabilitylab import store
+from stabilitylab.cli import cli
+from stabilitylab.commands.common import MULTITHREAD_STATE, default_threads
+
+ANALYSES = [["spectrum"], ["continuation"], ["cycle"], ["eps-sweep"], ["knockout"], ["gradcheck"], ["relax"],
+            ["report"], ["train"], ["sweep", "spectrum"], ["sweep", "batches"]]
+
+
+@pytest.mark.parametrize("command", ANALYSES, ids=" ".join)
+def test_every_analysis_command_accepts_threads(command):
+    res = CliRunner().invoke(cli, [*command, "--help"])
+    assert res.exit_code == 0 and "--threads" in res.output, res.output
+
+
+def test_threads_default_from_state_size_and_recorded(tmp_path, monkeypatch):
+    assert default_threads(512) == 1 and default_threads(MULTITHREAD_STATE) >= 1
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        out = tmp_path / "relax.zarr"
+        args = ["relax", "--field", "stabilitylab.examples:linear", "--steps", "20", "--out", str(out)]
+        assert CliRunner().invoke(cli, args).exit_code == 0
+        assert store.read(out).attrs["torch_threads"] == 1  # an 8-number state: one thread
+        assert CliRunner().invoke(cli, [*args, "--threads", "2"]).exit_code == 0
+        assert store.read(out).attrs["torch_threads"] == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+MODULE = """
+from stabilitylab import examples
+
+def make():
+    return examples.linear(n=6)
+"""
+
+
+def test_field_module_in_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "mylocalfield.py").write_text(MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "mylocalfield", raising=False)
+    res = CliRunner().invoke(cli, ["relax", "--field", "mylocalfield:make", "--steps", "20"])
+    assert res.exit_code == 0, res.output
+    assert store.read(tmp_path / "relax.zarr").attrs["state_size"] == 6
+    res = CliRunner().invoke(cli, ["relax", "--field", "nosuchmodule:make", "--out", "r2.zarr"])
+    assert res.exit_code == 2 and "searched the current directory" in res.output
+    assert "current directory" in CliRunner().invoke(cli, ["relax", "--help"]).output
