@@ -56,3 +56,22 @@ def test_field_module_in_the_working_directory(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, ["relax", "--field", "nosuchmodule:make", "--out", "r2.zarr"])
     assert res.exit_code == 2 and "searched the current directory" in res.output
     assert "current directory" in CliRunner().invoke(cli, ["relax", "--help"]).output
+
+
+def test_tables_fit_80_columns_by_leaving_columns_out_never_cutting_numbers(monkeypatch):
+    from rich.console import Console
+
+    from stabilitylab.commands import common
+
+    rec = Console(width=80, record=True, highlight=False)
+    monkeypatch.setattr(common, "console", rec)
+    cols = ["#", "alpha", "||z||", "r_F", "Newton", "leading λ(J)", "max|μ|", "J", "M", "event before next"]
+    row = ["12", "0.2", "3.21", "1.2e-10", "3", "-0.23579+0.12345i", "0.99876", "stable", "UNSTABLE(2)",
+           "neimark_sacker(M)"]
+    common.table("branch", cols, [row], secondary=["||z||", "Newton", "r_F", "J"])
+    text = rec.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    for cell in ("-0.23579+0.12345i", "0.99876", "neimark_sacker(M)", "UNSTABLE(2)"):
+        assert cell in text
+    assert "left out at this width: ||z||, r_F, Newton, J" in text
+    assert common.fitting_columns(cols, [row], 200) == list(range(len(cols)))

@@ -27,8 +27,8 @@ from ..errors import StabilityLabError
 from ..field import Field, load_factory
 from ..interrupts import Interrupted, trapped
 
-# tables need ~120 columns; pipes and CI logs get that width instead of the 80-column default
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+# a terminal (or $COLUMNS) sets the width; pipes and CI logs get 120 instead of rich's 80 default
+console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -224,13 +224,42 @@ def finish(ds, out: Path, figure=None) -> None:
         console.print(f"figure:  {png}")
 
 
-def table(title: str, columns, rows) -> None:
-    """Print a rich table (``rows`` are sequences of already formatted strings)."""
-    t = Table(title=title, title_justify="left", header_style="bold")
-    for col in columns:
-        t.add_column(col, justify="right")
+def _cell_width(text: str) -> int:
+    from rich.text import Text
+
+    return Text.from_markup(text).cell_len
+
+
+def fitting_columns(columns, rows, width: int, secondary=None) -> list[int]:
+    """Indices of the columns to print in ``width`` cells: a column is as wide as its widest cell
+    (numbers are never cut; headers may wrap at spaces); while the table is too wide, the
+    ``secondary`` columns (names, dropped first to last; default: from the right, all but the
+    first column) are left out."""
+    need = [max([max((_cell_width(w) for w in str(c).split()), default=0)]
+                + [_cell_width(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    keep = list(range(len(columns)))
+    order = ([columns.index(c) for c in secondary] if secondary is not None
+             else list(range(len(columns) - 1, 0, -1)))
+    for i in order:
+        if sum(need[j] + 3 for j in keep) + 1 <= width:
+            break
+        keep.remove(i)
+    return keep
+
+
+def table(title: str, columns, rows, secondary=None) -> None:
+    """Print a rich table (``rows`` are sequences of already formatted strings) that fits the
+    console: columns the width cannot hold are left out, never cut (:func:`fitting_columns`)."""
+    columns, rows = list(columns), [list(r) for r in rows]
+    keep = fitting_columns(columns, rows, console.width, secondary)
+    dropped = [columns[i] for i in range(len(columns)) if i not in keep and columns[i]]
+    t = Table(title=title, title_justify="left", header_style="bold",
+              caption=f"left out at this width: {', '.join(dropped)} (all are in the dataset)" if dropped else None,
+              caption_justify="left")
+    for i in keep:
+        t.add_column(columns[i], justify="right", overflow="fold")
     for row in rows:
-        t.add_row(*row)
+        t.add_row(*(row[i] for i in keep))
     console.print(t)
 
 

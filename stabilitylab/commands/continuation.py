@@ -121,7 +121,7 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     branch = continuation(problem, options, out=out, progress=True)
     table(f"branch of {fld.name} in {param} (eps={eps:g}; force residual ||F||/max(||z||,1))",
           ["#", param, "||z||", "r_F", "Newton", "leading λ(J)", "max|μ|", "J", "M", "event before next"],
-          _rows(branch))
+          _rows(branch), secondary=["||z||", "Newton", "r_F", "J", "M"])
     if branch.specials:
         table("special points", ["kind", "operator", param, "eigenvalue (λ or μ)", "frequency",
                                  "precision"], _special_rows(branch))
