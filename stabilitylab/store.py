@@ -101,12 +101,26 @@ def provenance(field=None, command: str | None = None, **settings) -> dict:
     return {k: jsonable(v) for k, v in attrs.items()}
 
 
+#: long names of variables whose producers leave them out (every stored variable gets one)
+LONG_NAMES = {
+    "n_unstable_J": "number of eigenvalues of J with Re lambda > 0",
+    "n_unstable_M": "number of eigenvalues of M = I + eps J with |mu| > 1",
+    "max_abs_mu": "largest |mu| of M = I + eps J",
+    "leading_re_J": "largest Re lambda of J",
+    "complex_J": "eigenvalue of J is complex", "complex_M": "eigenvalue of M is complex",
+    "antisymmetry_ratio": "mean ||A v||/||J v|| over random v, A = (J - J^T)/2",
+    "numerical_abscissa": "omega(J) = largest eigenvalue of (J + J^T)/2",
+    "transient_growth": "max over k of ||M^k v||/||v||",
+}
+
+
 def _encode(ds: xr.Dataset) -> xr.Dataset:
     ds = ds.copy()
     ds.attrs = {k: jsonable(v) for k, v in ds.attrs.items()}
     for name in list(ds.variables):
         var = ds[name]
         var.attrs = {k: jsonable(v) for k, v in var.attrs.items()}
+        var.attrs.setdefault("long_name", LONG_NAMES.get(name, str(name).replace("_", " ")))
         if var.dtype.kind == "U":
             ds[name] = var.astype(object)
     return ds
@@ -126,17 +140,17 @@ def _fs_error(path: Path, exc: OSError) -> StabilityLabError:
 
 
 @contextlib.contextmanager
-def _quiet_zarr():
+def quiet_zarr():
     """Silence zarr's notice that consolidated metadata is not (yet) in the V3 spec (module doc)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
         yield
 
 
-def _mark(path: Path, complete: bool) -> None:
+def mark(path: Path, complete: bool) -> None:
     import zarr
 
-    with _quiet_zarr():
+    with quiet_zarr():
         zarr.open_group(path, mode="r+").attrs["complete"] = int(complete)
         zarr.consolidate_metadata(path)
 
@@ -154,10 +168,10 @@ def write(ds: xr.Dataset, path: str | Path, analysis: str, *, complete: bool = T
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
-        with _quiet_zarr():
+        with quiet_zarr():
             _encode(ds).to_zarr(tmp, mode="w", consolidated=True)
         if complete:
-            _mark(tmp, True)
+            mark(tmp, True)
         if path.exists():  # swap in the new store, then drop the old: a crash leaves one of them
             os.replace(path, old)
         os.replace(tmp, path)
@@ -180,7 +194,7 @@ def append(ds: xr.Dataset, path: str | Path, dim: str, analysis: str) -> Path:
         return write(ds, path, analysis, complete=False)
     ds = ds.assign_attrs(analysis=analysis, schema_version=SCHEMA_VERSION, complete=0)
     try:
-        with _quiet_zarr():
+        with quiet_zarr():
             _encode(ds).to_zarr(path, mode="a", append_dim=dim, consolidated=True)
     except OSError as exc:
         raise _fs_error(path, exc) from None

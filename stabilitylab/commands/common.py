@@ -13,6 +13,7 @@ are and how to resume, exit 130/143; :mod:`stabilitylab.interrupts`).
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -108,6 +109,9 @@ def out_option(default_name: str, resumable=()):
             from .. import store
 
             ctx = click.get_current_context()
+            for name, value in kwargs.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise StabilityLabError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
             target = Target(default_out(out, default_name), ctx.command.name,
                             _settings(kwargs, resumable), bool(resumable))
             state = store.check_target(target.path, target.analysis,
