@@ -34,8 +34,18 @@ def default_grid(crit: float, eps: float) -> np.ndarray:
     return np.geomspace(GRID_SPAN[0] * scale, GRID_SPAN[1] * scale, GRID_POINTS)
 
 
-def _verdict(eps: np.ndarray, kinds: list[str], crit: float, how: str) -> tuple[str, float, float]:
-    """(text, last converging ε below the onset, onset ε)."""
+def _verdict(eps: np.ndarray, kinds: list[str], crit: float, how: str,
+             unsettled=()) -> tuple[str, float, float]:
+    """(text, last converging ε below the onset, onset ε); ``unsettled``: the ε classified as fixed
+    points only because ‖F‖ was still decaying when the run ended (named in the text)."""
+    text, last, onset = _verdict_text(eps, kinds, crit, how)
+    if len(unsettled):
+        text += (f"; not converged within the run at ε = {', '.join(f'{e:g}' for e in unsettled)} "
+                 "(||F|| still decaying: counted as fixed points)")
+    return text, last, onset
+
+
+def _verdict_text(eps: np.ndarray, kinds: list[str], crit: float, how: str) -> tuple[str, float, float]:
     bad = [e for e, k in zip(eps, kinds) if k != "fixed_point"]
     onset = min(bad) if bad else math.nan
     good = [e for e, k in zip(eps, kinds) if k == "fixed_point" and not e > onset]
@@ -90,7 +100,14 @@ def eps_sweep(field: Field, eps=None, steps: int = 3000, *, tail: int | None = N
     ds["eps_crit"] = ((), crit, {"long_name": "predicted critical step: smallest -2a/|lambda|^2 over all modes "
                                               "(the spectrum's min_eps_crit); stable for eps < eps_crit",
                                  "units": "1", "settled": settled})
-    text, last, onset = _verdict(eps, [r.kind for r in att.rows], crit, how)
+    tr = att.trajectory
+    settled = tr.force_norm[:, -1] <= att.settings["fp_tol"] * np.max(tr.state_norm, axis=1)  # attractor's rule
+    ds["converged"] = ("eps", settled.astype(np.int8),
+                       {"long_name": "1 if ||F|| <= fp_tol max||z|| at the last step (0: a fixed point only "
+                                     "by its still-decaying residual, or no fixed point)"})
+    kinds = [r.kind for r in att.rows]
+    unsettled = [e for e, k, s in zip(eps, kinds, settled) if k == "fixed_point" and not s]
+    text, last, onset = _verdict(eps, kinds, crit, how, unsettled)
     ds.attrs = provenance(field, command=command, analysis="eps-sweep", verdict=text, eps_converged_max=last,
                           eps_onset=onset, fixed_point=how,
                           spectrum_eps=float(eps.max()), **ds.attrs)
