@@ -69,3 +69,41 @@ def test_a_shorter_range_than_stored_is_refused_and_a_longer_one_extends(tmp_pat
     assert float(store.read(out)["mu"].values[-1]) == -0.2 or abs(float(store.read(out)["mu"].values[-1]) + 0.2) < 1e-12
     res = CliRunner().invoke(cli, [*short, "--out", str(out)])
     assert res.exit_code == 2 and "past the requested end -0.25" in res.output and "--overwrite" in res.output
+
+
+def test_sigint_during_an_analysis_drops_it_says_so_and_exits_130(tmp_path, monkeypatch):
+    from stabilitylab import solvers
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # the handler raises here
+        raise AssertionError("the signal was not trapped")
+
+    monkeypatch.setattr(solvers, "relax_euler", interrupted)
+    out = tmp_path / "relax.zarr"
+    res = CliRunner().invoke(cli, ["relax", "--field", "stabilitylab.examples:linear", "--out", str(out)])
+    assert res.exit_code == 130, res.output
+    assert "interrupted (SIGINT)" in res.output and "nothing was written" in res.output
+    assert not out.exists() and not Path(str(out) + store.LOCK_SUFFIX).exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+
+
+def test_sigterm_during_training_saves_the_run_and_exits_143(tmp_path, monkeypatch):
+    from stabilitylab.train import loop
+
+    real = loop.train_step
+
+    def step(lane, *args):
+        if lane.rule == "bptt" and not hasattr(step, "sent"):
+            step.sent = True
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(lane, *args)
+
+    monkeypatch.setattr(loop, "train_step", step)
+    run = tmp_path / "run"
+    args = ["train", "--C", "8", "--H", "2", "--T", "4", "--steps", "50", "--monitor-every", "100",
+            "--snapshot-every", "100", "--val-size", "4", "--batch-size", "2", "--quiet", "--out", str(run)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 143, res.output
+    assert "interrupted (SIGTERM)" in res.output and "at step 1" in res.output
+    assert (run / "state.pt").exists() and not Path(str(run) + store.LOCK_SUFFIX).exists()
