@@ -274,7 +274,7 @@ def run(field: Field, settings: Settings, folder: str | Path, *, skip=(), recomp
                 log(f"{head}: failed ({exc}); the report leaves it out")
                 continue
             ds.attrs.update({"report_stage": name, KEY_ATTR: key, "report_settings": json.dumps(asdict(settings))})
-            store.write(ds, path, ds.attrs.get("analysis") or name)
+            store.write(ds, path, ds.attrs.get("analysis") or {"gradients": "gradcheck"}.get(name, name))
             ds = store.read(path)
             log(f"{head}: done in {time.perf_counter() - t0:.1f} s → {path}")
         done[name] = ds
