@@ -118,8 +118,8 @@ def out_option(default_name: str, resumable=()):
                                        None if target.resumable else target.settings, overwrite=overwrite)
             ctx.meta[_TARGET], ctx.meta["stabilitylab.threads"] = target, threads
             with store.lock(target.path), trapped():
-                if state == "overwrite":
-                    store.remove(target.path)
+                if state == "overwrite" or (overwrite and resumable and state == "same"):
+                    store.remove(target.path)  # with its side files (a resume state would be picked up)
                 try:
                     return fn(*args, out=target.path, **kwargs)
                 except Interrupted as exc:
