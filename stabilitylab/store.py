@@ -148,6 +148,7 @@ def quiet_zarr():
 
 
 def mark(path: Path, complete: bool) -> None:
+    """Set the ``complete`` flag of the store at ``path`` (and re-consolidate its metadata)."""
     import zarr
 
     with quiet_zarr():
@@ -167,7 +168,8 @@ def write(ds: xr.Dataset, path: str | Path, analysis: str, *, complete: bool = T
     tmp, old = (path.with_name(f".{path.name}.{what}-{os.getpid()}") for what in ("writing", "replaced"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        for stale in (tmp, old):
+            shutil.rmtree(stale, ignore_errors=True)
         with quiet_zarr():
             _encode(ds).to_zarr(tmp, mode="w", consolidated=True)
         if complete:

@@ -65,7 +65,7 @@ def field_options(fn):
 #: states below this many numbers run on one torch thread by default (a second intra-op thread
 #: only adds synchronisation there, and on a busy 2-core machine it made runs 7-16x slower)
 MULTITHREAD_STATE = 1 << 16
-_TARGET = "stabilitylab.target"
+_TARGET, _THREADS = "stabilitylab.target", "stabilitylab.threads"  # click context meta keys
 
 
 def default_threads(n: int) -> int:
@@ -116,7 +116,7 @@ def out_option(default_name: str, resumable=()):
                             _settings(kwargs, resumable), bool(resumable))
             state = store.check_target(target.path, target.analysis,
                                        None if target.resumable else target.settings, overwrite=overwrite)
-            ctx.meta[_TARGET], ctx.meta["stabilitylab.threads"] = target, threads
+            ctx.meta[_TARGET], ctx.meta[_THREADS] = target, threads
             with store.lock(target.path), trapped():
                 if state == "overwrite" or (overwrite and resumable and state == "same"):
                     store.remove(target.path)  # with its side files (a resume state would be picked up)
@@ -191,9 +191,8 @@ def resolve_field(ckpt=None, field_spec=None, config_text=None, batch_seed=0, ba
         fld = fld.with_params(**overrides)
     fld.check_finite(what="initial state")
     ctx = click.get_current_context(silent=True)
-    if ctx is not None and "stabilitylab.threads" in ctx.meta:
-        threads = ctx.meta["stabilitylab.threads"]
-        torch.set_num_threads(threads or default_threads(fld.n))
+    if ctx is not None and _THREADS in ctx.meta:  # set by out_option: --threads, else from the state size
+        torch.set_num_threads(ctx.meta[_THREADS] or default_threads(fld.n))
     return fld
 
 
