@@ -18,5 +18,5 @@ else:  # no shipped trajectory: train one (≈10 min on 2 CPU cores)
     run = Path("runs/analyses-drift")
     stabilitylab("train", "--rule", "both", "--init-gain", 0.5, "--eps", 0.5, "--T1", 30, "--T2", 15,
                  "--steps", 800, "--monitor-every", 100, "--snapshot-every", 400, "--quiet", "--out", run)
-    store.write(store.read(ROOT / run / "monitor.zarr"), ROOT / out / "drift.zarr")
+    store.write(store.read(ROOT / run / "monitor.zarr"), ROOT / out / "drift.zarr", "train-monitor")
     report(out, "drift")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import importlib
+import os
+import sys
 from dataclasses import dataclass, field as dc_field, replace
 from typing import Any, Callable, Mapping
 
@@ -27,6 +29,11 @@ class Field:
     ``meta`` carries provenance (checkpoint path and hash, model config, input batch) into every
     dataset computed from the field. If ``force`` is a :class:`torch.nn.Module`, :meth:`to`
     converts its parameters too; a plain function must accept any dtype/device it is given.
+
+    Optional, for gradient studies (``gradcheck``): ``loss``, a scalar readout loss L(z) of the
+    state (a method of the force module, e.g. ``loss=module.loss``, follows :meth:`to`; any other
+    callable must accept the state's dtype and device), and ``parameters``, the names of the force
+    module's parameters θ to differentiate (default: all of them).
     """
 
     force: Callable[..., torch.Tensor]
@@ -34,10 +41,16 @@ class Field:
     params: Mapping[str, float] = dc_field(default_factory=dict)
     name: str = "field"
     meta: Mapping[str, Any] = dc_field(default_factory=dict)
+    loss: Callable[[torch.Tensor], torch.Tensor] | None = None
+    parameters: tuple[str, ...] | None = None
 
     def __post_init__(self):
         if not callable(self.force):
             raise FieldError(f"Field.force must be callable, got {type(self.force).__name__}")
+        if self.loss is not None and not callable(self.loss):
+            raise FieldError(f"Field.loss must be callable, got {type(self.loss).__name__}")
+        if self.parameters is not None:
+            object.__setattr__(self, "parameters", tuple(str(p) for p in self.parameters))
         if not isinstance(self.z0, torch.Tensor):
             raise FieldError(f"Field.z0 must be a torch.Tensor, got {type(self.z0).__name__}")
         if not self.z0.is_floating_point():
@@ -103,10 +116,12 @@ class Field:
         """A copy on another device and/or dtype (the force module is copied, not moved)."""
         if device is None and dtype is None:
             return self
-        force = self.force
+        force, loss = self.force, self.loss
         if isinstance(force, torch.nn.Module):
             force = copy.deepcopy(force).to(device=device, dtype=dtype)
-        return replace(self, force=force, z0=self.z0.to(device=device, dtype=dtype))
+            if getattr(loss, "__self__", None) is self.force:  # a method of the module: the copy's
+                loss = getattr(force, loss.__name__)
+        return replace(self, force=force, z0=self.z0.to(device=device, dtype=dtype), loss=loss)
 
     def check_finite(self, z: torch.Tensor | None = None, what: str = "state") -> None:
         """Raise :class:`NonFiniteError` if ``z`` (default z0) or F(z) has NaN/Inf."""
@@ -132,13 +147,22 @@ class Field:
 def load_factory(spec: str) -> Field:
     """Import ``package.module:factory`` and call it; it must return a :class:`Field`.
 
-    This runs user code by design (the same trust as ``python -c 'import package.module'``).
+    The current directory is put first on the import path, as ``python -m`` does, so
+    ``mymodule:make`` finds ``./mymodule.py``. This runs user code by design (the same trust as
+    ``python -c 'import package.module'``).
     """
     if ":" not in spec:
         raise FieldError(f"--field must look like package.module:factory, got {spec!r}")
     mod_name, _, attr = spec.partition(":")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+        importlib.invalidate_caches()
     try:
         mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as exc:
+        raise FieldError(f"cannot import {mod_name!r} for --field: {exc} (searched the current directory "
+                         f"{cwd} and the Python path)") from None
     except Exception as exc:  # any import failure is the user's module
         raise FieldError(f"cannot import {mod_name!r} for --field: {exc}") from None
     factory = getattr(mod, attr, None)

@@ -105,14 +105,16 @@ def test_store_round_trip_and_append(tmp_path):
         coords={"alpha": ("point", [0.2, 0.3])},
         attrs=store.provenance(eps=0.1, residual_kind="force", config={"C": 16}),
     )
-    out = store.write(ds, tmp_path / "x.zarr")
+    out = store.write(ds, tmp_path / "x.zarr", "test")
     back = store.read(out)
-    assert back.identical(store._encode(ds))
+    assert back.identical(store._encode(ds.assign_attrs(analysis="test", schema_version=1, complete=1)))
     assert back["eig_J"].dtype == np.complex128 and back["special_kind"].dtype == object
     assert store.attr_json(back, "config") == {"C": 16}
     pts = tmp_path / "pts.zarr"
     for i in range(3):
-        store.append(xr.Dataset({"r": ("point", [float(i)])}, coords={"alpha": ("point", [i / 10])}), pts, "point")
-    assert store.read(pts)["r"].values.tolist() == [0.0, 1.0, 2.0]
+        store.append(xr.Dataset({"r": ("point", [float(i)])}, coords={"alpha": ("point", [i / 10])}), pts,
+                     "point", "test")
+    with pytest.warns(store.IncompleteStoreWarning, match="incomplete"):
+        assert store.read(pts)["r"].values.tolist() == [0.0, 1.0, 2.0]
     with pytest.raises(StabilityLabError, match=".zarr"):
-        store.write(ds, tmp_path / "x.nc")
+        store.write(ds, tmp_path / "x.nc", "test")

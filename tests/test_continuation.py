@@ -131,7 +131,7 @@ def test_dataset_layout_and_round_trip(sl_whole):
                 "state_norm", "special_kind", "special_param", "special_operator", "special_precision"):
         assert var in ds.variables, var
     assert list(ds["special_kind"].values) == [sp.kind for sp in br.specials]
-    assert ds.attrs["param"] == "mu" and ds.attrs["complete"] == 1 and "versions" in ds.attrs
+    assert ds.attrs["param"] == "mu" and ds.attrs["reached_end"] == 1 and "versions" in ds.attrs
     back = Branch.from_dataset(ds)
     np.testing.assert_array_equal(back.params, br.params)
     np.testing.assert_array_equal(back.column("n_unstable_M"), br.column("n_unstable_M"))

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from stabilitylab import examples as ex
-from stabilitylab.dynamics import detect, eps_sweep, floquet, knockout, predicted_eps_crit
+from stabilitylab.dynamics import detect, eps_sweep, floquet, knockout
 from stabilitylab.dynamics.batch import batch_force
 from stabilitylab.dynamics.grid import parse_grid
 from stabilitylab.dynamics.period import estimate_period
@@ -119,11 +119,6 @@ def test_period_estimate_is_sub_step_and_rejects_noise():
     assert estimate_period(x) == pytest.approx(17.37, abs=1e-3)
     assert estimate_period(np.tile([1.0, -1.0], 200)) == pytest.approx(2.0, abs=1e-9)
     assert math.isnan(estimate_period(np.random.default_rng(0).normal(size=600)))
-
-
-def test_predicted_eps_crit():
-    assert predicted_eps_crit(np.array([-1 + 2j, -1 - 2j, -50])) == pytest.approx(0.04)
-    assert predicted_eps_crit(np.array([0.1 + 1j, -3])) == 0.0
 
 
 def test_grid_parsing_and_errors():

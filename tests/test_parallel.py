@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -296,10 +297,14 @@ def test_store_layout_is_one_chunk_per_point_with_fill_values(tmp_path):
     ds = store.read(out)
     assert np.isnan(ds.v.values[0, 2:]).all() and np.isnan(ds.w.values[0, 2:]).all()  # padded modes
     assert list(ds.label.values) == ["p00", "p01", "p02"] and json.loads(ds.attrs["sweep_settings"]) == {"a": [1, 2]}
+    assert ds.attrs["complete"] == 1 and ds.attrs["schema_version"] == 1  # every point done
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xr.open_zarr(out).close()  # consolidated: plain open_zarr is quiet
     other = SLOW_TEMPLATE.assign(extra=((), np.nan))
     with pytest.raises(StabilityLabError, match="different per-point schema"):
         run_sweep(POINTS[:3], SlowPoint(), out, other, settings={"a": [1, 2]}, progress=False)
-    store.write(ds.drop_attrs(), tmp_path / "plain.zarr")
+    store.write(ds.drop_attrs(), tmp_path / "plain.zarr", "test")
     with pytest.raises(StabilityLabError, match="not a sweep store"):
         run_sweep(POINTS[:3], SlowPoint(), tmp_path / "plain.zarr", SLOW_TEMPLATE, progress=False)
 

@@ -51,7 +51,7 @@ def run_dir(tmp_path_factory):
     block = make_block(cfg.block_config(corpus.vocab_size), 1)
     save(run / "ep" / "s0004.pt", block, step=4, rule="ep", data=corpus.describe(),
          provenance={"train_config": cfg.to_dict()})
-    store.write(_monitor(cfg), run / "monitor.zarr")
+    store.write(_monitor(cfg), run / "monitor.zarr", "train-monitor")
     return run
 
 

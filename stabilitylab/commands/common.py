@@ -1,14 +1,22 @@
-"""Shared CLI plumbing: field selection, knob overrides, device/dtype, output writing, tables.
+"""Shared CLI plumbing: field selection, knob overrides, device/dtype, threads, guarded output
+stores, interruption, tables.
 
 Every analysis command decorates itself with :func:`field_options` (``--ckpt`` / ``--field`` /
-batch / device / dtype / knob overrides) and :func:`out_option`, turns its options into a Field
-with :func:`resolve_field`, and finishes with :func:`finish` (writes the zarr, saves the figure
-next to it, prints where).
+batch / device / dtype / knob overrides) and :func:`out_option` (``--out``, ``--overwrite``,
+``--threads``), turns its options into a Field with :func:`resolve_field`, and finishes with
+:func:`finish` (writes the zarr, saves the figure next to it, prints where). :func:`out_option`
+does, around the command: the check of ``--out`` before any computation (writable, a ``.zarr``,
+not a store of another analysis or other settings unless ``--overwrite``), the lock that refuses
+a concurrent writer, and the interruption contract (SIGINT/SIGTERM: say where the partial results
+are and how to resume, exit 130/143; :mod:`stabilitylab.interrupts`).
 """
 from __future__ import annotations
 
 import functools
+import math
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -18,9 +26,10 @@ from rich.table import Table
 
 from ..errors import StabilityLabError
 from ..field import Field, load_factory
+from ..interrupts import Interrupted, trapped
 
-# tables need ~120 columns; pipes and CI logs get that width instead of the 80-column default
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+# a terminal (or $COLUMNS) sets the width; pipes and CI logs get 120 instead of rich's 80 default
+console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -32,7 +41,9 @@ def field_options(fn):
                           "Default: the project's default checkpoint."),
         click.option("--field", "field_spec", default=None, metavar="MODULE:FACTORY",
                      help="Analyse a user field instead: a zero-argument factory returning a "
-                          "stabilitylab.Field. This imports and runs that module's code."),
+                          "stabilitylab.Field. The current directory is on the import path (as with "
+                          "python -m), so mymod:make finds ./mymod.py. This imports and runs that "
+                          "module's code."),
         click.option("--config", "config_text", default=None, metavar="K=V,...",
                      help="Model config for research-format checkpoints (an 'allp' list without "
                           "config), e.g. C=512,H=16,T=256,vocab=256,c=1.0."),
@@ -51,10 +62,91 @@ def field_options(fn):
     return fn
 
 
-def out_option(default_name: str):
-    return click.option("--out", default=None, metavar="PATH.zarr",
-                        help=f"Where to write the dataset (default: ./{default_name}). A PNG figure "
-                             "is saved next to it.")
+#: states below this many numbers run on one torch thread by default (a second intra-op thread
+#: only adds synchronisation there, and on a busy 2-core machine it made runs 7-16x slower)
+MULTITHREAD_STATE = 1 << 16
+_TARGET, _THREADS = "stabilitylab.target", "stabilitylab.threads"  # click context meta keys
+
+
+def default_threads(n: int) -> int:
+    """Torch threads for a state of ``n`` numbers: 1 when small, else torch's own default."""
+    return 1 if n < MULTITHREAD_STATE else max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
+
+
+def threads_option(fn):
+    """``--threads N`` (default: chosen from the state size, see :func:`default_threads`)."""
+    return click.option("--threads", type=click.IntRange(min=1), default=None,
+                        help=f"Torch CPU threads (default: 1 for states under {MULTITHREAD_STATE} numbers, "
+                             "else torch's default); recorded as torch_threads in the dataset.")(fn)
+
+
+@dataclass
+class Target:
+    """The output store of the running command: where, which analysis, with which settings."""
+
+    path: Path
+    analysis: str
+    settings: dict
+    resumable: bool
+    written: bool = False
+
+
+def _settings(params: dict, ignore) -> dict:
+    skip = {"out", "overwrite", "threads", "quiet", *ignore}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(params.items()) if k not in skip}
+
+
+def out_option(default_name: str, resumable=()):
+    """``--out PATH.zarr``, ``--overwrite`` and ``--threads``, and the store guard and interruption
+    contract around the command (module docstring). ``resumable``: the options a rerun may change
+    while resuming the store (e.g. the range end), not compared with the stored settings; a command
+    with ``resumable`` options appends as it goes and is resumed by rerunning it."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        @user_errors
+        def wrapper(*args, out=None, overwrite=False, threads=None, **kwargs):
+            from .. import store
+
+            ctx = click.get_current_context()
+            for name, value in kwargs.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise StabilityLabError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+            target = Target(default_out(out, default_name), ctx.command.name,
+                            _settings(kwargs, resumable), bool(resumable))
+            state = store.check_target(target.path, target.analysis,
+                                       None if target.resumable else target.settings, overwrite=overwrite)
+            ctx.meta[_TARGET], ctx.meta[_THREADS] = target, threads
+            with store.lock(target.path), trapped():
+                if state == "overwrite" or (overwrite and resumable and state == "same"):
+                    store.remove(target.path)  # with its side files (a resume state would be picked up)
+                try:
+                    return fn(*args, out=target.path, **kwargs)
+                except Interrupted as exc:
+                    click.echo(f"\ninterrupted ({exc}): {_partial(target)}", err=True)
+                    sys.exit(exc.exit_code)
+
+        for opt in (click.option("--out", default=None, metavar="PATH.zarr",
+                                 help=f"Where to write the dataset (default: ./{default_name}); a PNG figure "
+                                      "is saved next to it. An existing store is replaced only by the same "
+                                      "analysis with the same settings" + (" (or resumed)" if resumable else "")
+                                      + "; --overwrite replaces anything."),
+                    click.option("--overwrite", is_flag=True,
+                                 help="Replace --out even when it holds another analysis or other settings."),
+                    threads_option):
+            wrapper = opt(wrapper)
+        return wrapper
+
+    return decorate
+
+
+def _partial(target: Target) -> str:
+    if target.resumable:
+        return (f"the points finished so far are stored in {target.path}; rerun the same command to "
+                "resume")
+    if target.written:
+        return f"the dataset was already written to {target.path}"
+    return f"nothing was written to {target.path} (it is written whole); rerun the command to start over"
 
 
 #: ε used when neither --eps nor the checkpoint gives one (user fields, untrained blocks)
@@ -72,8 +164,6 @@ def resolve_eps(eps, fld: Field) -> float:
     """The ε an analysis runs at: ``--eps`` if given, else the checkpoint's own relaxation ε
     (``fld.meta['eps']``), else :data:`FALLBACK_EPS`. Where it came from goes to
     ``fld.meta['eps_source']``, hence into the dataset's provenance, and :func:`finish` prints it."""
-    import math
-
     if eps is not None:
         if not (math.isfinite(eps) and eps > 0):
             raise StabilityLabError(f"--eps must be > 0 and finite, got {eps:g}")
@@ -127,6 +217,9 @@ def resolve_field(ckpt=None, field_spec=None, config_text=None, batch_seed=0, ba
     if overrides:
         fld = fld.with_params(**overrides)
     fld.check_finite(what="initial state")
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and _THREADS in ctx.meta:  # set by out_option: --threads, else from the state size
+        torch.set_num_threads(ctx.meta[_THREADS] or default_threads(fld.n))
     return fld
 
 
@@ -146,10 +239,15 @@ def default_out(out, name: str) -> Path:
 
 
 def finish(ds, out: Path, figure=None) -> None:
-    """Write ``ds`` to ``out`` (zarr) and ``figure`` (a matplotlib Figure) to ``out`` with .png."""
+    """Write ``ds`` to ``out`` (zarr; with the running command's analysis and settings) and
+    ``figure`` (a matplotlib Figure) to ``out`` with .png."""
     from .. import store
+    from ..interrupts import deferred
 
-    store.write(ds, out)
+    target = click.get_current_context().meta[_TARGET]
+    with deferred():
+        store.write(ds.assign_attrs(settings=store.jsonable(target.settings)), out, target.analysis)
+        target.written = True
     eps = ds.attrs.get("eps", ds["eps"].item() if "eps" in ds.variables and ds["eps"].size == 1 else None)
     if eps is not None and "eps_source" in ds.attrs:
         console.print(f"ε = {float(eps):g} ({ds.attrs['eps_source']})")
@@ -163,13 +261,42 @@ def finish(ds, out: Path, figure=None) -> None:
         console.print(f"figure:  {png}")
 
 
-def table(title: str, columns, rows) -> None:
-    """Print a rich table (``rows`` are sequences of already formatted strings)."""
-    t = Table(title=title, title_justify="left", header_style="bold")
-    for col in columns:
-        t.add_column(col, justify="right")
+def _cell_width(text: str) -> int:
+    from rich.text import Text
+
+    return Text.from_markup(text).cell_len
+
+
+def fitting_columns(columns, rows, width: int, secondary=None) -> list[int]:
+    """Indices of the columns to print in ``width`` cells: a column is as wide as its widest cell
+    (numbers are never cut; headers may wrap at spaces); while the table is too wide, the
+    ``secondary`` columns (names, dropped first to last; default: from the right, all but the
+    first column) are left out."""
+    need = [max([max((_cell_width(w) for w in str(c).split()), default=0)]
+                + [_cell_width(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    keep = list(range(len(columns)))
+    order = ([columns.index(c) for c in secondary] if secondary is not None
+             else list(range(len(columns) - 1, 0, -1)))
+    for i in order:
+        if sum(need[j] + 3 for j in keep) + 1 <= width:
+            break
+        keep.remove(i)
+    return keep
+
+
+def table(title: str, columns, rows, secondary=None) -> None:
+    """Print a rich table (``rows`` are sequences of already formatted strings) that fits the
+    console: columns the width cannot hold are left out, never cut (:func:`fitting_columns`)."""
+    columns, rows = list(columns), [list(r) for r in rows]
+    keep = fitting_columns(columns, rows, console.width, secondary)
+    dropped = [columns[i] for i in range(len(columns)) if i not in keep and columns[i]]
+    t = Table(title=title, title_justify="left", header_style="bold",
+              caption=f"left out at this width: {', '.join(dropped)} (all are in the dataset)" if dropped else None,
+              caption_justify="left")
+    for i in keep:
+        t.add_column(columns[i], justify="right", overflow="fold")
     for row in rows:
-        t.add_row(*row)
+        t.add_row(*(row[i] for i in keep))
     console.print(t)
 
 

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import click
-import torch
 
 from ..errors import StabilityLabError
-from .common import check_k, console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
+from .common import check_k, console, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
 
 DEFAULT_PARAM, DEFAULT_RANGE = "alpha", "0.2:1.0"
 MAX_ROWS = 60
@@ -92,7 +91,7 @@ def _special_rows(branch) -> list:
 @click.option("--max-points", default=500, show_default=True, help="Maximum number of branch points.")
 @click.option("--tol", default=None, type=float,
               help="Newton tolerance on the force residual (default 1e-9, float32: 2e-5).")
-@out_option("cont.zarr")
+@out_option("cont.zarr", resumable=("alpha_range", "generic_range", "max_points"))
 @user_errors
 def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs, param,
             alpha_range, generic_range, descending, eps, ds, ds_min, ds_max, method, k, max_points,
@@ -108,21 +107,21 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     from ..continuation.diagram import figure
 
     p_start, p_end = _range(param, alpha_range, generic_range, descending)
+    if tol is None:
+        tol = 1e-9 if dtype == "float64" else 2e-5
+    options = ContinuationOptions(p_start, p_end, ds=ds, ds_min=ds_min, ds_max=ds_max, method=method,
+                                  k=k, max_points=max_points, tol=tol)
+    note = resume.plan(out, options)
     fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
     k = check_k(k, fld)
     eps = resolve_eps(eps, fld)
     problem = ContinuationProblem(fld, param, eps)
-    if tol is None:
-        tol = 1e-9 if fld.dtype == torch.float64 else 2e-5
-    options = ContinuationOptions(p_start, p_end, ds=ds, ds_min=ds_min, ds_max=ds_max, method=method,
-                                  k=k, max_points=max_points, tol=tol)
-    out = default_out(out, "cont.zarr")
-    if out.exists() and resume.side_path(out).exists():
-        console.print(f"resuming the continuation stored in {out}")
+    if note:
+        console.print(note, markup=False)
     branch = continuation(problem, options, out=out, progress=True)
     table(f"branch of {fld.name} in {param} (eps={eps:g}; force residual ||F||/max(||z||,1))",
           ["#", param, "||z||", "r_F", "Newton", "leading λ(J)", "max|μ|", "J", "M", "event before next"],
-          _rows(branch))
+          _rows(branch), secondary=["||z||", "Newton", "r_F", "J", "M"])
     if branch.specials:
         table("special points", ["kind", "operator", param, "eigenvalue (λ or μ)", "frequency",
                                  "precision"], _special_rows(branch))

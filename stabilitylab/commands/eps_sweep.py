@@ -9,8 +9,9 @@ from .common import check_k, console, default_out, field_options, finish, fmt, o
 
 @click.command("eps-sweep")
 @field_options
-@click.option("--eps", "eps_text", default="0.003:0.2:12", show_default=True,
-              help="Step sizes: START:STOP:NUM (inclusive) or a list a,b,c.")
+@click.option("--eps", "eps_text", default=None,
+              help="Step sizes: START:STOP:NUM (inclusive) or a list a,b,c. Default: 12 geometric "
+                   "points from 0.05 to 2 times the spectrum's predicted eps_crit.")
 @click.option("--log", is_flag=True, help="Space a START:STOP:NUM range geometrically.")
 @click.option("--steps", default=3000, show_default=True, help="Relaxation steps per ε (all ε run at once).")
 @click.option("--tail", default=None, type=int,
@@ -24,18 +25,20 @@ def command(eps_text, log, steps, tail, k, no_lyapunov, seed, out, **fopts):
     """Relax at every ε of a grid and compare with the spectrum's ε_crit.
 
     For each ε: force residual floor ||F||/||z||, step residual ||eps F||/||z||, tail oscillation,
-    attractor kind, Lyapunov exponent. Overlaid: ε_crit = min -2a/(a^2+b^2) over the eigenvalues
-    lambda = a + ib of J at the fixed point (0 if some Re lambda > 0). A floor that vanishes below
+    attractor kind, Lyapunov exponent. Overlaid: ε_crit = min -2a/(a^2+b^2) over all eigenvalues
+    lambda = a + ib of J at the fixed point (0 if some Re lambda > 0), refined exactly as
+    `stabilitylab spectrum` reports it (min_eps_crit). A floor that vanishes below
     ε_crit is a discretisation artifact; one that persists at every ε is a real instability.
     """
     from ..dynamics import eps_sweep
     from ..dynamics.figures import sweep_figure
     from ..dynamics.grid import parse_grid
 
-    eps = parse_grid(eps_text, "--eps", log=log, positive=True)
+    eps = None if eps_text is None else parse_grid(eps_text, "--eps", log=log, positive=True)
     fld = resolve_field(**fopts)
     k = check_k(k, fld)
     ds = eps_sweep(fld, eps, steps, tail=tail, k=k, lyapunov=not no_lyapunov, seed=seed, progress=True)
+    eps = ds["eps"].values
     pred = ds["predicted_max_abs_mu"].values if "predicted_max_abs_mu" in ds else np.full(len(eps), np.nan)
     rows = [(fmt(e, 4), str(kind), fmt(fl), fmt(osc), fmt(sr), fmt(p, 5), fmt(lam), fmt(m, 5))
             for e, kind, fl, osc, sr, p, lam, m in zip(
@@ -47,4 +50,4 @@ def command(eps_text, log, steps, tail, k, no_lyapunov, seed, out, **fopts):
           rows)
     console.print(f"fixed point: {ds.attrs['fixed_point']}")
     console.print(f"[bold]verdict:[/] {ds.attrs['verdict']}")
-    finish(ds, default_out(out, "eps_sweep.zarr"), sweep_figure(ds, log=log))
+    finish(ds, default_out(out, "eps_sweep.zarr"), sweep_figure(ds, log=log or eps_text is None))

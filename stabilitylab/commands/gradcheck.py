@@ -34,11 +34,29 @@ def parse_values(text: str, kind: str, default_points: int) -> list[float]:
     return vals
 
 
+def check_study(fld) -> None:
+    """Raise unless ``fld`` has a readout loss: a checkpoint's block, or a Field with ``loss``."""
+    if not isinstance(fld.force, BlockForce) and fld.loss is None:
+        raise StabilityLabError("gradcheck needs a checkpoint (--ckpt) or a --field whose Field has a readout "
+                                "loss (stabilitylab.Field(..., loss=...)); this field has none")
+
+
+def run_study(fld, **options):
+    """The gradcheck study on ``fld``: a checkpoint's block on its analysis batch with the
+    next-token loss, or a user Field with its own ``loss`` and ``parameters``."""
+    from ..gradients import field_objective
+    from ..gradients.study import gradcheck, study
+
+    check_study(fld)
+    if isinstance(fld.force, BlockForce):
+        block, idx, targets = _batch(fld)
+        return gradcheck(block, idx, targets, knobs=fld.params, **options)
+    obj = field_objective(fld)
+    return study(obj, groups={name: (name,) for name in obj.params}, **options)
+
+
 def _batch(fld):
     """The block, its token batch and next-token targets behind a checkpoint's Field."""
-    if not isinstance(fld.force, BlockForce):
-        raise StabilityLabError("gradcheck needs a checkpoint (--ckpt): a --field has no readout loss "
-                                "(use stabilitylab.gradients.field_objective from Python instead)")
     block, meta = fld.force.block, fld.meta
     spec = meta.get("batch_corpus")
     corpus = corpus_from_spec(spec) if spec and spec != "uniform-random" else None
@@ -83,8 +101,8 @@ def _report(ds) -> None:
             val(ds.sweep_adjoint_residual, variant=v, t2=last, beta=b))
            for v in ds.variant.values for b in ds.beta.values])
     if not ds.sizes["asym"]:
-        console.print("asymmetry sweep skipped: it blends towards a thick block, and this checkpoint "
-                      "is conservative")
+        console.print("asymmetry sweep skipped: it blends a thick block towards a conservative one (this "
+                      "checkpoint is conservative), or varies a --field's knob asym (this field has none)")
         return
     table(f"asymmetry sweep F_r = (1-r) F_cons + r F_thick: cosine vs {ref}",
           ["r", "|Av|/|Jv|", "force res.", *(e for e in est if e != ref)],
@@ -180,13 +198,10 @@ def command(alpha, eps, t1, beta, t2_text, betas_text, asym_text, fp_tol, fp_ste
     asyms = parse_values(asym_text, "linear", 5)
     if min(betas) <= 0 or not all(0 <= r <= 1 for r in asyms):
         raise StabilityLabError("--betas must be > 0 and --asym values in [0, 1]")
-    from ..gradients.study import gradcheck
-
     fld = resolve_field(alpha=alpha, **fopts)
     eps = resolve_eps(eps, fld)
-    block, idx, targets = _batch(fld)
-    ds = gradcheck(block, idx, targets, eps=eps, T1=t1, beta=beta, t2s=t2s, betas=betas, asyms=asyms,
-                   fp_steps=fp_steps, fp_tol=fp_tol, fp_newton=newton, knobs=fld.params, progress=True)
+    ds = run_study(fld, eps=eps, T1=t1, beta=beta, t2s=t2s, betas=betas, asyms=asyms, fp_steps=fp_steps,
+                   fp_tol=fp_tol, fp_newton=newton, progress=True)
     ds.attrs = {**store.provenance(fld), **ds.attrs}
     _report(ds)
     finish(ds, default_out(out, "gradcheck.zarr"), _figure(ds))

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 
 import click
 import torch
 
 from ..errors import StabilityLabError
+from ..interrupts import Interrupted, trapped
 from ..report.battery import STAGES
 from .common import console, eps_option, field_options, resolve_eps, resolve_field, user_errors
 
@@ -88,7 +90,14 @@ def command(from_stored, datasets, out, eps, param, span, quick, skip, recompute
         pdf = Path(out) if out else _default_pdf(fld)
         folder = document.figure_dir(pdf)
         _say(f"battery on {fld.name} (n = {fld.n}, ε = {eps:g}: {fld.meta['eps_source']}{', quick' if quick else ''}) → {folder}/")
-        sections = battery.run(fld, settings, folder, skip=skip, recompute=recompute, progress=True, log=_say)
+        try:
+            with trapped():
+                sections = battery.run(fld, settings, folder, skip=skip, recompute=recompute, progress=True,
+                                       log=_say)
+        except Interrupted as exc:
+            click.echo(f"\ninterrupted ({exc}): the stages finished so far are stored in {folder}/; rerun the "
+                       "same command to reuse them and go on", err=True)
+            sys.exit(exc.exit_code)
     pngs = document.build(sections, pdf)
     console.print("[bold]verdict:[/]")
     for line in verdict(sections):

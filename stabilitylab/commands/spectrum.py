@@ -21,7 +21,7 @@ def print_spectrum(ds) -> None:
         mark = "[red]unstable[/]" if lam.real > 0 else ("[yellow]map-unstable[/]" if abs(mu) > 1 else "stable")
         rows.append((fmt(complex(lam), 5), fmt(crit), fmt(complex(mu), 5), fmt(abs(mu), 6), kind, mark, fmt(res, 2)))
     table(f"rightmost eigenvalues λ of J (ε = {eps:g})",
-          ["λ", "ε_crit", "μ = 1+ελ", "|μ|", "kind", "", "residual"], rows)
+          ["λ", "ε_crit (mode)", "μ = 1+ελ", "|μ|", "kind", "", "residual"], rows)
     rows = []
     for mu, lam, res in zip(ds["eig_M"].values, ds["lambda_of_M"].values, ds["residual_M"].values):
         if not np.isfinite(mu):
@@ -35,6 +35,9 @@ def print_spectrum(ds) -> None:
                   f"{fmt(ds.attrs['step_residual'])}"
                   + ("" if ds.attrs.get("fixed_point_converged", 1) else
                      f" [red](not converged: {ds.attrs.get('fixed_point_reason')})[/]"))
+    settled = ds["min_eps_crit"].attrs.get("settled", 1)
+    console.print(f"ε_crit (smallest over all modes): {fmt(float(ds['min_eps_crit']), 4)}"
+                  + ("" if settled else " [yellow](refinement not settled: an upper bound)[/]"))
     console.print(f"[bold]verdict:[/] {ds.attrs['verdict_text']}")
 
 

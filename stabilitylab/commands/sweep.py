@@ -19,6 +19,7 @@ import xarray as xr
 
 from .. import checkpoint, store
 from ..errors import CheckpointError, StabilityLabError
+from ..interrupts import Interrupted, trapped
 from ..parallel import NOT_CONVERGED, OK, PointResult, run_sweep, template_like
 from ..parallel.sweepstore import open_lazy
 from ..model import BlockConfig
@@ -157,12 +158,13 @@ def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str
     attrs = store.provenance(None, **settings, residual_kind=RESIDUAL_KIND, model_config=fld.meta.get("config"),
                              state_size=fld.n, state_shape=list(fld.shape), field_params=dict(fld.params))
     try:
-        report = run_sweep(points, compute, out, compute.template(), settings=settings, attrs=attrs,
-                           workers=_default_workers(opts["workers"], len(points)), scheduler=opts["scheduler"],
-                           threads=opts["threads"], retry_failed=opts["retry_failed"], progress=not opts["quiet"])
-    except KeyboardInterrupt:
+        with store.lock(out), trapped():
+            report = run_sweep(points, compute, out, compute.template(), settings=settings, attrs=attrs,
+                               workers=_default_workers(opts["workers"], len(points)), scheduler=opts["scheduler"],
+                               threads=opts["threads"], retry_failed=opts["retry_failed"], progress=not opts["quiet"])
+    except (KeyboardInterrupt, Interrupted) as exc:
         click.echo(f"interrupted: finished points are stored in {out}; rerun the same command to resume", err=True)
-        sys.exit(130)
+        sys.exit(exc.exit_code if isinstance(exc, Interrupted) else 130)
     counts = ", ".join(f"{n} {s or 'pending'}" for s, n in sorted(report.counts.items()))
     console.print(f"sweep: {report.points} points, {report.computed} computed now, {report.already_done} "
                   f"already done ({counts}) in {report.seconds:.1f} s")

@@ -1,8 +1,14 @@
 """``stabilitylab train``: train the thick block by AsymEP and/or BPTT with a stability monitor."""
 from __future__ import annotations
 
+import signal
+import sys
+from pathlib import Path
+
 import click
 import torch
+
+from .. import store
 
 from .common import console, fmt, table, user_errors
 
@@ -73,7 +79,8 @@ def command(threads, out, quiet, **options):
     (stabilitylab spectrum --ckpt RUN_DIR/s0400.pt).
 
     Rerunning the same command continues the run from RUN_DIR/state.pt (weights, optimiser, step,
-    RNG). Ctrl-C finishes the current update, saves everything and stops. The defaults are the
+    RNG). Ctrl-C (or SIGTERM) finishes the current update, saves everything and stops (exit status
+130, or 143 for SIGTERM). The defaults are the
     model and solver of the shipped checkpoints; checkpoints/README.md has their exact command.
     """
     from ..train import Run, TrainConfig
@@ -81,13 +88,18 @@ def command(threads, out, quiet, **options):
     torch.set_num_threads(threads)
     options["grad_clip"] = options["grad_clip"] or None
     cfg = TrainConfig(**options)
-    run = Run.open(cfg, out)
-    if run.resumed:
-        console.print(f"resuming {out} at step {run.step}")
-    if run.step >= cfg.steps:
-        console.print(f"{out} is already at step {run.step} (--steps {cfg.steps}); nothing to do")
-    run.train(progress=not quiet)
+    with store.lock(Path(out)):
+        run = Run.open(cfg, out)
+        if run.resumed:
+            console.print(f"resuming {out} at step {run.step}")
+        if run.step >= cfg.steps:
+            console.print(f"{out} is already at step {run.step} (--steps {cfg.steps}); nothing to do")
+        run.train(progress=not quiet)
     _summary(run)
+    if run.interrupted:
+        click.echo(f"interrupted ({signal.Signals(run.interrupted).name}): the run is saved in {out} at step "
+                   f"{run.step}; rerun the same command to continue it", err=True)
+        sys.exit(128 + run.interrupted)
 
 
 def _summary(run) -> None:

@@ -15,7 +15,8 @@ Dataset layout (dims ``point``, ``mode``, ``special``):
   ``special_operator`` ('J' or 'M'), ``special_param``, ``special_eig`` (λ or μ, complex),
   ``special_frequency`` (Im λ, or arg μ per step), ``special_precision`` (bracket width in p),
   ``special_point``, ``special_state_norm``;
-- attributes: provenance, the problem and options, ``stop_reason``, ``complete``.
+- attributes: provenance, the problem and options, ``stop_reason``, ``reached_end`` (the branch
+  reached the end of its range; the store's own ``complete`` flag says its writer finished).
 
 A Branch also carries its restart state — the last point ``x = (z, p)``, the unit direction ``t``
 there and the next step ``ds`` — so :func:`~.run.continuation` can extend it (``restart=``); the
@@ -126,7 +127,7 @@ class Branch:
 
     def _attrs(self) -> dict:
         return {**self.attrs, "param": self.param, "stop_reason": self.stop_reason,
-                "complete": int(self.complete), "residual_kind": RESIDUAL_KIND}
+                "reached_end": int(self.complete), "residual_kind": RESIDUAL_KIND}
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> "Branch":
@@ -147,6 +148,7 @@ class Branch:
                 row = {name: ds[f"special_{name}"].values[i] for name in SPECIAL_VARS}
                 specials.append(SpecialPoint(**{key: v if isinstance(v, str) else v.item()
                                                 for key, v in row.items()}))
-        attrs = {key: v for key, v in ds.attrs.items() if key not in ("param", "stop_reason", "complete")}
-        return cls(param, k, points, specials, str(ds.attrs.get("stop_reason", "")),
-                   bool(ds.attrs.get("complete", 0)), attrs)
+        drop = ("param", "stop_reason", "reached_end", "complete", "analysis", "schema_version")
+        attrs = {key: v for key, v in ds.attrs.items() if key not in drop}
+        reached = ds.attrs.get("reached_end", ds.attrs.get("complete", 0))  # stores before schema 1
+        return cls(param, k, points, specials, str(ds.attrs.get("stop_reason", "")), bool(reached), attrs)

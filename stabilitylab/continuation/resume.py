@@ -17,9 +17,12 @@ dict, read back with ``torch.load(weights_only=True)``::
 ``npoints`` (an interruption between the append and the side-file write) are dropped from the
 store. A run may extend a branch whose settings match (``p_end`` and ``max_points`` may differ, so
 a run stopped by ``max_points`` or a shorter range continues); other settings are refused.
+:func:`plan` says, before any computation, what a run will do with a stored branch: resume it,
+extend it to a farther ``p_end``, or refuse a nearer ``p_end`` that the branch already passed.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -54,7 +57,7 @@ def check(branch: Branch, expected: dict, where) -> None:
             for key, val in expected.items() if branch.settings.get(key) != val]
     if diff:
         raise StabilityLabError(f"{where} holds a continuation with other settings ({'; '.join(diff)}); "
-                                "use another --out or delete it")
+                                "use another --out, or --overwrite to replace it")
 
 
 def save(out, branch: Branch) -> None:
@@ -69,9 +72,8 @@ def save(out, branch: Branch) -> None:
     os.replace(tmp, path)
 
 
-def open_branch(out, like: torch.Tensor) -> Branch | None:
-    """The branch stored at ``out`` with its restart state (tensors on ``like``'s device and
-    dtype), or None when ``out`` or its side file is missing."""
+def _side(out) -> dict | None:
+    """The side file of ``out`` as a dict, or None when ``out`` or its side file is missing."""
     path = side_path(out)
     if not (Path(out).exists() and path.exists()):
         return None
@@ -82,14 +84,45 @@ def open_branch(out, like: torch.Tensor) -> Branch | None:
                                 "delete it and the store to start over") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.get("version") != VERSION:
         raise StabilityLabError(f"{path} is not a stabilitylab continuation resume file")
-    branch = Branch.from_dataset(store.read(out))
+    return raw
+
+
+def plan(out, options: ContinuationOptions) -> str:
+    """One line on what a run with ``options`` does with the branch stored at ``out`` ('' when
+    none is stored): resume it, or extend it to a changed ``p_end``; a changed ``p_end`` that the
+    stored branch has already passed is refused (the store would not match its range)."""
+    raw = _side(out)
+    if raw is None:
+        return ""
+    try:
+        stored_end = json.loads((store.stored_attrs(out) or {}).get("options", "{}")).get("p_end")
+    except (TypeError, ValueError):
+        stored_end = None
+    param, last = raw["settings"]["param"], float(raw["x"][-1])
+    here = f"{out} holds {raw['npoints']} points of {param} up to {last:.6g}"
+    if stored_end is None or float(stored_end) == options.p_end:
+        return f"resuming: {here}; continuing to {options.p_end:g}"
+    if (last - options.p_end) * options.direction > options.ds_min:
+        raise StabilityLabError(f"{here} (range end {float(stored_end):g}), past the requested end "
+                                f"{options.p_end:g}; add --overwrite to recompute the shorter range, or use "
+                                "another --out")
+    return f"resuming: {here} (range end {float(stored_end):g}); extending it to {param}={options.p_end:g}"
+
+
+def open_branch(out, like: torch.Tensor) -> Branch | None:
+    """The branch stored at ``out`` with its restart state (tensors on ``like``'s device and
+    dtype), or None when ``out`` or its side file is missing."""
+    raw = _side(out)
+    if raw is None:
+        return None
+    branch = Branch.from_dataset(store.read(out, partial=True))
     npoints = int(raw["npoints"])
     if len(branch.points) < npoints:
         raise StabilityLabError(f"{out} has {len(branch.points)} points but its resume file expects "
                                 f"{npoints}; delete both to start over")
     if len(branch.points) > npoints:
         del branch.points[npoints:]
-        store.write(branch.points_dataset(), out)
+        store.write(branch.points_dataset(), out, "continuation", complete=False)
     branch.specials = [SpecialPoint(**{**sp, "eig": complex(*sp["eig"])}) for sp in raw["specials"]]
     branch.settings, branch.stop_reason = raw["settings"], str(raw["stop_reason"])
     branch.x, branch.t, branch.ds = raw["x"].to(like), raw["t"].to(like), float(raw["ds"])

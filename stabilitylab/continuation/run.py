@@ -28,6 +28,7 @@ import torch
 
 from .. import store
 from ..errors import StabilityLabError
+from ..interrupts import deferred
 from ..solvers import relax_euler
 from . import resume
 from .branch import Branch, BranchPoint
@@ -41,6 +42,7 @@ from .spectra import SpectrumTracker
 START_RELAX_STEPS = 300
 START_NEWTON_FACTOR = 3
 END_REACHED = "reached the end of the range"
+ANALYSIS = "continuation"  # the analysis attribute of its store
 
 
 class _Run:
@@ -94,11 +96,12 @@ class _Run:
         self.modes = modes
         if self.out is not None:
             ds_new = self.branch.points_dataset(len(self.branch.points) - 1)
-            if prev is None:
-                store.write(ds_new, self.out)
-            else:
-                store.append(ds_new, self.out, dim="point")
-            resume.save(self.out, self.branch)
+            with deferred():  # a signal waits until the point and its restart state are both stored
+                if prev is None:
+                    store.write(ds_new, self.out, ANALYSIS, complete=False)
+                else:
+                    store.append(ds_new, self.out, "point", ANALYSIS)
+                resume.save(self.out, self.branch)
 
     # -- start -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,8 +134,9 @@ class _Run:
         self.branch.points, self.branch.specials = list(branch.points), list(branch.specials)
         self.branch.x, self.branch.t, self.branch.ds = branch.x, branch.t, branch.ds
         if self.out is not None and not stored:
-            store.write(self.branch.points_dataset(), self.out)
-            resume.save(self.out, self.branch)
+            with deferred():
+                store.write(self.branch.points_dataset(), self.out, ANALYSIS, complete=False)
+                resume.save(self.out, self.branch)
 
     # -- steps -------------------------------------------------------------------------------
     def step(self) -> str:
@@ -172,8 +176,9 @@ class _Run:
         self.branch.stop_reason = reason
         self.branch.complete = reason.startswith(END_REACHED)
         if self.out is not None:
-            resume.save(self.out, self.branch)
-            store.write(self.branch.to_dataset(), self.out)
+            with deferred():
+                resume.save(self.out, self.branch)
+                store.write(self.branch.to_dataset(), self.out, ANALYSIS)
         return self.branch
 
 

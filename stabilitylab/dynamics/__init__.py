@@ -13,7 +13,7 @@ from .attractor import KINDS, Attractor, Attractors, Criteria, detect
 from .cycle import analyse_cycle
 from .floquet import Floquet, floquet, monodromy
 from .knockout import knockout, target_knob
-from .sweep import eps_sweep, predicted_eps_crit
+from .sweep import default_grid, eps_sweep
 
-__all__ = ["KINDS", "Attractor", "Attractors", "Criteria", "Floquet", "analyse_cycle", "detect",
-           "eps_sweep", "floquet", "knockout", "monodromy", "predicted_eps_crit", "target_knob"]
+__all__ = ["KINDS", "Attractor", "Attractors", "Criteria", "Floquet", "analyse_cycle", "default_grid",
+           "detect", "eps_sweep", "floquet", "knockout", "monodromy", "target_knob"]

@@ -41,7 +41,7 @@ def analyse_cycle(field: Field, eps: float = 0.1, steps: int = 6000, *, tail: in
         start = newton_start(row.kind, tr.z[0], tr.centroid[0])
         spec, attrs["fixed_point"] = fixed_point_spectrum(field, eps, k, z0=start)
         if spec is not None:
-            parts.append(spec[["eig_J", "eig_M", "eps_crit", "max_abs_mu", "leading_re_J"]]
+            parts.append(spec[["eig_J", "eig_M", "eps_crit", "min_eps_crit", "max_abs_mu", "leading_re_J"]]
                          .rename(eps_crit="eps_crit_J"))
             verdict += f"; fixed point: max|mu|={modulus_text(float(spec['max_abs_mu']))} ({spec.attrs['verdict']})"
         else:

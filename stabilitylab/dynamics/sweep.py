@@ -3,13 +3,13 @@ r"""ε-sweep: is a failure to converge a discretisation artifact or a real insta
 All ε of the grid relax at once (one batched run, :mod:`.batch`) and each attractor is classified
 (:mod:`.attractor`): residual floor, step residual, oscillation, kind. Overlaid is the prediction
 of the spectrum at the fixed point (:mod:`.fixed_point`; Newton–Krylov from the best converged
-run, else from the start state), taken at the largest ε of the grid, where the largest-modulus
-search of M = I + εJ sees the stiff modes best. With λ the known eigenvalues — the rightmost of J
-and those recovered from M, λ = (μ − 1)/ε — the map is stable iff every |1 + ελ| < 1, i.e. for
-ε < ε_crit = min over Re λ < 0 of −2 Re λ/|λ|² (:mod:`~stabilitylab.spectral.euler`); if some
-Re λ ≥ 0 no ε is stable (ε_crit = 0: a real, continuous-time instability). The sweep reports that
-prediction next to the observed onset (the smallest ε that does not reach a fixed point) and
-whether they agree.
+run, else from the start state) at the largest ε of the grid, where the largest-modulus search
+of M = I + εJ sees the stiff modes best. ε_crit is the spectrum's refined ``min_eps_crit``, the smallest
+−2 Re λ/|λ|² over *all* modes (:func:`~stabilitylab.spectral.spectrum.min_eps_crit`), the same
+number ``stabilitylab spectrum`` reports; if some Re λ ≥ 0 no ε is stable (ε_crit = 0: a real,
+continuous-time instability). The sweep reports that prediction next to the observed onset (the
+smallest ε that does not reach a fixed point) and whether they agree. Without a grid it sweeps
+:func:`default_grid` around the predicted ε_crit, so the onset is always inside the range.
 """
 from __future__ import annotations
 
@@ -19,23 +19,33 @@ import numpy as np
 import xarray as xr
 
 from ..field import Field
-from ..spectral.euler import eps_crit
 from ..store import provenance
 from .attractor import Criteria, detect
 from .fixed_point import fixed_point_spectrum
 
 
-def predicted_eps_crit(lam: np.ndarray) -> float:
-    """ε_crit of the eigenvalues ``lam``: 0 if any Re λ ≥ 0, else min −2a/|λ|²."""
-    lam = np.asarray(lam, dtype=complex)
-    lam = lam[np.isfinite(lam)]
-    if not lam.size:
-        return math.nan
-    return 0.0 if np.any(lam.real >= 0) else float(eps_crit(lam).min())
+GRID_POINTS, GRID_SPAN = 12, (0.05, 2.0)  # default grid: ε_crit × 0.05 … ε_crit × 2, geometric
 
 
-def _verdict(eps: np.ndarray, kinds: list[str], crit: float, how: str) -> tuple[str, float, float]:
-    """(text, last converging ε below the onset, onset ε)."""
+def default_grid(crit: float, eps: float) -> np.ndarray:
+    """:data:`GRID_POINTS` step sizes geometric over ``GRID_SPAN`` × ε_crit (× ``eps`` when there is
+    no finite positive ε_crit), so the grid straddles the predicted onset."""
+    scale = crit if math.isfinite(crit) and crit > 0 else eps
+    return np.geomspace(GRID_SPAN[0] * scale, GRID_SPAN[1] * scale, GRID_POINTS)
+
+
+def _verdict(eps: np.ndarray, kinds: list[str], crit: float, how: str,
+             unsettled=()) -> tuple[str, float, float]:
+    """(text, last converging ε below the onset, onset ε); ``unsettled``: the ε classified as fixed
+    points only because ‖F‖ was still decaying when the run ended (named in the text)."""
+    text, last, onset = _verdict_text(eps, kinds, crit, how)
+    if len(unsettled):
+        text += (f"; not converged within the run at ε = {', '.join(f'{e:g}' for e in unsettled)} "
+                 "(||F|| still decaying: counted as fixed points)")
+    return text, last, onset
+
+
+def _verdict_text(eps: np.ndarray, kinds: list[str], crit: float, how: str) -> tuple[str, float, float]:
     bad = [e for e, k in zip(eps, kinds) if k != "fixed_point"]
     onset = min(bad) if bad else math.nan
     good = [e for e, k in zip(eps, kinds) if k == "fixed_point" and not e > onset]
@@ -57,11 +67,15 @@ def _verdict(eps: np.ndarray, kinds: list[str], crit: float, how: str) -> tuple[
     return f"fixed point up to ε={last:g}, {kind} from ε={onset:g}; {pred}{agree}", last, onset
 
 
-def eps_sweep(field: Field, eps, steps: int = 3000, *, tail: int | None = None, k: int = 6,
+def eps_sweep(field: Field, eps=None, steps: int = 3000, *, tail: int | None = None, k: int = 6,
               lyapunov: bool = True, seed: int = 0, criteria: Criteria | None = None,
-              progress: bool = False, command: str | None = None) -> xr.Dataset:
+              progress: bool = False, command: str | None = None, spectrum_eps: float = 0.1) -> xr.Dataset:
     """Dataset on dim ``eps`` (attractor scalars, traces on ``step``), the fixed point's ``eig_J``
-    on ``mode``, ``predicted_max_abs_mu`` per ε and scalar ``eps_crit``; ``attrs['verdict']``."""
+    on ``mode``, ``predicted_max_abs_mu`` per ε and scalar ``eps_crit``; ``attrs['verdict']``.
+    ``eps=None``: :func:`default_grid` around the ε_crit of the spectrum at ``spectrum_eps``."""
+    if eps is None:
+        first, _ = fixed_point_spectrum(field, spectrum_eps, k)
+        eps = default_grid(math.nan if first is None else float(first["min_eps_crit"]), spectrum_eps)
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
     att = detect(field, eps, steps, tail=tail, lyapunov=lyapunov, seed=seed, criteria=criteria, progress=progress)
     ds = att.to_dataset("eps", eps)
@@ -72,17 +86,29 @@ def eps_sweep(field: Field, eps, steps: int = 3000, *, tail: int | None = None, 
     if spec is not None:
         lam = np.concatenate([spec["eig_J"].values, spec["lambda_of_M"].values])
         lam = lam[np.isfinite(lam)]
-        crit = predicted_eps_crit(lam)
+        crit = float(spec["min_eps_crit"])
+        settled = int(spec["min_eps_crit"].attrs.get("settled", 1))
         ds["eig_J"] = ("mode", spec["eig_J"].values, {"long_name": "rightmost eigenvalues of J at the fixed point"})
         ds["lambda_of_M"] = ("mode", spec["lambda_of_M"].values,
-                             {"long_name": f"(mu - 1)/eps of the largest multipliers of M at eps={eps.max():g}"})
+                             {"long_name": "(mu - 1)/eps of the largest multipliers of M at "
+                                           f"eps={eps.max():g}"})
         ds = ds.assign_coords(mode=np.arange(ds.sizes["mode"]))
         ds["predicted_max_abs_mu"] = ("eps", np.abs(1 + eps[:, None] * lam[None, :]).max(axis=1),
-                                      {"long_name": "max |1 + eps lambda| over the known eigenvalues"})
+                                      {"long_name": "max |1 + eps lambda| over eig_J and lambda_of_M"})
     else:
-        crit = math.nan
-    ds["eps_crit"] = ((), crit, {"long_name": "predicted critical step: the map is stable for eps < eps_crit"})
-    text, last, onset = _verdict(eps, [r.kind for r in att.rows], crit, how)
+        crit, settled = math.nan, 0
+    ds["eps_crit"] = ((), crit, {"long_name": "predicted critical step: smallest -2a/|lambda|^2 over all modes "
+                                              "(the spectrum's min_eps_crit); stable for eps < eps_crit",
+                                 "units": "1", "settled": settled})
+    tr = att.trajectory
+    settled = tr.force_norm[:, -1] <= att.settings["fp_tol"] * np.max(tr.state_norm, axis=1)  # attractor's rule
+    ds["converged"] = ("eps", settled.astype(np.int8),
+                       {"long_name": "1 if ||F|| <= fp_tol max||z|| at the last step (0: a fixed point only "
+                                     "by its still-decaying residual, or no fixed point)"})
+    kinds = [r.kind for r in att.rows]
+    unsettled = [e for e, k, s in zip(eps, kinds, settled) if k == "fixed_point" and not s]
+    text, last, onset = _verdict(eps, kinds, crit, how, unsettled)
     ds.attrs = provenance(field, command=command, analysis="eps-sweep", verdict=text, eps_converged_max=last,
-                          eps_onset=onset, fixed_point=how, spectrum_eps=float(eps.max()), **ds.attrs)
+                          eps_onset=onset, fixed_point=how,
+                          spectrum_eps=float(eps.max()), **ds.attrs)
     return ds

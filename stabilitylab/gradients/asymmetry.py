@@ -56,10 +56,11 @@ class BlendedBlock(ThickBlock):
 
 
 def antisymmetry_ratio(field: Field, z: torch.Tensor, probes: int = 4, seed: int = 0) -> float:
-    """Mean of ‖A v‖/‖J v‖ over seeded random v, A = (J − Jᵀ)/2 at z (0: conservative)."""
+    """Mean of ‖A v‖/‖J v‖ over seeded random v, A = (J − Jᵀ)/2 at z (0: conservative). The probes
+    are drawn once in float64 (then cast), so float32 and float64 states see the same vectors."""
     P = Linearization(field, z)
     g = torch.Generator().manual_seed(seed)
-    V = torch.randn(z.numel(), probes, generator=g, dtype=z.dtype).to(z.device)
+    V = torch.randn(z.numel(), probes, generator=g, dtype=torch.float64).to(device=z.device, dtype=z.dtype)
     with torch.no_grad():
         JV = P.J()(V)
         AV = 0.5 * (JV - P.JT()(V))

@@ -139,12 +139,23 @@ class Objective:
         return z, {"free_force_residual": fr, "free_step_residual": abs(eps) * fr}
 
 
-def field_objective(field: Field, loss: Loss, params: Mapping[str, torch.Tensor] | None = None) -> Objective:
-    """The objective of a user Field: ``params`` default to the parameters of its force module."""
+def field_objective(field: Field, loss: Loss | None = None,
+                    params: Mapping[str, torch.Tensor] | None = None) -> Objective:
+    """The objective of a user Field: ``loss`` defaults to ``field.loss``, ``params`` to the
+    parameters of its force module named by ``field.parameters`` (all of them by default)."""
+    loss = field.loss if loss is None else loss
+    if loss is None:
+        raise FieldError("the field has no readout loss: give it one (stabilitylab.Field(..., loss=...))")
     if params is None:
         if not isinstance(field.force, torch.nn.Module):
             raise FieldError("the field's force is not an nn.Module; pass params={name: tensor} explicitly")
-        params = dict(field.force.named_parameters())
+        named = dict(field.force.named_parameters())
+        names = list(named) if field.parameters is None else list(field.parameters)
+        unknown = [n for n in names if n not in named]
+        if unknown:
+            raise FieldError(f"Field.parameters names {unknown}, not parameters of its force module "
+                             f"({sorted(named)})")
+        params = {n: named[n] for n in names}
     if not params:
         raise FieldError("the objective has no parameters to differentiate")
     return Objective(field, loss, dict(params))

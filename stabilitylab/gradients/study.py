@@ -1,6 +1,11 @@
 """The fidelity study behind ``stabilitylab gradcheck``: every estimator on one batch, sweeps over
 the nudge length T2 and strength β, and over the asymmetry knob r, as one xarray Dataset.
 
+:func:`study` runs it on any :class:`~.objective.Objective` (a user Field with a readout loss:
+:func:`~.objective.field_objective`); the asymmetry sweep varies the field's own knob ``asym``
+and is left out when the field has none. :func:`gradcheck` runs it on an equilibrium block and
+its token batch, where ``asym`` is the blend of :class:`~.asymmetry.BlendedBlock` (thick blocks).
+
 The fixed-point estimators (implicit, EP variants) share one free state z*, found by Euler
 relaxation (then Newton–Krylov if relaxation stalls) to a force residual ``fp_tol``; BPTT
 differentiates the deployed T1-step unroll, so its distance from ``implicit`` is the truncation
@@ -8,6 +13,7 @@ bias of the unroll. Sweeps compare against the reference ``implicit`` (the exact
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -79,16 +85,17 @@ def _nudge_sweep(obj, z_star, exact, eps, t2s, betas, beta, groups, advance):
     }, at_beta
 
 
-def _asym_sweep(block, idx, targets, knobs, asyms, main, z_star, fp, run, groups, advance):
-    """All estimators on the blended field F_r for each r, against F_r's own implicit gradient."""
+def _asym_sweep(base, asyms, main, z_star, fp, run, groups, advance):
+    """All estimators on the field at each ``asym`` = r, against its own implicit gradient (the
+    study's results ``main`` are those at the field's own r)."""
     shape = (len(ESTIMATORS), len(asyms))
     cos, ratio = np.full(shape + (len(groups),), np.nan), np.full(shape + (len(groups),), np.nan)
     change, adj = np.full(shape, np.nan), np.full(shape, np.nan)
     antisym, free = np.full(len(asyms), np.nan), np.full(len(asyms), np.nan)
-    blended = BlendedBlock.of(block) if asyms else None
+    own = base.field.params.get("asym")
     for m, r in enumerate(asyms):
-        obj = block_objective(blended, idx, targets, asym=r, **knobs)
-        if r == 1.0:  # F_1 is the block's own force: reuse
+        obj = replace(base, field=base.field.with_params(asym=r))
+        if r == own:  # the study's own field: reuse
             zr, fpr, res = z_star, fp, main
         else:
             zr, fpr = free_state(obj, run["eps"], run["fp_steps"], run["fp_tol"], run["fp_newton"])
@@ -109,20 +116,36 @@ def _asym_sweep(block, idx, targets, knobs, asyms, main, z_star, fp, run, groups
     }
 
 
-def gradcheck(block, idx: torch.Tensor, targets: torch.Tensor, *, eps: float = 0.1, T1: int = 150,
-              beta: float = 0.02, t2s: Sequence[int] = (20, 40, 80, 160),
-              betas: Sequence[float] = (0.02, 0.5, 5.0), asyms: Sequence[float] = (0, 0.25, 0.5, 0.75, 1),
-              fp_steps: int = 5000, fp_tol: float = 1e-10, fp_newton: bool = True,
-              knobs: dict | None = None, progress: bool = False) -> xr.Dataset:
-    """The study (module docstring). The pairwise comparison uses β = ``beta`` (added to ``betas``)
-    and T2 = max(t2s); the asymmetry sweep needs a thick block (it is left out otherwise).
-    ``fp_newton=False`` keeps the free state Euler-only (e.g. the deployed T1 steps, unconverged)."""
-    knobs, t2s = dict(knobs or {}), sorted({int(t) for t in t2s})
+def gradcheck(block, idx: torch.Tensor, targets: torch.Tensor, *, knobs: dict | None = None,
+              asyms: Sequence[float] = (0, 0.25, 0.5, 0.75, 1), **options) -> xr.Dataset:
+    """:func:`study` on ``block`` with the next-token readout loss on batch ``idx``; the asymmetry
+    sweep blends a thick block toward its conservative counterpart (:class:`BlendedBlock`, left
+    out for other blocks)."""
+    knobs = dict(knobs or {})
+    if isinstance(block, ThickBlock) and asyms:
+        obj = block_objective(BlendedBlock.of(block), idx, targets, **knobs)  # asym = 1: the block's own force
+    else:
+        obj, asyms = block_objective(block, idx, targets, **knobs), []
+    ds = study(obj, asyms=asyms, **options)
+    ds.attrs["asym_construction"] = ("F_r = (1-r) F_cons + r F_thick on the same parameters "
+                                     "(stabilitylab.gradients.asymmetry)")
+    return ds
+
+
+def study(obj, *, eps: float = 0.1, T1: int = 150, beta: float = 0.02, t2s: Sequence[int] = (20, 40, 80, 160),
+          betas: Sequence[float] = (0.02, 0.5, 5.0), asyms: Sequence[float] = (0, 0.25, 0.5, 0.75, 1),
+          fp_steps: int = 5000, fp_tol: float = 1e-10, fp_newton: bool = True, groups: dict | None = None,
+          progress: bool = False) -> xr.Dataset:
+    """The study (module docstring) on the objective ``obj``. The pairwise comparison uses
+    β = ``beta`` (added to ``betas``) and T2 = max(t2s); the asymmetry sweep over ``asyms`` needs
+    a knob ``asym`` on ``obj.field`` (it is left out otherwise). ``fp_newton=False`` keeps the
+    free state Euler-only (e.g. the deployed T1 steps, unconverged). ``groups``: parameter groups
+    ``{group: names}`` compared besides "all" (default: :func:`~.fidelity.groups_of`)."""
+    t2s = sorted({int(t) for t in t2s})
     betas = sorted(set(map(float, betas)) | {float(beta)})
-    asyms = [float(r) for r in asyms] if isinstance(block, ThickBlock) else []
+    asyms = [float(r) for r in asyms] if "asym" in obj.field.params else []
     run = dict(eps=eps, T1=T1, T2=t2s[-1], beta=beta, fp_steps=fp_steps, fp_tol=fp_tol, fp_newton=fp_newton)
-    groups = groups_of(dict(block.named_parameters()))
-    obj = block_objective(block, idx, targets, **knobs)
+    groups = groups_of(dict(obj.params), groups)
     tasks = 1 + len(VARIANTS) * len(betas) + len(asyms)
     with progress_bar(tasks, "gradient estimators", progress) as advance:
         z_star, fp = free_state(obj, eps, fp_steps, fp_tol, fp_newton)
@@ -131,7 +154,7 @@ def gradcheck(block, idx: torch.Tensor, targets: torch.Tensor, *, eps: float = 0
         sweep_vars, at_beta = _nudge_sweep(obj, z_star, main[REFERENCE], eps, t2s, betas, beta, groups,
                                            advance)
         main.update(at_beta)
-        asym_vars = _asym_sweep(block, idx, targets, knobs, asyms, main, z_star, fp, run, groups, advance)
+        asym_vars = _asym_sweep(obj, asyms, main, z_star, fp, run, groups, advance)
     cos, ratio, norm = compare({e: main[e].grads for e in ESTIMATORS}, groups)
     ds = xr.Dataset(
         {
@@ -150,6 +173,5 @@ def gradcheck(block, idx: torch.Tensor, targets: torch.Tensor, *, eps: float = 0
                     fp_steps=fp_steps, fp_newton=int(fp_newton), fp_solver=fp.solver, fp_converged=int(fp.converged),
                     fp_force_residual=fp.final_force_residual,
                     residual_kind="force residual ||F(z)||/||z||; step residual ||eps F(z)||/||z||",
-                    asym_construction="F_r = (1-r) F_cons + r F_thick on the same parameters "
-                                      "(stabilitylab.gradients.asymmetry)")
+                    asym_construction="the field's knob asym = r")
     return ds

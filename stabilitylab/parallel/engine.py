@@ -250,6 +250,8 @@ def run_sweep(points: Sequence[Mapping], compute: Callable, out: str | Path, tem
                 advance(summary.status)
                 if summary.status != OK:
                     failures.append(summary)
+    if not sweepstore.pending(out, retry_failed=False):
+        sweepstore.mark_complete(out)
     return SweepReport(out, len(points), len(todo), len(points) - len(todo), sweepstore.statuses(out),
                        time.perf_counter() - t0, failures)
 

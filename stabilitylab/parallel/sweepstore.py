@@ -16,7 +16,8 @@ Layout, for ``npoints`` points and a *template* (an xarray Dataset describing on
 
 Unwritten regions read as the fill value: NaN (float, complex), −1 (int), False (bool), "" (str);
 they are never written (zarr skips chunks equal to the fill value). The store is created in a
-temporary directory and renamed into place: it exists complete or not at all.
+temporary directory and renamed into place: it exists whole or not at all; its ``complete`` flag
+is set once every point is done. Metadata is consolidated (see :mod:`stabilitylab.store`).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import StabilityLabError
-from ..store import jsonable
+from ..store import SCHEMA_VERSION, jsonable, mark, quiet_zarr
 
 PENDING, OK, NOT_CONVERGED, FAILED, ERROR = "", "ok", "not_converged", "failed", "error"
 #: per-point bookkeeping arrays (reserved names)
@@ -99,7 +100,7 @@ def create(out: Path, template: xr.Dataset, coords: Mapping[str, Sequence], attr
     for key, values in coords.items():
         values = np.asarray(values)
         point_coords[key] = ("point", values.astype(object) if _is_text(values.dtype) else values)
-    all_attrs = {**{k: jsonable(v) for k, v in attrs.items()},
+    all_attrs = {**{k: jsonable(v) for k, v in attrs.items()}, "schema_version": SCHEMA_VERSION, "complete": 0,
                  "sweep_settings": json.dumps(settings, sort_keys=True, default=str),
                  "sweep_fingerprint": fingerprint_,
                  "sweep_schema": json.dumps(schema(template), sort_keys=True),
@@ -108,8 +109,14 @@ def create(out: Path, template: xr.Dataset, coords: Mapping[str, Sequence], attr
     tmp = out.with_name(f".{out.name}.creating-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    ds.to_zarr(tmp, mode="w-", compute=False, consolidated=False, encoding=encoding)
+    with quiet_zarr():  # consolidated (all metadata is final here: points only write chunks)
+        ds.to_zarr(tmp, mode="w-", compute=False, consolidated=True, encoding=encoding)
     os.replace(tmp, out)
+
+
+def mark_complete(out: Path) -> None:
+    """Set the store's ``complete`` flag: every point is done."""
+    mark(out, True)
 
 
 def _group(out: Path, mode: str = "r"):

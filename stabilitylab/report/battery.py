@@ -196,18 +196,16 @@ def plan_drift(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
 
 
 def plan_gradients(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
-    from ..commands.gradcheck import _batch
-    from ..gradients.study import gradcheck
-
+    from ..commands.gradcheck import check_study, run_study
     try:
-        block, idx, targets = _batch(field)
+        check_study(field)
     except StabilityLabError as exc:
         raise Skip(str(exc)) from None
     opts = dict(eps=s.eps, T1=s.grad_t1, beta=s.grad_betas[0], t2s=list(s.grad_t2), betas=list(s.grad_betas),
                 asyms=list(s.grad_asym), fp_steps=s.grad_fp_steps, fp_tol=1e-10)
 
     def compute():
-        ds = gradcheck(block, idx, targets, **opts, knobs=field.params, progress=progress)
+        ds = run_study(field, **opts, progress=progress)
         ds.attrs = {**store.provenance(field), **ds.attrs}
         return ds
 
@@ -276,7 +274,7 @@ def run(field: Field, settings: Settings, folder: str | Path, *, skip=(), recomp
                 log(f"{head}: failed ({exc}); the report leaves it out")
                 continue
             ds.attrs.update({"report_stage": name, KEY_ATTR: key, "report_settings": json.dumps(asdict(settings))})
-            store.write(ds, path)
+            store.write(ds, path, ds.attrs.get("analysis") or {"gradients": "gradcheck"}.get(name, name))
             ds = store.read(path)
             log(f"{head}: done in {time.perf_counter() - t0:.1f} s → {path}")
         done[name] = ds

@@ -111,7 +111,7 @@ def spectrum_page(ds, frame) -> Figure:
     note = ""
     if "numerical_abscissa" in ds:
         note = f" — non-normality: {nonnormality(ds)}"
-    tables.draw(fig.add_subplot(gs[1]), columns, rows, title="ε_crit per mode" + note, colors=colors)
+    tables.draw(fig.add_subplot(gs[1]), columns, rows, title=f"ε_crit per mode (smallest over all modes: {num(float(ds['min_eps_crit']))})" + note, colors=colors)
     return fig
 
 

@@ -64,7 +64,7 @@ def eps_crit_rows(ds: xr.Dataset):
             rows.append([eig(lam, 4), "complex pair" if pair else "real", eig(1 + eps * lam, 4),
                          num(abs(1 + eps * lam), 5), num(float(eps_crit(lam))), status, src])
             colors.append(color)
-    columns = ["λ of J", "kind", f"μ = 1 + ελ (ε = {eps:g})", "|μ|", "ε_crit = −2a/|λ|²", "status", "found by"]
+    columns = ["λ of J", "kind", f"μ = 1 + ελ (ε = {eps:g})", "|μ|", "ε_crit of mode", "status", "found by"]
     return columns, rows, colors
 
 

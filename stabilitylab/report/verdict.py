@@ -78,7 +78,7 @@ def continuation(ds: xr.Dataset) -> str:
         at = int(np.argmin(np.abs(p - own)))
         side = "stable" if int(ds["n_unstable_M"].values[at]) == 0 else "unstable"
         text += f" The checkpoint itself ({knob(param)} = {num(own)}) is on the {side} side."
-    if not ds.attrs.get("complete", 1):
+    if not ds.attrs.get("reached_end", ds.attrs.get("complete", 1)):
         text += f" (The continuation stopped early: {ds.attrs.get('stop_reason')}.)"
     return text
 

@@ -42,7 +42,7 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
     1 + ελ, ``eig_M``, ``residual_M``, ``lambda_of_M`` = (μ − 1)/ε, ``complex_J``/``complex_M``;
     scalars: unstable counts, ``max_abs_mu``, ``min_eps_crit`` (refined by up to
-    ``refine_eps_crit`` extra LM searches, see :func:`_refine_eps_crit`) and (``diagnostics``) the
+    ``refine_eps_crit`` extra LM searches, see :func:`min_eps_crit`) and (``diagnostics``) the
     non-normality measures of :mod:`~stabilitylab.spectral.nonnormal`. Attributes: ε, the verdict,
     the fixed point's force and step residuals, solver settings and provenance.
     """
@@ -71,8 +71,7 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     m = max(len(lam), len(mu))
     nan = complex(np.nan, np.nan)
     crit = eps_crit(lam)
-    min_crit, crit_settled = _refine_eps_crit(
-        lin, _min_positive(np.concatenate([crit, eps_crit((mu - 1) / eps)])), lam, k, tol, seed, refine_eps_crit)
+    min_crit, crit_settled = min_eps_crit(lin, lam, mu, eps, k, tol=tol, seed=seed, rounds=refine_eps_crit)
     verdict, text = stability_verdict(lam, mu, eps, min_crit)
     data = {
         "eig_J": ("mode", _pad(lam, m, nan), {"long_name": "eigenvalues of J, rightmost first"}),
@@ -114,9 +113,13 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     return xr.Dataset(data, coords={"mode": np.arange(m)}, attrs=attrs)
 
 
-def _refine_eps_crit(lin: Linearization, candidate: float, lam: np.ndarray, k: int, tol: float,
-                     seed: int, rounds: int) -> tuple[float, bool]:
-    """The smallest ε_crit over *all* modes, not only those the searches at ε happened to rank.
+def min_eps_crit(lin: Linearization, lam: np.ndarray, mu: np.ndarray, eps: float, k: int, *,
+                 tol: float = 1e-8, seed: int = 0, rounds: int = 3) -> tuple[float, bool]:
+    """The smallest ε_crit over *all* modes, not only those the searches at ε happened to rank:
+    the one ε_crit every command, monitor and figure reports.
+
+    ``lam``: rightmost eigenvalues of J; ``mu``: largest multipliers of M = I + εJ at ``eps``. The
+    first candidate is the smallest positive ε_crit of λ and of (μ − 1)/ε.
 
     A stiff mode (large |λ|) limits ε_crit without being among the rightmost λ or the largest |μ|
     at a small ε. Fixed-point iteration: at ε = candidate, every |1 + ελ| ≤ 1 iff ε ≤ min ε_crit;
@@ -124,7 +127,8 @@ def _refine_eps_crit(lin: Linearization, candidate: float, lam: np.ndarray, k: i
     settled) or finds modes with |μ| > 1, whose smaller ε_crit is the next candidate. Returns
     (estimate, settled). A continuous-unstable spectrum (some Re λ ≥ 0) has ε_crit = 0.
     """
-    if (lam.real >= 0).any() or candidate <= 0:
+    candidate = _min_positive(np.concatenate([eps_crit(lam), eps_crit((np.asarray(mu) - 1) / eps)]))
+    if (np.asarray(lam).real >= 0).any() or candidate <= 0:
         return 0.0, True
     for i in range(rounds):
         res = leading_eigs(lin.M(candidate), k=k, which="LM", tol=tol, seed=seed + 2 + i)

@@ -9,7 +9,8 @@ Every ``monitor_every`` updates each lane is measured (:mod:`.monitor`) and the 
 every ``snapshot_every`` updates (and at step 0 and the last step) each lane is saved as
 ``s{step:04d}.pt`` (in ``RUN_DIR/<rule>/`` when there are two lanes) and ``monitor.zarr`` and
 ``monitor.png`` are rewritten, as they are whenever :meth:`Run.train` returns. A first Ctrl-C
-finishes the current update, saves and stops; a second one aborts.
+(or SIGTERM) finishes the current update, saves and stops (:attr:`Run.interrupted` says which
+signal); a second Ctrl-C aborts.
 """
 from __future__ import annotations
 
@@ -34,28 +35,32 @@ from .state import load_state, save_state
 from .step import Lane, train_step
 
 MONITOR_ZARR, MONITOR_PNG = "monitor.zarr", "monitor.png"
+ANALYSIS = "train-monitor"  # the analysis attribute of monitor.zarr
 
 
 @contextmanager
 def interrupt_guard():
-    """Yield a callable telling whether Ctrl-C was pressed; the first SIGINT only sets the flag,
-    the second raises KeyboardInterrupt as usual (main thread only; elsewhere a no-op)."""
-    flag = {"hit": False}
+    """Yield a callable returning the signal number once SIGINT or SIGTERM arrived (0 before):
+    the first one only sets the flag, a second SIGINT raises KeyboardInterrupt as usual (main
+    thread only; elsewhere a no-op)."""
+    flag = {"hit": 0}
+    signals = (signal.SIGINT, signal.SIGTERM)
     try:
-        previous = signal.getsignal(signal.SIGINT)
+        previous = {s: signal.getsignal(s) for s in signals}
 
         def handler(signum, frame):
-            flag["hit"] = True
+            flag["hit"] = flag["hit"] or signum
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
-        signal.signal(signal.SIGINT, handler)
+        for s in signals:
+            signal.signal(s, handler)
     except ValueError:  # not the main thread
-        previous = None
+        previous = {}
     try:
         yield lambda: flag["hit"]
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 @dataclass
@@ -71,6 +76,7 @@ class Run:
     history: dict
     command: str
     resumed: bool = False
+    interrupted: int = 0  # the signal that stopped the last :meth:`train` (0: it ran to the end)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -143,7 +149,7 @@ class Run:
         if not any(self.history.values()):
             return
         ds = self.dataset()
-        store.write(ds, self.out / MONITOR_ZARR)
+        store.write(ds, self.out / MONITOR_ZARR, ANALYSIS)
         write_figure(self.out / MONITOR_PNG, ds, self.cfg.eps, entropy_floor=self.corpus.entropy_floor,
                      unigram=self.corpus.unigram_entropy(), title=self.command)
 
@@ -191,6 +197,7 @@ class Run:
                     self.save()
                 bar(self, outcomes)
             self.write_outputs()
+            self.interrupted = interrupted()
 
 
 @contextmanager

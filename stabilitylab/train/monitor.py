@@ -9,8 +9,9 @@ On the fixed analysis batch (``data.analysis_batch``: one validation window, see
 - at the long-run state z_L (the fixed point when the relaxation reaches one; otherwise a point on
   its attractor, where J is only the instantaneous Jacobian — the figure marks those records):
   the rightmost eigenvalues of J (``eigs``, 'LR') and the largest-modulus eigenvalues of
-  M = I + εJ (``eigs``, 'LM'); the leading λ = a + ib, max |μ|, and
-  min ε_crit = min −2a/(a² + b²) over all those modes (0 if any a ≥ 0);
+  M = I + εJ (``eigs``, 'LM'); the leading λ = a + ib, max |μ|, and ε_crit, the smallest
+  −2a/(a² + b²) over *all* modes (0 if any a ≥ 0), refined as ``spectrum`` refines its
+  ``min_eps_crit`` (:func:`~stabilitylab.spectral.spectrum.min_eps_crit`, a few extra LM searches);
 - the numerical abscissa ω(J) = λ_max((J + Jᵀ)/2) (``eigsh``, 'LA') and the antisymmetry ratio
   ‖Av‖/‖Jv‖ (random v);
 - optionally cos(g_EP, g_BPTT) on the first training-sized validation batch.
@@ -33,7 +34,7 @@ from ..linear import Linearization
 from ..model import EquilibriumBlock, block_field
 from ..solvers import relax_euler
 from ..spectral import eigs, eigsh
-from ..spectral.euler import eps_crit
+from ..spectral.spectrum import min_eps_crit
 from .config import TrainConfig
 
 MODES = 6  # eigenvalues kept per operator
@@ -71,7 +72,7 @@ def gradient_cosine(block: EquilibriumBlock, x, y, cfg: TrainConfig) -> float:
 
 def _antisymmetry(lin: Linearization) -> float:
     """Mean ‖Av‖/‖Jv‖ over seeded random v (reusing ``lin``'s JVP trace)."""
-    V = torch.randn(lin.n, PROBES, generator=torch.Generator().manual_seed(0), dtype=lin.z.dtype)
+    V = torch.randn(lin.n, PROBES, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(lin.z)
     with torch.no_grad():
         return float((lin.A()(V).norm(dim=0) / lin.J()(V).norm(dim=0)).mean())
 
@@ -100,13 +101,14 @@ def _spectra(lin: Linearization, eps: float) -> dict:
         rJ = eigs(lin.J(), k=MODES, which="LR", seed=0)
         rM = eigs(lin.M(eps), k=MODES, which="LM", seed=0)
         omega = float(eigsh(lin.S(), k=1, which="LA", seed=0).eigenvalues[0])
-    lam = rJ.eigenvalues.numpy()[:MODES]
-    mu = rM.eigenvalues.numpy()[:MODES]
+        lam = rJ.eigenvalues.numpy()[:MODES]
+        mu = rM.eigenvalues.numpy()[:MODES]
+        crit = min_eps_crit(lin, lam, mu, eps, MODES, seed=0)[0]
     lead = complex(lam[0])
     return {
         "lead_re": lead.real, "lead_im": abs(lead.imag),
         "max_abs_mu": float(np.abs(mu).max()),
-        "eps_crit": float(eps_crit(np.concatenate([lam, (mu - 1.0) / eps])).min()),
+        "eps_crit": crit,
         "omega": omega,
         "antisymmetry": _antisymmetry(lin),
         "eig_converged": float(rJ.converged and rM.converged and not caught),

@@ -27,7 +27,7 @@ DESCRIPTIONS = {
     "lead_re": "Re of the rightmost eigenvalue of J at the long-run state",
     "lead_im": "|Im| of the rightmost eigenvalue of J at the long-run state",
     "max_abs_mu": "max |mu| of M = I + eps J at the training eps",
-    "eps_crit": "min over the leading modes of -2a/(a^2+b^2) (0 if some a >= 0)",
+    "eps_crit": "smallest -2a/(a^2+b^2) over all modes, refined as spectrum's min_eps_crit (0 if some a >= 0)",
     "omega": "numerical abscissa lambda_max((J + J^T)/2)",
     "antisymmetry": "||A v|| / ||J v||, A = (J - J^T)/2, random v",
     "cos_ep_bptt": "cosine of the AEP and BPTT gradients (NaN when not monitored)",
