@@ -96,6 +96,6 @@ def test_spectrum_cli(tmp_path):
     ds = store.read(out)
     assert ds["eig_J"].dtype == np.complex128 and out.with_suffix(".png").exists()
     every = CliRunner().invoke(cli, ["spectrum", "--field", "stabilitylab.examples:stuart_landau", "--k", "40",
-                                     "--no-diagnostics", "--out", str(out)])
+                                     "--no-diagnostics", "--overwrite", "--out", str(out)])
     assert every.exit_code == 0, every.output  # a tiny state (n = 16): k is capped at n, all exact
     assert store.read(out).sizes["mode"] == 16
