@@ -74,7 +74,7 @@ def command(threads, out, quiet, **options):
 
     Rerunning the same command continues the run from RUN_DIR/state.pt (weights, optimiser, step,
     RNG). Ctrl-C finishes the current update, saves everything and stops. The defaults are the
-    model and solver of the shipped checkpoints; checkpoints/README.md has their exact command.
+    model and solver of the shipped checkpoints; stabilitylab/shipped/README.md has their exact command.
     """
     from ..train import Run, TrainConfig
 
