@@ -188,12 +188,12 @@ def read(path: str | Path | None = None, config: BlockConfig | None = None) -> C
     if "allp" in raw and not is_ours:
         if config is None:
             raise CheckpointError(f"{p} is in the research format (an 'allp' list without a config); "
-                                  "pass the model config, e.g. --config C=512,H=16,T=256,vocab=256,c=1.0")
+                                  "pass the model config (e.g. C=512,H=16,T=256,vocab=256,c=1.0)")
         return Checkpoint(config, import_research(raw["allp"], config, p), step=_step(raw),
                           provenance={"imported_from": "research-allp"}, path=str(p), sha256=sha)
     if not is_ours:
         raise CheckpointError(f"{p} is not a stabilitylab checkpoint (no format marker); "
-                              "for research-format files pass --config")
+                              "for a research-format file pass the model config")
     if not _is(raw.get("version"), VERSION):
         raise CheckpointError(f"{p} has checkpoint version {raw.get('version')}, this stabilitylab reads {VERSION}")
     try:

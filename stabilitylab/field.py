@@ -135,12 +135,12 @@ def load_factory(spec: str) -> Field:
     This runs user code by design (the same trust as ``python -c 'import package.module'``).
     """
     if ":" not in spec:
-        raise FieldError(f"--field must look like package.module:factory, got {spec!r}")
+        raise FieldError(f"field must look like package.module:factory, got {spec!r}", param="field")
     mod_name, _, attr = spec.partition(":")
     try:
         mod = importlib.import_module(mod_name)
     except Exception as exc:  # any import failure is the user's module
-        raise FieldError(f"cannot import {mod_name!r} for --field: {exc}") from None
+        raise FieldError(f"cannot import {mod_name!r} for the field factory: {exc}") from None
     factory = getattr(mod, attr, None)
     if factory is None or not callable(factory):
         raise FieldError(f"{mod_name!r} has no callable {attr!r}")

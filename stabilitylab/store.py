@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ import xarray as xr
 from .errors import StabilityLabError
 
 PROVENANCE_KEYS = ("command", "created", "stabilitylab_version", "versions")
+#: the command line that asked for the outputs being made: the CLI sets it around a command (the
+#: library never reads ``sys.argv``); outside it, provenance says "python"
+COMMAND_LINE: ContextVar[str | None] = ContextVar("stabilitylab_command_line", default=None)
 
 
 def _versions() -> dict:
@@ -54,7 +58,7 @@ def provenance(field=None, command: str | None = None, **settings) -> dict:
     """Attributes every output carries: command line, time, versions, the field's source and
     config, and the given settings (solver tolerances, ε, residual kind, ...)."""
     attrs = {
-        "command": command if command is not None else " ".join(["stabilitylab", *sys.argv[1:]]),
+        "command": command if command is not None else (COMMAND_LINE.get() or "python"),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
     }
@@ -95,7 +99,7 @@ def write(ds: xr.Dataset, path: str | Path, mode: str = "w") -> Path:
     """Write ``ds`` to a zarr store at ``path`` (replacing it when mode='w')."""
     path = Path(path)
     if path.suffix != ".zarr":
-        raise StabilityLabError(f"--out must name a .zarr store, got {path}")
+        raise StabilityLabError(f"out must name a .zarr store, got {path}", param="out")
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode == "w" and path.exists():
         shutil.rmtree(path)

@@ -117,3 +117,15 @@ def test_one_clear_error_line(name, args, what, tmp_path, monkeypatch):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert res.exit_code == 2, f"{what}: exit {res.exit_code}\n{res.output}"
     assert len(lines) == 1 and lines[0].startswith("error: "), f"{what}:\n{res.output}"
+
+
+def test_library_errors_name_arguments_and_the_cli_names_options(tmp_path):
+    """A library error names the argument (``grad_clip``), never a flag; the CLI names the option (``--min-lr-ratio``)."""
+    from stabilitylab.errors import ConfigError
+    from stabilitylab.train.config import TrainConfig
+
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(grad_clip=-1.0)
+    assert str(info.value).startswith("grad_clip must be > 0") and "--" not in str(info.value)
+    res = CliRunner().invoke(cli, ["train", "--min-lr-ratio", "-1", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2 and res.output.startswith("error: --min-lr-ratio must be >= 0"), res.output

@@ -181,7 +181,7 @@ def test_field_without_checkpoint_skips_what_does_not_apply(tmp_path):
     pdf = tmp_path / "sl.pdf"
     out = report("--field", "stabilitylab.examples:stuart_landau", "--quick", "--param", "mu", "--range=-0.2:0.1",
                  "--skip", "knockout", "--out", pdf)
-    assert "training drift: skipped (a --field has no training run)" in out
+    assert "training drift: skipped (a user field has no training run)" in out
     assert re.search(r"gradient fidelity: skipped \(gradcheck needs a checkpoint", out)
     text = pages(pdf)
     assert [t.split(" ", 1)[1][:20] for t in text[1:]] == [TITLES[k][:20] for k in

@@ -6,9 +6,7 @@ import numpy as np
 import torch
 
 from .. import store
-from ..data import analysis_batch_with_targets, corpus_from_spec
 from ..errors import StabilityLabError
-from ..model import BlockForce
 from .common import (console, default_out, field_options, finish, fmt, out_option, resolve_field, table,
                      user_errors)
 
@@ -32,22 +30,6 @@ def parse_values(text: str, kind: str, default_points: int) -> list[float]:
     if not vals:
         raise StabilityLabError("an empty list of sweep values")
     return vals
-
-
-def _batch(fld):
-    """The block, its token batch and next-token targets behind a checkpoint's Field."""
-    if not isinstance(fld.force, BlockForce):
-        raise StabilityLabError("gradcheck needs a checkpoint (--ckpt): a --field has no readout loss "
-                                "(use stabilitylab.gradients.field_objective from Python instead)")
-    block, meta = fld.force.block, fld.meta
-    spec = meta.get("batch_corpus")
-    corpus = corpus_from_spec(spec) if spec and spec != "uniform-random" else None
-    idx = torch.tensor(meta["batch_idx"])
-    B, T = idx.shape
-    idx2, targets = analysis_batch_with_targets(block.config.vocab, T, B, meta["batch_seed"], corpus)
-    if not torch.equal(idx, idx2):
-        raise RuntimeError("the target batch does not match the analysed batch")  # a bug, not user input
-    return block, idx.to(fld.device), targets.to(fld.device)
 
 
 def _report(ds) -> None:
@@ -180,10 +162,14 @@ def command(alpha, eps, t1, beta, t2_text, betas_text, asym_text, fp_tol, fp_ste
     asyms = parse_values(asym_text, "linear", 5)
     if min(betas) <= 0 or not all(0 <= r <= 1 for r in asyms):
         raise StabilityLabError("--betas must be > 0 and --asym values in [0, 1]")
+    from ..gradients import readout_batch
     from ..gradients.study import gradcheck
 
+    if fopts.get("field_spec"):
+        raise StabilityLabError("gradcheck needs a checkpoint (--ckpt): a --field has no readout loss "
+                                "(use stabilitylab.gradients.field_objective from Python instead)")
     fld = resolve_field(alpha=alpha, **fopts)
-    block, idx, targets = _batch(fld)
+    block, idx, targets = readout_batch(fld)
     ds = gradcheck(block, idx, targets, eps=eps, T1=t1, beta=beta, t2s=t2s, betas=betas, asyms=asyms,
                    fp_steps=fp_steps, fp_tol=fp_tol, fp_newton=newton, knobs=fld.params, progress=True)
     ds.attrs = {**store.provenance(fld), **ds.attrs}

@@ -1,6 +1,8 @@
 """``stabilitylab spectrum``: leading eigenvalues of J and of M = I + εJ at a fixed point."""
 from __future__ import annotations
 
+import functools
+
 import click
 import numpy as np
 
@@ -41,15 +43,25 @@ def print_spectrum(ds) -> None:
     console.print(f"[bold]verdict:[/] {ds.attrs['verdict_text']}")
 
 
+def spectrum_options(fn):
+    """``--eps/--k/--tol/--ncv/--no-diagnostics``: the settings of one spectrum, declared once for
+    ``stabilitylab spectrum`` and every point of ``stabilitylab sweep spectrum``/``batches``."""
+    opts = [
+        click.option("--eps", default=0.1, show_default=True, help="Euler step size ε (M = I + εJ)."),
+        click.option("--k", default=8, show_default=True, help="Eigenvalues wanted from each search."),
+        click.option("--tol", default=1e-8, show_default=True, help="Relative eigen-residual tolerance."),
+        click.option("--ncv", default=None, type=int, help="Krylov subspace size (default max(2k+1, 40))."),
+        click.option("--no-diagnostics", is_flag=True,
+                     help="Skip the non-normality diagnostics (‖Av‖/‖Jv‖, ω(J), transient growth)."),
+    ]
+    return functools.reduce(lambda f, opt: opt(f), reversed(opts), fn)
+
+
 @click.command("spectrum")
 @field_options
-@click.option("--eps", default=0.1, show_default=True, help="Euler step size ε (M = I + εJ).")
-@click.option("--k", default=8, show_default=True, help="Eigenvalues wanted from each search.")
+@spectrum_options
 @click.option("--alpha", default=None, type=float, help="Attention-output scale α (shorthand for --set alpha=A).")
-@click.option("--tol", default=1e-8, show_default=True, help="Relative eigen-residual tolerance.")
-@click.option("--ncv", default=None, type=int, help="Krylov subspace size (default max(2k+1, 20)).")
 @click.option("--vectors", is_flag=True, help="Also store the eigenvectors (mode × state).")
-@click.option("--no-diagnostics", is_flag=True, help="Skip the non-normality diagnostics.")
 @out_option("spectrum.zarr")
 @user_errors
 def command(eps, k, alpha, tol, ncv, vectors, no_diagnostics, out, **fopts):

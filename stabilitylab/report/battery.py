@@ -6,7 +6,7 @@ Stages, in order: ``spectrum`` (J and M), ``continuation`` (in a knob, α by def
 (attractor and Floquet), ``eps_sweep`` (a grid bracketing the spectrum's ε_crit), ``knockout``
 (the same knob scaled down to 0), ``drift`` (the checkpoint's training run: its ``monitor.zarr``,
 else a ``sweep spectrum`` over the run's snapshots) and ``gradients`` (``gradcheck``). A stage that
-does not apply (a ``--field`` has no training run and no readout loss) or fails with a user error
+does not apply (a user field has no training run and no readout loss) or fails with a user error
 is skipped, and its section is left out of the report.
 """
 from __future__ import annotations
@@ -164,10 +164,10 @@ def find_snapshots(path: Path, config: dict) -> list[dict]:
 
 def _snapshot_sweep(points: list[dict], eps: float, k: int, dtype: str, progress: bool) -> xr.Dataset:
     """``sweep spectrum`` over ``points`` (serial, in-process), read back into memory."""
-    from ..commands.sweep import SpectrumPoint
     from ..parallel import run_sweep
+    from ..parallel.points import CheckpointSource, SpectrumPoint
 
-    compute = SpectrumPoint(eps, k, 1e-8, None, True, (("dtype", dtype),))
+    compute = SpectrumPoint(eps, k, source=CheckpointSource(dtype=dtype))
     settings = {"analysis": "spectrum", "eps": eps, "k": k, "dtype": dtype}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "drift.zarr"
@@ -178,7 +178,7 @@ def _snapshot_sweep(points: list[dict], eps: float, k: int, dtype: str, progress
 
 def plan_drift(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
     if "checkpoint" not in field.meta:
-        raise Skip("a --field has no training run")
+        raise Skip("a user field has no training run")
     path = Path(field.meta["checkpoint"])
     config = checkpoint.read(path).provenance.get("train_config")
     if not config:
@@ -196,11 +196,11 @@ def plan_drift(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
 
 
 def plan_gradients(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
-    from ..commands.gradcheck import _batch
+    from ..gradients import readout_batch
     from ..gradients.study import gradcheck
 
     try:
-        block, idx, targets = _batch(field)
+        block, idx, targets = readout_batch(field)
     except StabilityLabError as exc:
         raise Skip(str(exc)) from None
     opts = dict(eps=s.eps, T1=s.grad_t1, beta=s.grad_betas[0], t2s=list(s.grad_t2), betas=list(s.grad_betas),

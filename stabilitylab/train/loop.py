@@ -14,7 +14,6 @@ finishes the current update, saves and stops; a second one aborts.
 from __future__ import annotations
 
 import signal
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,11 +83,12 @@ class Run:
             diff = old.mismatches(cfg)
             if diff:
                 raise StabilityLabError(f"{out} holds a run with a different configuration ({'; '.join(diff)}); "
-                                        "use another --out, or repeat the original options to continue it")
+                                        "write to another run directory, or repeat the original configuration "
+                                        "to continue it")
         lanes = {rule: Lane.fresh(rule, cfg, corpus.vocab_size) for rule in cfg.rules}
         batch_rng = torch.Generator().manual_seed(cfg.seed + 1)
         run = cls(cfg, out, corpus, lanes, 0, batch_rng, {r: [] for r in cfg.rules},
-                  command or " ".join(["stabilitylab", *sys.argv[1:]]))
+                  command or store.COMMAND_LINE.get() or "python")
         if saved is not None:
             run.step = saved["step"]
             run.batch_rng.set_state(saved["batch_rng"])
