@@ -129,3 +129,15 @@ def test_library_errors_name_arguments_and_the_cli_names_options(tmp_path):
     assert str(info.value).startswith("grad_clip must be > 0") and "--" not in str(info.value)
     res = CliRunner().invoke(cli, ["train", "--min-lr-ratio", "-1", "--out", str(tmp_path / "run")])
     assert res.exit_code == 2 and res.output.startswith("error: --min-lr-ratio must be >= 0"), res.output
+
+
+@pytest.mark.parametrize("sweep", ["sweep spectrum", "sweep batches"])
+def test_sweep_options_are_the_spectrum_options(sweep):
+    """Every option a sweep shares with ``spectrum`` is the same declaration: default, help, type."""
+    def described(cmd):
+        return {p.name: (p.opts, p.default, p.help, repr(p.type)) for p in cmd.params}
+
+    one, many = described(COMMANDS["spectrum"]), described(COMMANDS[sweep])
+    shared = {"config_text", "batch_size", "device", "dtype", "knobs", "eps", "k", "tol", "ncv", "no_diagnostics"}
+    assert shared <= set(one) & set(many)
+    assert {name: many[name] for name in shared} == {name: one[name] for name in shared}
