@@ -135,7 +135,7 @@ def test_library_errors_name_arguments_and_the_cli_names_options(tmp_path):
 def test_sweep_options_are_the_spectrum_options(sweep):
     """Every option a sweep shares with ``spectrum`` is the same declaration: default, help, type."""
     def described(cmd):
-        return {p.name: (p.opts, p.default, p.help, repr(p.type)) for p in cmd.params}
+        return {p.name: (p.opts, p.default, getattr(p, "help", None), repr(p.type)) for p in cmd.params}
 
     one, many = described(COMMANDS["spectrum"]), described(COMMANDS[sweep])
     shared = {"config_text", "batch_size", "device", "dtype", "knobs", "eps", "k", "tol", "ncv", "no_diagnostics"}
