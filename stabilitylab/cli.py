@@ -21,12 +21,13 @@ _SKIP = {"common"}
 
 
 def user_message(exc: StabilityLabError) -> str:
-    """A library error as the CLI says it: the argument it starts with named as its option
-    (``param`` ``grad_clip`` → ``--grad-clip``)."""
+    """A library error as the CLI says it: the argument it is about (``param``) named as its option,
+    in place of the name the message starts with (``grad_clip`` → ``--grad-clip``), else at the end."""
     text, param = str(exc), getattr(exc, "param", None)
-    if param and text.startswith(param):
-        return "--" + param.replace("_", "-") + text[len(param):]
-    return text
+    if not param:
+        return text
+    flag = "--" + param.replace("_", "-")
+    return flag + text[len(param):] if text.startswith(param) else f"{text} ({flag})"
 
 
 class _Group(click.Group):

@@ -6,7 +6,8 @@ Layers, lowest first (a unit is a top-level module or subpackage of ``stabilityl
 
 0. ``errors``, and the package itself (``__version__``); its ``__init__`` is the public facade and
    imports only ``errors`` and ``field`` (the rest lazily, by name)
-1. ``field``, ``data``, ``store`` — the Field contract, corpora, datasets on disk
+1. ``field``, ``data``, ``store``, ``analyses`` — the Field contract, corpora, datasets on disk, the
+   analyses' names (a table of names, importing nothing)
 2. ``linear``, ``model``, ``examples`` — operators on a Field, the equilibrium blocks, example fields
 3. ``checkpoint`` — blocks on disk as Fields
 4. ``solvers`` — fixed points and linear solves
@@ -20,7 +21,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stabilitylab"
-LAYERS = [("errors", ""), ("field", "data", "store"), ("linear", "model", "examples"), ("checkpoint",),
+LAYERS = [("errors", ""), ("field", "data", "store", "analyses"), ("linear", "model", "examples"), ("checkpoint",),
           ("solvers",), ("spectral",), ("continuation", "dynamics", "gradients"), ("parallel", "train"),
           ("report",), ("cli",)]
 LAYER = {unit: i for i, units in enumerate(LAYERS) for unit in units}

@@ -79,14 +79,12 @@ def _checkpoint_paths(patterns) -> list[Path]:
     return list(unique.values())
 
 
-def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str) -> None:
+def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str, analysis: str) -> None:
     """Validate the options on the first readable checkpoint, run the sweep, report it
-    (``x``: the coordinate the table and figure are ordered by)."""
+    (``x``: the coordinate the table and figure are ordered by; ``analysis``: the store's name)."""
     eps, k = opts["eps"], opts["k"]
     if eps <= 0:
         raise StabilityLabError(f"--eps must be > 0, got {eps}")
-    if opts["workers"] is not None and opts["workers"] < 0:
-        raise StabilityLabError(f"--workers must be >= 0, got {opts['workers']}")
     readable = [p for p in points if p["checkpoint_sha256"]]
     if not readable:
         checkpoint.read(points[0]["checkpoint"], _config(opts))  # raises why none can be read
@@ -99,8 +97,9 @@ def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str
     settings = {"analysis": "spectrum", "eps": eps, "k": k, "tol": opts["tol"], "ncv": opts["ncv"],
                 "diagnostics": not opts["no_diagnostics"], "config": opts["config_text"],
                 "batch_size": opts["batch_size"], "dtype": opts["dtype"], "knobs": sorted(opts["knobs"])}
-    attrs = store.provenance(None, **settings, residual_kind=RESIDUAL_KIND, model_config=fld.meta.get("config"),
-                             state_size=fld.n, state_shape=list(fld.shape), field_params=dict(fld.params))
+    attrs = {**store.provenance(None, **settings, residual_kind=RESIDUAL_KIND, model_config=fld.meta.get("config"),
+                                state_size=fld.n, state_shape=list(fld.shape), field_params=dict(fld.params)),
+             "analysis": analysis}  # the store's analysis; settings["analysis"] is each point's
     try:
         report = run_sweep(points, compute, out, compute.template(), settings=settings, attrs=attrs,
                            workers=_default_workers(opts["workers"], len(points)), scheduler=opts["scheduler"],
@@ -223,7 +222,7 @@ def spectrum_command(ckpt_args, ckpts, batch_seed, out, **opts):
     points = sorted((checkpoint_coords(p, _config(opts)) for p in _checkpoint_paths(patterns)),
                     key=lambda q: (q["step"], q["checkpoint"]))
     _spectrum_sweep([{**p, "batch_seed": batch_seed} for p in points], "step", out, opts,
-                    "spectral drift toward the stability boundary")
+                    "spectral drift toward the stability boundary", "sweep-spectrum")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -258,4 +257,4 @@ def batches_command(ckpt, seeds, out, **opts):
     """
     head = checkpoint_coords(checkpoint.resolve(ckpt), _config(opts))
     _spectrum_sweep([{**head, "batch_seed": s} for s in parse_seeds(seeds)], "batch_seed", out, opts,
-                    "spectrum across analysis batches")
+                    "spectrum across analysis batches", "sweep-batches")

@@ -146,7 +146,7 @@ def gradcheck(block, idx: torch.Tensor, targets: torch.Tensor, *, eps: float = 0
                 "variant": list(VARIANTS), "t2": np.asarray(t2s, dtype=np.int64),
                 "beta": np.asarray(betas, dtype=np.float64), "asym": np.asarray(asyms, dtype=np.float64)},
     )
-    ds.attrs.update(reference=REFERENCE, eps=eps, t1=T1, beta=beta, t2=run["T2"], fp_tol=fp_tol,
+    ds.attrs.update(analysis="gradcheck", reference=REFERENCE, eps=eps, t1=T1, beta=beta, t2=run["T2"], fp_tol=fp_tol,
                     fp_steps=fp_steps, fp_newton=int(fp_newton), fp_solver=fp.solver, fp_converged=int(fp.converged),
                     fp_force_residual=fp.final_force_residual,
                     residual_kind="force residual ||F(z)||/||z||; step residual ||eps F(z)||/||z||",

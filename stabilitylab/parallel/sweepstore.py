@@ -126,7 +126,8 @@ def check(out: Path, fingerprint_: str, settings: Mapping, template: xr.Dataset)
     except Exception:  # not a zarr group at all
         attrs = {}
     if "sweep_fingerprint" not in attrs:
-        raise StabilityLabError(f"{out} exists and is not a sweep store; write the sweep elsewhere or delete it")
+        raise StabilityLabError(f"{out} exists and is not a sweep store; write the sweep elsewhere or delete it",
+                                param="out")
     if attrs["sweep_fingerprint"] == fingerprint_:
         return
     old = json.loads(attrs.get("sweep_settings", "{}"))
@@ -139,7 +140,7 @@ def check(out: Path, fingerprint_: str, settings: Mapping, template: xr.Dataset)
     else:
         what = "different points"
     raise StabilityLabError(f"{out} holds a sweep with {what}; write to a new store (or delete {out}) "
-                            "to start afresh, or repeat the original settings to resume it")
+                            "to start afresh, or repeat the original settings to resume it", param="out")
 
 
 def pending(out: Path, retry_failed: bool = False) -> list[int]:

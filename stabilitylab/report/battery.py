@@ -25,8 +25,9 @@ import xarray as xr
 from .. import checkpoint, store
 from ..errors import StabilityLabError
 from ..field import Field
+from .kinds import SECTIONS
 
-STAGES = ("spectrum", "continuation", "cycle", "eps_sweep", "knockout", "drift", "gradients")
+STAGES = SECTIONS  # one stage per report section, in page order
 KEY_ATTR = "report_key"
 
 
@@ -172,7 +173,8 @@ def _snapshot_sweep(points: list[dict], eps: float, k: int, dtype: str, progress
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "drift.zarr"
         run_sweep(points, compute, out, compute.template(), settings=settings,
-                  attrs=store.provenance(None, **settings), workers=0, progress=progress)
+                  attrs={**store.provenance(None, **settings), "analysis": "sweep-spectrum"}, workers=0,
+                  progress=progress)
         return store.read(out)
 
 

@@ -84,7 +84,7 @@ class Run:
             if diff:
                 raise StabilityLabError(f"{out} holds a run with a different configuration ({'; '.join(diff)}); "
                                         "write to another run directory, or repeat the original configuration "
-                                        "to continue it")
+                                        "to continue it", param="out")
         lanes = {rule: Lane.fresh(rule, cfg, corpus.vocab_size) for rule in cfg.rules}
         batch_rng = torch.Generator().manual_seed(cfg.seed + 1)
         run = cls(cfg, out, corpus, lanes, 0, batch_rng, {r: [] for r in cfg.rules},

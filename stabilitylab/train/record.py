@@ -67,4 +67,4 @@ def to_dataset(history: dict, attrs: dict) -> xr.Dataset:
     data.update({k: (("rule", "step", "mode"), v, {"description": DESCRIPTIONS[k]}) for k, v in eig.items()})
     coords = {"rule": np.array(rules, dtype=object), "step": np.array(steps, dtype=np.int64),
               "mode": np.arange(MODES)}
-    return xr.Dataset(data, coords=coords, attrs={**attrs, "residual_kind": RESIDUAL_KINDS})
+    return xr.Dataset(data, coords=coords, attrs={**attrs, "analysis": "monitor", "residual_kind": RESIDUAL_KINDS})
