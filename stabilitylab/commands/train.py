@@ -97,7 +97,7 @@ def _summary(run) -> None:
             continue
         first, last = hist[0], hist[-1]
         rows.append((rule, str(last["step"]), f"{fmt(first['val_ce'])} -> {fmt(last['val_ce'])}",
-                     f"{fmt(first['lead_re'])} -> {fmt(last['lead_re'])}",
+                     f"{fmt(first['leading_re_J'])} -> {fmt(last['leading_re_J'])}",
                      f"{fmt(first['max_abs_mu'], 4)} -> {fmt(last['max_abs_mu'], 4)}",
                      f"{fmt(first['force_residual'])} -> {fmt(last['force_residual'])}"))
     floor = run.corpus.entropy_floor

@@ -49,7 +49,7 @@ def monitor_figure(ds: xr.Dataset, eps: float, entropy_floor: float | None = Non
     ax.legend(fontsize=7)
 
     ax = axes[0, 1]
-    _lines(ax, ds, "lead_re", mark_unsettled=True, marker=".")
+    _lines(ax, ds, "leading_re_J", mark_unsettled=True, marker=".")
     ax.axhline(0.0, **BOUNDARY, label="Re λ = 0 (continuous-time boundary)")
     ax.set_title("leading Re λ of J (open: no fixed point reached)")
     ax.legend(fontsize=7)
@@ -70,13 +70,13 @@ def monitor_figure(ds: xr.Dataset, eps: float, entropy_floor: float | None = Non
     ax.set_xlabel("training step")
 
     ax = axes[1, 1]
-    _lines(ax, ds, "omega", mark_unsettled=True, marker=".")
+    _lines(ax, ds, "numerical_abscissa", mark_unsettled=True, marker=".")
     ax.axhline(0.0, color="gray", lw=0.8)
     ax.set_title("numerical abscissa ω(J) = λmax((J+Jᵀ)/2)")
     ax.set_xlabel("training step")
 
     ax = axes[1, 2]
-    _lines(ax, ds, "eps_crit", log=True, mark_unsettled=True, marker=".")
+    _lines(ax, ds, "min_eps_crit", log=True, mark_unsettled=True, marker=".")
     ax.axhline(eps, **BOUNDARY, label=f"training ε = {eps:g} (unstable below)")
     ax.set_title("min ε_crit over the leading modes")
     ax.set_xlabel("training step")

@@ -27,7 +27,7 @@ from ..errors import StabilityLabError
 from .config import TrainConfig
 from .figure import write_figure
 from .monitor import measure
-from .record import record_row, to_dataset
+from .record import record_row, renamed, to_dataset
 from .schedule import lr_at
 from .state import load_state, save_state
 from .step import Lane, train_step
@@ -94,7 +94,7 @@ class Run:
             run.batch_rng.set_state(saved["batch_rng"])
             for rule, lane in lanes.items():
                 lane.load_state_dict(saved["lanes"][rule])
-            run.history = saved["history"]
+            run.history = {rule: [renamed(row) for row in rows] for rule, rows in saved["history"].items()}
             run.resumed = True
         return run
 
@@ -212,7 +212,7 @@ def _progress(enabled: bool, total: int, start: int):
                 o = outcomes[rule] if outcomes else None
                 txt = f"{rule}: "
                 txt += f"CE {o.loss:.3f} r_F {o.force_residual:.1e}" if o else ""
-                txt += f" | val {h['val_ce']:.3f} Reλ {h['lead_re']:+.2f} |μ| {h['max_abs_mu']:.3f}" if h else ""
+                txt += f" | val {h['val_ce']:.3f} Reλ {h['leading_re_J']:+.2f} |μ| {h['max_abs_mu']:.3f}" if h else ""
                 parts.append(txt)
             bar.update(task, completed=run.step, description="   ".join(parts))
 
