@@ -30,13 +30,17 @@ from .spectrum import spectrum_options
 SHARED_FIELD_OPTIONS = ("config_text", "batch_size", "device", "dtype", "knobs")
 
 
-def _field_options(fn):
-    """:data:`SHARED_FIELD_OPTIONS`, taken from :func:`.common.field_options` itself (the same
-    declarations, so the sweep and the single-point commands cannot disagree)."""
+def _field_options(*names):
+    """The options of :func:`.common.field_options` named ``names``, taken from it (the same
+    declarations, so the sweeps and the single-point commands cannot disagree)."""
     declared = {p.name: p for p in field_options(lambda: None).__click_params__}
-    for name in reversed(SHARED_FIELD_OPTIONS):  # click lists an added parameter list in reverse
-        fn.__click_params__ = [*getattr(fn, "__click_params__", []), declared[name]]
-    return fn
+
+    def add(fn):
+        for name in reversed(names):  # click lists a function's parameters in reverse
+            fn.__click_params__ = [*getattr(fn, "__click_params__", []), declared[name]]
+        return fn
+
+    return add
 
 
 def _options(opts, fn):
@@ -58,6 +62,12 @@ def _engine_options(fn):
         click.option("--retry-failed", is_flag=True, help="Also recompute points recorded as failed."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ], fn)
+
+
+def _point_options(fn):
+    """What every point of a spectrum sweep takes: the field options that apply to all points,
+    ``stabilitylab spectrum``'s settings, and where and how the points run."""
+    return _field_options(*SHARED_FIELD_OPTIONS)(spectrum_options(_engine_options(fn)))
 
 
 def _config(opts) -> BlockConfig | None:
@@ -202,9 +212,7 @@ def command():
               help="Checkpoints: a glob in quotes ('runs/x/s*.pt'), a path or a shipped file name; "
                    "repeatable (paths may also be given as arguments).")
 @click.option("--batch-seed", default=0, show_default=True, help="Seed of the analysis batch of every point.")
-@_field_options
-@spectrum_options
-@_engine_options
+@_point_options
 @click.option("--out", default="drift.zarr", show_default=True, metavar="PATH.zarr",
               help="Sweep store (a PNG of the drift is saved next to it).")
 @user_errors
@@ -241,12 +249,9 @@ def parse_seeds(text: str) -> list[int]:
 
 
 @command.command("batches")
-@click.option("--ckpt", default=None, metavar="PATH",
-              help="Checkpoint, or the file name of a shipped one (default: the project's default).")
+@_field_options("ckpt")
 @click.option("--seeds", default="0:8", show_default=True, help="Analysis batch seeds: A:B (A..B-1) or a,b,c.")
-@_field_options
-@spectrum_options
-@_engine_options
+@_point_options
 @click.option("--out", default="batches.zarr", show_default=True, metavar="PATH.zarr",
               help="Sweep store (a PNG is saved next to it).")
 @user_errors
