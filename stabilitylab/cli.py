@@ -17,7 +17,7 @@ from . import __version__
 from .errors import StabilityLabError
 from . import commands as _commands
 
-_SKIP = {"common"}
+_SKIP = {"common", "settings"}  # shared plumbing, not commands
 
 
 def user_message(exc: StabilityLabError) -> str:

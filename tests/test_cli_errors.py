@@ -138,6 +138,23 @@ def test_sweep_options_are_the_spectrum_options(sweep):
         return {p.name: (p.opts, p.default, getattr(p, "help", None), repr(p.type)) for p in cmd.params}
 
     one, many = described(COMMANDS["spectrum"]), described(COMMANDS[sweep])
-    shared = {"config_text", "batch_size", "device", "dtype", "knobs", "eps", "k", "tol", "ncv", "no_diagnostics"}
+    shared = {"config_text", "batch_size", "device", "dtype", "knobs", "eps", "k", "tol", "ncv", "diagnostics"}
     assert shared <= set(one) & set(many)
     assert {name: many[name] for name in shared} == {name: one[name] for name in shared}
+
+
+@pytest.mark.parametrize("kwargs, args, message", [
+    ({"eps": -0.1}, ["--eps", "-0.1"], "eps must be > 0, got -0.1"),
+    ({"k": 4, "ncv": 5}, ["--k", "4", "--ncv", "5"], "ncv must be >= k + 2 = 6, got 5"),
+])
+def test_spectrum_settings_are_validated_once_by_the_library(kwargs, args, message):
+    """``spectrum``'s options are generated from SpectrumSettings, which validates them; the CLI only
+    names the option."""
+    from stabilitylab.errors import ConfigError
+    from stabilitylab.spectral.settings import SpectrumSettings
+
+    with pytest.raises(ConfigError) as info:
+        SpectrumSettings(**kwargs)
+    assert str(info.value) == message
+    res = CliRunner().invoke(cli, ["spectrum", "--ckpt", "default.pt", *args])
+    assert res.exit_code == 2 and res.output.strip() == f"error: --{message}", res.output

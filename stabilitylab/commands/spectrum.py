@@ -1,13 +1,12 @@
 """``stabilitylab spectrum``: leading eigenvalues of J and of M = I + εJ at a fixed point."""
 from __future__ import annotations
 
-import functools
-
 import click
 import numpy as np
 
-from ..errors import StabilityLabError
+from ..spectral.settings import SpectrumSettings
 from .common import console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .settings import settings_from, settings_options
 
 
 def print_spectrum(ds) -> None:
@@ -43,18 +42,8 @@ def print_spectrum(ds) -> None:
     console.print(f"[bold]verdict:[/] {ds.attrs['verdict_text']}")
 
 
-def spectrum_options(fn):
-    """``--eps/--k/--tol/--ncv/--no-diagnostics``: the settings of one spectrum, declared once for
-    ``stabilitylab spectrum`` and every point of ``stabilitylab sweep spectrum``/``batches``."""
-    opts = [
-        click.option("--eps", default=0.1, show_default=True, help="Euler step size ε (M = I + εJ)."),
-        click.option("--k", default=8, show_default=True, help="Eigenvalues wanted from each search."),
-        click.option("--tol", default=1e-8, show_default=True, help="Relative eigen-residual tolerance."),
-        click.option("--ncv", default=None, type=int, help="Krylov subspace size (default max(2k+1, 40))."),
-        click.option("--no-diagnostics", is_flag=True,
-                     help="Skip the non-normality diagnostics (‖Av‖/‖Jv‖, ω(J), transient growth)."),
-    ]
-    return functools.reduce(lambda f, opt: opt(f), reversed(opts), fn)
+#: ``--eps/--k/--tol/--ncv/--diagnostics``, generated from the library's SpectrumSettings
+spectrum_options = settings_options(SpectrumSettings)
 
 
 @click.command("spectrum")
@@ -64,7 +53,7 @@ def spectrum_options(fn):
 @click.option("--vectors", is_flag=True, help="Also store the eigenvectors (mode × state).")
 @out_option("spectrum.zarr")
 @user_errors
-def command(eps, k, alpha, tol, ncv, vectors, no_diagnostics, out, **fopts):
+def command(alpha, vectors, out, **opts):
     """Leading spectrum of J = dF/dz and of the Euler map M = I + eps*J at the fixed point.
 
     Finds the fixed point (Euler relaxation, then Newton–Krylov, so unstable ones too), then runs
@@ -77,10 +66,9 @@ def command(eps, k, alpha, tol, ncv, vectors, no_diagnostics, out, **fopts):
     from ..spectral.spectrum import spectrum
     from ..report.figures import spectrum_figure
 
-    if eps <= 0:
-        raise StabilityLabError(f"--eps must be > 0, got {eps}")
-    fld = resolve_field(alpha=alpha, **fopts)
+    settings = settings_from(SpectrumSettings, opts)
+    fld = resolve_field(alpha=alpha, **opts)
     with console.status("fixed point and Krylov–Schur searches…"):
-        ds = spectrum(fld, k=k, eps=eps, tol=tol, ncv=ncv, vectors=vectors, diagnostics=not no_diagnostics)
+        ds = spectrum(fld, **settings.kwargs(), vectors=vectors)
     print_spectrum(ds)
     finish(ds, default_out(out, "spectrum.zarr"), spectrum_figure(ds))

@@ -24,6 +24,8 @@ from ..parallel.sweepstore import open_lazy
 from ..model import BlockConfig
 from ..spectral.spectrum import RESIDUAL_KIND
 from .common import check_k, console, field_options, fmt, parse_knobs, resolve_field, table, user_errors
+from ..spectral.settings import SpectrumSettings
+from .settings import settings_from
 from .spectrum import spectrum_options
 
 #: the field options of ``stabilitylab spectrum`` that apply to every checkpoint of a sweep
@@ -92,20 +94,17 @@ def _checkpoint_paths(patterns) -> list[Path]:
 def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str, analysis: str) -> None:
     """Validate the options on the first readable checkpoint, run the sweep, report it
     (``x``: the coordinate the table and figure are ordered by; ``analysis``: the store's name)."""
-    eps, k = opts["eps"], opts["k"]
-    if eps <= 0:
-        raise StabilityLabError(f"--eps must be > 0, got {eps}")
+    spec = settings_from(SpectrumSettings, opts)
     readable = [p for p in points if p["checkpoint_sha256"]]
     if not readable:
         checkpoint.read(points[0]["checkpoint"], _config(opts))  # raises why none can be read
     fld = resolve_field(ckpt=readable[0]["checkpoint"], batch_seed=readable[0]["batch_seed"],
                         **{name: opts[name] for name in SHARED_FIELD_OPTIONS})
-    check_k(k, fld)
+    check_k(spec.k, fld)
     source = CheckpointSource(_config(opts), opts["batch_size"], str(fld.device), opts["dtype"],
                               tuple(sorted(parse_knobs(opts["knobs"]).items())))
-    compute = SpectrumPoint(eps, k, opts["tol"], opts["ncv"], not opts["no_diagnostics"], source)
-    settings = {"analysis": "spectrum", "eps": eps, "k": k, "tol": opts["tol"], "ncv": opts["ncv"],
-                "diagnostics": not opts["no_diagnostics"], "config": opts["config_text"],
+    compute = SpectrumPoint(**spec.kwargs(), source=source)
+    settings = {"analysis": "spectrum", **spec.kwargs(), "config": opts["config_text"],
                 "batch_size": opts["batch_size"], "dtype": opts["dtype"], "knobs": sorted(opts["knobs"])}
     attrs = {**store.provenance(None, **settings, residual_kind=RESIDUAL_KIND, model_config=fld.meta.get("config"),
                                 state_size=fld.n, state_shape=list(fld.shape), field_params=dict(fld.params)),
@@ -121,10 +120,10 @@ def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str
     console.print(f"sweep: {report.points} points, {report.computed} computed now, {report.already_done} "
                   f"already done ({counts}) in {report.seconds:.1f} s")
     summary = _summary(report.out)
-    _table(summary, x, eps)
+    _table(summary, x, spec.eps)
     console.print(f"dataset: {out}")
     png = Path(out).with_suffix(".png")
-    _figure(summary, x, eps, title).savefig(png, dpi=130, bbox_inches="tight")
+    _figure(summary, x, spec.eps, title).savefig(png, dpi=130, bbox_inches="tight")
     console.print(f"figure:  {png}")
 
 
