@@ -47,3 +47,16 @@ def test_old_stores_without_a_name_are_still_recognised():
     assert kind_of(sweep) == "drift"
     assert kind_of(sweep.assign_attrs(analysis="sweep-batches")) is None
     assert kind_of(xr.Dataset({"x": ("t", np.zeros(2))})) is None
+
+
+def test_the_command_line_comes_from_the_cli_not_sys_argv(tmp_path):
+    from click.testing import CliRunner
+
+    from stabilitylab import store
+    from stabilitylab.cli import cli
+
+    assert spectrum(linear(n=8), k=2, eps=0.1, diagnostics=False).attrs["command"] == "python"
+    out = tmp_path / "s.zarr"
+    args = ["spectrum", "--field", "stabilitylab.examples:linear", "--k", "2", "--no-diagnostics", "--out", str(out)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert store.read(out).attrs["command"] == "stabilitylab " + " ".join(args)
