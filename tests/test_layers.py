@@ -18,6 +18,7 @@ Layers, lowest first (a unit is a top-level module or subpackage of ``stabilityl
 9. the CLI — commands parse options, call the library and print
 """
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stabilitylab"
@@ -107,3 +108,27 @@ def test_the_checker_sees_a_back_edge(tmp_path):
         PACKAGE = saved
     assert found == [(2, "stabilitylab.commands.sweep")]
     assert LAYER[unit(found[0][1])] > LAYER[unit("stabilitylab.report.x")]
+
+
+#: library messages that still name a CLI option, to be reworded by their modules' owners
+#: (neutral wording, with ``param=`` where the error is about one argument; see errors.py)
+FLAG_MESSAGES_TO_REWORD = {"continuation/run.py": 1, "continuation/resume.py": 1, "dynamics/knockout.py": 2,
+                           "dynamics/grid.py": 1}
+
+
+def _raised_texts(path: Path):
+    """The string pieces of every ``raise ...(...)`` in ``path``."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            yield " ".join(c.value for c in ast.walk(node.exc) if isinstance(c, ast.Constant) and isinstance(c.value, str))
+
+
+def test_library_errors_do_not_name_cli_options():
+    found = {}
+    for path, name in modules():
+        if unit(name) == "cli":
+            continue
+        hits = sum(1 for text in _raised_texts(path) if re.search(r"(^|[\s(])--[a-z]", text))
+        if hits:
+            found[str(path.relative_to(PACKAGE))] = hits
+    assert found == FLAG_MESSAGES_TO_REWORD
