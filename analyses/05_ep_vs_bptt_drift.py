@@ -2,6 +2,7 @@
 operator toward the stability boundary (max|μ| → 1, Re λ → 0) faster than BPTT? Uses the shipped
 snapshots (a `sweep spectrum` over them) when there are any, else trains a short run of both rules.
 → reports/drift.pdf"""
+import os
 from pathlib import Path
 
 from recipe import REPORTS, ROOT, report, snapshots, stabilitylab
@@ -11,7 +12,7 @@ from stabilitylab import store
 out = REPORTS / "drift"
 shipped = snapshots()
 if len({ck.step for ck in shipped}) >= 2:
-    paths = [Path(ck.path).relative_to(ROOT) for ck in shipped]
+    paths = [os.path.relpath(ck.path, ROOT) for ck in shipped]
     stabilitylab("sweep", "spectrum", *paths, "--workers", 0, "--out", out / "drift.zarr")
     report(out, "drift")
 else:  # no shipped trajectory: train one (≈10 min on 2 CPU cores)

@@ -1,6 +1,6 @@
 """Shared by the recipes: run ``stabilitylab`` commands from the repository root (echoing each one),
 and pick the shipped checkpoints — the late EP snapshot of the shipped training run when it is
-there, else ``checkpoints/default.pt``. ``CKPT=path python analyses/0N_*.py`` overrides the choice.
+there, else the shipped ``default.pt``. ``CKPT=path python analyses/0N_*.py`` overrides the choice.
 """
 from __future__ import annotations
 
@@ -26,9 +26,10 @@ def stabilitylab(*args) -> None:
 
 
 def snapshots() -> list[checkpoint.Checkpoint]:
-    """The trainer's snapshots shipped in ``checkpoints/`` (any layout), in step order."""
+    """The trainer's snapshots shipped with the package (any layout), in step order."""
     found = []
-    for path in sorted({*(ROOT / "checkpoints").glob("*.pt"), *(ROOT / "checkpoints").glob("*/*.pt")}):
+    shipped = checkpoint.SHIPPED_DIR
+    for path in sorted({*shipped.glob("*.pt"), *shipped.glob("*/*.pt")}):
         ck = checkpoint.read(path)
         if ck.provenance.get("train_config"):
             found.append(ck)
@@ -40,7 +41,7 @@ def late_checkpoint() -> str:
     if os.environ.get("CKPT"):
         return os.environ["CKPT"]
     ep = [ck for ck in snapshots() if ck.rule == "ep"] or snapshots()
-    return str(Path(ep[-1].path).relative_to(ROOT)) if ep else "checkpoints/default.pt"
+    return ep[-1].path if ep else "default.pt"
 
 
 def spectrum_at_unstable_eps(ckpt: str, folder: Path, eps: float = 0.1) -> tuple[float, float]:

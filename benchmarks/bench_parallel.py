@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from stabilitylab import checkpoint, store
-from stabilitylab.commands.sweep import SpectrumPoint, checkpoint_coords
+from stabilitylab.parallel.points import CheckpointSource, SpectrumPoint, checkpoint_coords
 from stabilitylab.parallel import run_sweep
 from stabilitylab.parallel.engine import dask_client
 
@@ -40,7 +40,7 @@ def startup(workers: int) -> float:
     """Seconds to start a LocalCluster as run_sweep does, import the sweep code in every worker, stop."""
     t0 = time.perf_counter()
     with dask_client(workers, None) as client:
-        client.run(lambda: __import__("stabilitylab.commands.sweep"))
+        client.run(lambda: __import__("stabilitylab.parallel.points"))
     return time.perf_counter() - t0
 
 
@@ -54,8 +54,7 @@ def main():
     args = ap.parse_args()
     head = checkpoint_coords(checkpoint.resolve(args.ckpt))
     points = [{**head, "batch_seed": s} for s in range(args.points)]
-    compute = SpectrumPoint(eps=0.1, k=args.k, tol=1e-8, ncv=None, diagnostics=True,
-                            field_options=(("batch_size", args.batch_size),))
+    compute = SpectrumPoint(eps=0.1, k=args.k, source=CheckpointSource(batch_size=args.batch_size))
     default_threads = torch.get_num_threads()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,6 +18,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass, field as dc_field
+from importlib import resources
 from pathlib import Path
 
 import torch
@@ -29,7 +30,8 @@ from .model import BLOCKS, BlockConfig, EquilibriumBlock, block_field
 
 FORMAT = "stabilitylab.checkpoint"
 VERSION = 1
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+#: the checkpoints shipped as package data (``stabilitylab/shipped/``, found by importlib.resources)
+SHIPPED_DIR = Path(str(resources.files(__package__) / "shipped"))
 DEFAULT_CHECKPOINT = "s3200.pt"
 
 #: parameter order of the research format's ``allp`` list (thick block)
@@ -76,11 +78,16 @@ def resolve(path: str | Path | None) -> Path:
     if p.exists():
         return p
     shipped = SHIPPED_DIR / p.name
-    if not p.parent.parts and shipped.exists():
+    if not p.parent.parts and shipped.is_file():
         return shipped
-    names = sorted(q.name for q in SHIPPED_DIR.glob("*.pt")) if SHIPPED_DIR.exists() else []
+    names = shipped_names()
     hint = f" (shipped: {', '.join(names)})" if names else ""
     raise CheckpointError(f"checkpoint {path} not found{hint}")
+
+
+def shipped_names() -> list[str]:
+    """The file names of the shipped checkpoints (each one resolves by its name alone)."""
+    return sorted(q.name for q in SHIPPED_DIR.glob("*.pt")) if SHIPPED_DIR.is_dir() else []
 
 
 def save(path: str | Path, block: EquilibriumBlock, *, step: int = 0, rule: str | None = None,
@@ -181,12 +188,12 @@ def read(path: str | Path | None = None, config: BlockConfig | None = None) -> C
     if "allp" in raw and not is_ours:
         if config is None:
             raise CheckpointError(f"{p} is in the research format (an 'allp' list without a config); "
-                                  "pass the model config, e.g. --config C=512,H=16,T=256,vocab=256,c=1.0")
+                                  "pass the model config (e.g. C=512,H=16,T=256,vocab=256,c=1.0)")
         return Checkpoint(config, import_research(raw["allp"], config, p), step=_step(raw),
                           provenance={"imported_from": "research-allp"}, path=str(p), sha256=sha)
     if not is_ours:
         raise CheckpointError(f"{p} is not a stabilitylab checkpoint (no format marker); "
-                              "for research-format files pass --config")
+                              "for a research-format file pass the model config")
     if not _is(raw.get("version"), VERSION):
         raise CheckpointError(f"{p} has checkpoint version {raw.get('version')}, this stabilitylab reads {VERSION}")
     try:

@@ -7,7 +7,9 @@ command is printed as one line (``error: ...``) with exit status 2, without a tr
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import shlex
 
 import click
 
@@ -15,7 +17,17 @@ from . import __version__
 from .errors import StabilityLabError
 from . import commands as _commands
 
-_SKIP = {"common"}
+_SKIP = {"common", "settings"}  # shared plumbing, not commands
+
+
+def user_message(exc: StabilityLabError) -> str:
+    """A library error as the CLI says it: the argument it is about (``param``) named as its option,
+    in place of the name the message starts with (``grad_clip`` → ``--grad-clip``), else at the end."""
+    text, param = str(exc), getattr(exc, "param", None)
+    if not param:
+        return text
+    flag = "--" + param.replace("_", "-")
+    return flag + text[len(param):] if text.startswith(param) else f"{text} ({flag})"
 
 
 class _Group(click.Group):
@@ -29,12 +41,21 @@ class _Group(click.Group):
         mod = importlib.import_module(f"{_commands.__name__}.{name.replace('-', '_')}")
         return mod.command
 
+    def parse_args(self, ctx, args):
+        ctx.meta["command_line"] = shlex.join(["stabilitylab", *args])
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
+        from .store import COMMAND_LINE  # imported here: ``stabilitylab --help`` stays fast
+
+        token = COMMAND_LINE.set(ctx.meta.get("command_line"))  # the provenance of every output
         try:
             return super().invoke(ctx)
         except StabilityLabError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {user_message(exc)}", err=True)
             ctx.exit(2)
+        finally:
+            COMMAND_LINE.reset(token)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -54,4 +75,5 @@ def cli():
 
 
 def main():
+    os.environ.setdefault("MPLBACKEND", "Agg")  # the commands save figures to files, never windows
     cli(prog_name="stabilitylab")

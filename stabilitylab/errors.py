@@ -6,7 +6,16 @@ else is a bug and keeps its traceback.
 
 
 class StabilityLabError(Exception):
-    """An error caused by the user's input (file, option, field); its message is shown as is."""
+    """An error caused by the user's input (file, argument, field); its message is shown as is.
+
+    Library messages never name CLI options. When the error is about one argument, ``param`` names
+    it and the message starts with that name (``"out must name a .zarr store"``); the CLI shows
+    the option that sets it instead (``--out must name a .zarr store``).
+    """
+
+    def __init__(self, *args, param: str | None = None):
+        super().__init__(*args)
+        self.param = param
 
 
 class CheckpointError(StabilityLabError):

@@ -152,7 +152,7 @@ def load_factory(spec: str) -> Field:
     ``python -c 'import package.module'``).
     """
     if ":" not in spec:
-        raise FieldError(f"--field must look like package.module:factory, got {spec!r}")
+        raise FieldError(f"field must look like package.module:factory, got {spec!r}", param="field")
     mod_name, _, attr = spec.partition(":")
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
@@ -164,7 +164,7 @@ def load_factory(spec: str) -> Field:
         raise FieldError(f"cannot import {mod_name!r} for --field: {exc} (searched the current directory "
                          f"{cwd} and the Python path)") from None
     except Exception as exc:  # any import failure is the user's module
-        raise FieldError(f"cannot import {mod_name!r} for --field: {exc}") from None
+        raise FieldError(f"cannot import {mod_name!r} for the field factory: {exc}") from None
     factory = getattr(mod, attr, None)
     if factory is None or not callable(factory):
         raise FieldError(f"{mod_name!r} has no callable {attr!r}")

@@ -27,6 +27,7 @@ import shutil
 import socket
 import sys
 import warnings
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,10 @@ LOCK_SUFFIX = ".lock"
 
 class IncompleteStoreWarning(UserWarning):
     """A store whose writer did not finish (interrupted, crashed, or still running)."""
+
+#: the command line that asked for the outputs being made: the CLI sets it around a command (the
+#: library never reads ``sys.argv``); outside it, provenance says "python"
+COMMAND_LINE: ContextVar[str | None] = ContextVar("stabilitylab_command_line", default=None)
 
 
 def _versions() -> dict:
@@ -81,7 +86,7 @@ def provenance(field=None, command: str | None = None, **settings) -> dict:
     """Attributes every output carries: command line, time, versions, the field's source and
     config, and the given settings (solver tolerances, ε, residual kind, ...)."""
     attrs = {
-        "command": command if command is not None else " ".join(["stabilitylab", *sys.argv[1:]]),
+        "command": command if command is not None else (COMMAND_LINE.get() or "python"),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
         "torch_threads": _threads(),
@@ -163,7 +168,7 @@ def write(ds: xr.Dataset, path: str | Path, analysis: str, *, complete: bool = T
     leaves what was there."""
     path = Path(path)
     if path.suffix != ".zarr":
-        raise StabilityLabError(f"--out must name a .zarr store, got {path}")
+        raise StabilityLabError(f"out must name a .zarr store, got {path}", param="out")
     ds = ds.assign_attrs(analysis=analysis, schema_version=SCHEMA_VERSION, complete=0)
     tmp, old = (path.with_name(f".{path.name}.{what}-{os.getpid()}") for what in ("writing", "replaced"))
     try:

@@ -117,3 +117,44 @@ def test_one_clear_error_line(name, args, what, tmp_path, monkeypatch):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert res.exit_code == 2, f"{what}: exit {res.exit_code}\n{res.output}"
     assert len(lines) == 1 and lines[0].startswith("error: "), f"{what}:\n{res.output}"
+
+
+def test_library_errors_name_arguments_and_the_cli_names_options(tmp_path):
+    """A library error names the argument (``grad_clip``), never a flag; the CLI names the option (``--min-lr-ratio``)."""
+    from stabilitylab.errors import ConfigError
+    from stabilitylab.train.config import TrainConfig
+
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(grad_clip=-1.0)
+    assert str(info.value).startswith("grad_clip must be > 0") and "--" not in str(info.value)
+    res = CliRunner().invoke(cli, ["train", "--min-lr-ratio", "-1", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2 and res.output.startswith("error: --min-lr-ratio must be >= 0"), res.output
+
+
+@pytest.mark.parametrize("sweep", ["sweep spectrum", "sweep batches"])
+def test_sweep_options_are_the_spectrum_options(sweep):
+    """Every option a sweep shares with ``spectrum`` is the same declaration: default, help, type."""
+    def described(cmd):
+        return {p.name: (p.opts, p.default, getattr(p, "help", None), repr(p.type)) for p in cmd.params}
+
+    one, many = described(COMMANDS["spectrum"]), described(COMMANDS[sweep])
+    shared = {"config_text", "batch_size", "device", "dtype", "knobs", "eps", "k", "tol", "ncv", "diagnostics"}
+    assert shared <= set(one) & set(many)
+    assert {name: many[name] for name in shared} == {name: one[name] for name in shared}
+
+
+@pytest.mark.parametrize("kwargs, args, message", [
+    ({"eps": -0.1}, ["--eps", "-0.1"], "eps must be > 0, got -0.1"),
+    ({"k": 4, "ncv": 5}, ["--k", "4", "--ncv", "5"], "ncv must be >= k + 2 = 6, got 5"),
+])
+def test_spectrum_settings_are_validated_once_by_the_library(kwargs, args, message):
+    """``spectrum``'s options are generated from SpectrumSettings, which validates them; the CLI only
+    names the option."""
+    from stabilitylab.errors import ConfigError
+    from stabilitylab.spectral.settings import SpectrumSettings
+
+    with pytest.raises(ConfigError) as info:
+        SpectrumSettings(**kwargs)
+    assert str(info.value) == message
+    res = CliRunner().invoke(cli, ["spectrum", "--ckpt", "default.pt", *args])
+    assert res.exit_code == 2 and res.output.strip() == f"error: --{message}", res.output

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from stabilitylab import Field, checkpoint, store
 from stabilitylab.cli import cli
-from stabilitylab.commands.sweep import SpectrumPoint
+from stabilitylab.parallel.points import SpectrumPoint
 from stabilitylab.examples import linear
 from stabilitylab.errors import NonFiniteError, StabilityLabError
 from stabilitylab.model import BlockConfig, make_block
@@ -75,7 +75,7 @@ def failing_point(point):
         raise NonFiniteError("weights went non-finite")
     if case == "eigs_maxiter":  # one Krylov cycle of a non-trivial spectrum cannot converge
         return spectrum(linear(n=12), k=3, eps=0.1, diagnostics=False, ncv=5, maxiter=1)
-    return SpectrumPoint(eps=0.1, k=3, tol=1e-8, ncv=None, diagnostics=False, field_options=()).analyse(fld)
+    return SpectrumPoint(eps=0.1, k=3, diagnostics=False).analyse(fld)
 
 
 # -- fixtures ------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from stabilitylab.report import battery, drift, kinds
 from stabilitylab.report.kinds import TITLES
 from stabilitylab.train import TrainConfig
 from stabilitylab.train.monitor import MODES, SCALARS
-from stabilitylab.train.record import LOOP_SCALARS, to_dataset
+from stabilitylab.train.record import LOOP_SCALARS, RENAMED, to_dataset
 
 HEADINGS = {kind: f"{i}. {TITLES[kind]}" for i, kind in enumerate(kinds.SECTIONS, start=2)}
 
@@ -34,8 +34,8 @@ def _monitor(cfg: TrainConfig):
             mu = 0.97 + rate * i
             lam = complex((mu - 1) / cfg.eps, 1.0)
             rows.append({**dict.fromkeys((*SCALARS, *LOOP_SCALARS), np.nan), "step": step,
-                         "val_ce": 3.6 - 0.1 * i, "force_residual": 0.2, "lead_re": lam.real, "max_abs_mu": mu,
-                         "eps_crit": 0.2 - 0.05 * i, "omega": 2.0,
+                         "val_ce": 3.6 - 0.1 * i, "force_residual": 0.2, "leading_re_J": lam.real, "max_abs_mu": mu,
+                         "min_eps_crit": 0.2 - 0.05 * i, "numerical_abscissa": 2.0,
                          "eig_J": torch.tensor([lam, lam.conjugate()] + [np.nan] * (MODES - 2), dtype=torch.complex128),
                          "eig_M": torch.tensor([1 + cfg.eps * lam] + [np.nan] * (MODES - 1), dtype=torch.complex128)})
         history[rule] = rows
@@ -164,6 +164,16 @@ def test_drift_without_a_monitor_sweeps_the_run_snapshots(tmp_path):
     assert np.isfinite(per["ep"].max_abs_mu.values).all()
 
 
+def test_a_monitor_with_the_old_names_still_reads():
+    """monitor.zarr files written before the monitor used the glossary's names (lead_re, omega, ...)."""
+    new = _monitor(TrainConfig(C=8, H=2, T=4))
+    old = new.rename({n: o for o, n in RENAMED.items() if n in new}).drop_attrs()
+    assert "lead_re" in old and kinds.kind_of(old) == "drift"
+    for rule, s in drift.series(old).items():
+        ref = drift.series(new)[rule]
+        assert s.leading_re_J.equals(ref.leading_re_J) and s.min_eps_crit.equals(ref.min_eps_crit)
+
+
 def test_sections_are_absent_without_their_data(built, tmp_path):
     _, folder, _ = built
     pdf = tmp_path / "two.pdf"
@@ -181,7 +191,7 @@ def test_field_without_checkpoint_skips_what_does_not_apply(tmp_path):
     pdf = tmp_path / "sl.pdf"
     out = report("--field", "stabilitylab.examples:stuart_landau", "--quick", "--param", "mu", "--range=-0.2:0.1",
                  "--skip", "knockout", "--out", pdf)
-    assert "training drift: skipped (a --field has no training run)" in out
+    assert "training drift: skipped (a user field has no training run)" in out
     assert re.search(r"gradient fidelity: skipped \(gradcheck needs a checkpoint", out)
     text = pages(pdf)
     assert [t.split(" ", 1)[1][:20] for t in text[1:]] == [TITLES[k][:20] for k in

@@ -94,8 +94,8 @@ def test_cli_run_writes_snapshots_and_monitor_dataset(tmp_path):
     ds = store.read(out / "monitor.zarr")
     assert dict(ds.sizes) == {"rule": 2, "step": 2, "mode": 6}
     assert list(ds.rule.values) == ["ep", "bptt"] and list(ds.step.values) == [0, 2]
-    for var in ("val_ce", "train_ce", "force_residual", "step_residual", "lead_re", "lead_im",
-                "max_abs_mu", "eps_crit", "omega", "antisymmetry", "cos_ep_bptt"):
+    for var in ("val_ce", "train_ce", "force_residual", "step_residual", "leading_re_J", "leading_im_J",
+                "max_abs_mu", "min_eps_crit", "numerical_abscissa", "antisymmetry_ratio", "cos_ep_bptt"):
         assert ds[var].dims == ("rule", "step"), var
     assert ds.eig_J.dtype.kind == "c" and ds.eig_M.dims == ("rule", "step", "mode")
     assert (ds.step_residual / ds.force_residual).values == pytest.approx(0.25)  # the default eps

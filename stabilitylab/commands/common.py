@@ -321,7 +321,9 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except StabilityLabError as exc:
-            click.echo(f"error: {exc}", err=True)
+            from ..cli import user_message
+
+            click.echo(f"error: {user_message(exc)}", err=True)
             sys.exit(2)
 
     return wrapper

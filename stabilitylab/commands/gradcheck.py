@@ -6,9 +6,7 @@ import numpy as np
 import torch
 
 from .. import store
-from ..data import analysis_batch_with_targets, corpus_from_spec
 from ..errors import StabilityLabError
-from ..model import BlockForce
 from .common import (console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table,
                      user_errors)
 
@@ -32,40 +30,6 @@ def parse_values(text: str, kind: str, default_points: int) -> list[float]:
     if not vals:
         raise StabilityLabError("an empty list of sweep values")
     return vals
-
-
-def check_study(fld) -> None:
-    """Raise unless ``fld`` has a readout loss: a checkpoint's block, or a Field with ``loss``."""
-    if not isinstance(fld.force, BlockForce) and fld.loss is None:
-        raise StabilityLabError("gradcheck needs a checkpoint (--ckpt) or a --field whose Field has a readout "
-                                "loss (stabilitylab.Field(..., loss=...)); this field has none")
-
-
-def run_study(fld, **options):
-    """The gradcheck study on ``fld``: a checkpoint's block on its analysis batch with the
-    next-token loss, or a user Field with its own ``loss`` and ``parameters``."""
-    from ..gradients import field_objective
-    from ..gradients.study import gradcheck, study
-
-    check_study(fld)
-    if isinstance(fld.force, BlockForce):
-        block, idx, targets = _batch(fld)
-        return gradcheck(block, idx, targets, knobs=fld.params, **options)
-    obj = field_objective(fld)
-    return study(obj, groups={name: (name,) for name in obj.params}, **options)
-
-
-def _batch(fld):
-    """The block, its token batch and next-token targets behind a checkpoint's Field."""
-    block, meta = fld.force.block, fld.meta
-    spec = meta.get("batch_corpus")
-    corpus = corpus_from_spec(spec) if spec and spec != "uniform-random" else None
-    idx = torch.tensor(meta["batch_idx"])
-    B, T = idx.shape
-    idx2, targets = analysis_batch_with_targets(block.config.vocab, T, B, meta["batch_seed"], corpus)
-    if not torch.equal(idx, idx2):
-        raise RuntimeError("the target batch does not match the analysed batch")  # a bug, not user input
-    return block, idx.to(fld.device), targets.to(fld.device)
 
 
 def _report(ds) -> None:
@@ -198,6 +162,8 @@ def command(alpha, eps, t1, beta, t2_text, betas_text, asym_text, fp_tol, fp_ste
     asyms = parse_values(asym_text, "linear", 5)
     if min(betas) <= 0 or not all(0 <= r <= 1 for r in asyms):
         raise StabilityLabError("--betas must be > 0 and --asym values in [0, 1]")
+    from ..gradients.study import run_study
+
     fld = resolve_field(alpha=alpha, **fopts)
     eps = resolve_eps(eps, fld)
     ds = run_study(fld, eps=eps, T1=t1, beta=beta, t2s=t2s, betas=betas, asyms=asyms, fp_steps=fp_steps,

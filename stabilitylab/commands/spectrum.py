@@ -1,12 +1,16 @@
 """``stabilitylab spectrum``: leading eigenvalues of J and of M = I + εJ at a fixed point."""
 from __future__ import annotations
 
+import dataclasses
+
 import click
 import numpy as np
 
 from ..errors import StabilityLabError
 from ..report.text import nonnormality
-from .common import console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
+from .common import console, default_out, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
+from ..spectral.settings import SpectrumSettings
+from .settings import settings_from, settings_options
 
 
 def print_spectrum(ds) -> None:
@@ -41,18 +45,18 @@ def print_spectrum(ds) -> None:
     console.print(f"[bold]verdict:[/] {ds.attrs['verdict_text']}")
 
 
+#: ``--eps/--k/--tol/--ncv/--diagnostics``, generated from the library's SpectrumSettings
+spectrum_options = settings_options(SpectrumSettings)
+
+
 @click.command("spectrum")
 @field_options
-@eps_option()
-@click.option("--k", default=8, show_default=True, help="Eigenvalues wanted from each search.")
+@spectrum_options
 @click.option("--alpha", default=None, type=float, help="Attention-output scale α (shorthand for --set alpha=A).")
-@click.option("--tol", default=1e-8, show_default=True, help="Relative eigen-residual tolerance.")
-@click.option("--ncv", default=None, type=int, help="Krylov subspace size (default max(2k+1, 20)).")
 @click.option("--vectors", is_flag=True, help="Also store the eigenvectors (mode × state).")
-@click.option("--no-diagnostics", is_flag=True, help="Skip the non-normality diagnostics.")
 @out_option("spectrum.zarr")
 @user_errors
-def command(eps, k, alpha, tol, ncv, vectors, no_diagnostics, out, **fopts):
+def command(alpha, vectors, out, **opts):
     """Leading spectrum of J = dF/dz and of the Euler map M = I + eps*J at the fixed point.
 
     Finds the fixed point (Euler relaxation, then Newton–Krylov, so unstable ones too), then runs
@@ -65,9 +69,10 @@ def command(eps, k, alpha, tol, ncv, vectors, no_diagnostics, out, **fopts):
     from ..spectral.spectrum import spectrum
     from ..report.figures import spectrum_figure
 
-    fld = resolve_field(alpha=alpha, **fopts)
-    eps = resolve_eps(eps, fld)
+    settings = settings_from(SpectrumSettings, opts)
+    fld = resolve_field(alpha=alpha, **opts)
+    settings = dataclasses.replace(settings, eps=resolve_eps(settings.eps, fld))
     with console.status("fixed point and Krylov–Schur searches…"):
-        ds = spectrum(fld, k=k, eps=eps, tol=tol, ncv=ncv, vectors=vectors, diagnostics=not no_diagnostics)
+        ds = spectrum(fld, **settings.kwargs(), vectors=vectors)
     print_spectrum(ds)
     finish(ds, default_out(out, "spectrum.zarr"), spectrum_figure(ds))

@@ -7,10 +7,10 @@ own region of the zarr store, resumed by rerunning the same command.
 """
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -21,75 +21,36 @@ from .. import checkpoint, store
 from ..errors import CheckpointError, StabilityLabError
 from ..interrupts import Interrupted, trapped
 from ..parallel import NOT_CONVERGED, OK, PointResult, run_sweep, template_like
+from ..parallel.points import CheckpointSource, SpectrumPoint, checkpoint_coords
 from ..parallel.sweepstore import open_lazy
 from ..model import BlockConfig
-from ..spectral.spectrum import RESIDUAL_KIND, spectrum
-from .common import DTYPES, console, fmt, resolve_field, table, user_errors
+from ..spectral.spectrum import RESIDUAL_KIND
+from .common import check_k, console, field_options, fmt, parse_knobs, resolve_eps, resolve_field, table, user_errors
+from ..spectral.settings import SpectrumSettings
+from .settings import settings_from
+from .spectrum import spectrum_options
 
-#: per-point attributes of a spectrum Dataset kept as per-point variables of the sweep
-POINT_ATTRS = ("verdict", "verdict_text", "leading_kind", "force_residual", "step_residual",
-               "fixed_point_converged", "fixed_point_reason", "fixed_point_solver", "converged_J",
-               "converged_M", "matvecs_J", "matvecs_M", "matvecs_nonnormality")
+#: the field options of ``stabilitylab spectrum`` that apply to every checkpoint of a sweep
+SHARED_FIELD_OPTIONS = ("config_text", "batch_size", "device", "dtype", "knobs")
 
 
-@dataclass(frozen=True)
-class SpectrumPoint:
-    """``compute(point)``: the spectrum of ``point['checkpoint']`` on batch ``point['batch_seed']``,
-    exactly what ``stabilitylab spectrum --ckpt PATH --batch-seed SEED`` computes with the same
-    options, with the per-point attributes :data:`POINT_ATTRS` as scalar variables. A fixed point
-    that was not reached makes the point ``not_converged`` (its spectrum is kept)."""
+def _field_options(*names):
+    """The options of :func:`.common.field_options` named ``names``, taken from it (the same
+    declarations, so the sweeps and the single-point commands cannot disagree)."""
+    declared = {p.name: p for p in field_options(lambda: None).__click_params__}
 
-    eps: float
-    k: int
-    tol: float
-    ncv: int | None
-    diagnostics: bool
-    field_options: tuple  # (name, value) pairs for commands.common.resolve_field
+    def add(fn):
+        for name in reversed(names):  # click lists a function's parameters in reverse
+            fn.__click_params__ = [*getattr(fn, "__click_params__", []), declared[name]]
+        return fn
 
-    def __call__(self, point: dict):
-        fld = resolve_field(ckpt=point["checkpoint"], batch_seed=point["batch_seed"], **dict(self.field_options))
-        return self.analyse(fld)
-
-    def analyse(self, fld) -> PointResult:
-        ds = spectrum(fld, k=self.k, eps=self.eps, tol=self.tol, ncv=self.ncv, diagnostics=self.diagnostics)
-        data = ds.drop_attrs().assign({a: ((), ds.attrs[a]) for a in POINT_ATTRS if a in ds.attrs})
-        if ds.attrs.get("fixed_point_converged", 1):
-            return PointResult(data)
-        return PointResult(data, NOT_CONVERGED, f"fixed point not reached: {ds.attrs.get('fixed_point_reason')}")
-
-    def template(self) -> xr.Dataset:
-        """The per-point schema: this analysis on a small linear example field (so it follows
-        whatever :func:`~stabilitylab.spectral.spectrum.spectrum` returns), ``mode`` of size k + 1
-        (a complex pair is never split, so a search may return k + 1 values)."""
-        from ..examples import linear
-
-        return template_like(self.analyse(linear(n=self.k + 6)).data, mode=self.k + 1)
+    return add
 
 
 def _options(opts, fn):
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
-
-
-def _analysis_options(fn):
-    """The options of ``stabilitylab spectrum`` that apply to every point (field and eigensolver)."""
-    return _options([
-        click.option("--config", "config_text", default=None, metavar="K=V,...",
-                     help="Model config for research-format checkpoints (an 'allp' list without config)."),
-        click.option("--batch-size", default=1, show_default=True, help="Sequences in the input batch."),
-        click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
-                     help="Where each task's tensors live; auto = cuda if available."),
-        click.option("--dtype", type=click.Choice(list(DTYPES)), default="float64", show_default=True,
-                     help="Floating-point precision of the analysis."),
-        click.option("--set", "knobs", multiple=True, metavar="NAME=VALUE",
-                     help="Override a field knob (alpha, ffn_scale, c, head_3, ...); repeatable."),
-        click.option("--eps", default=0.1, show_default=True, help="Euler step size ε (M = I + εJ)."),
-        click.option("--k", default=8, show_default=True, help="Eigenvalues wanted from each search."),
-        click.option("--tol", default=1e-8, show_default=True, help="Relative eigen-residual tolerance."),
-        click.option("--ncv", default=None, type=int, help="Krylov subspace size (default max(2k+1, 40))."),
-        click.option("--no-diagnostics", is_flag=True, help="Skip the non-normality diagnostics (ω(J), ...)."),
-    ], fn)
 
 
 def _engine_options(fn):
@@ -107,16 +68,14 @@ def _engine_options(fn):
     ], fn)
 
 
-def checkpoint_coords(path: Path, config_text: str | None = None) -> dict:
-    """A point's coordinates from the checkpoint file (an unreadable one fails in its task); the
-    path is made absolute, so a rerun from another directory resumes the same sweep."""
-    config = BlockConfig.parse(config_text) if config_text else None
-    try:
-        ck = checkpoint.read(path, config)
-        return {"checkpoint": str(path.resolve()), "step": int(ck.step), "rule": str(ck.rule or ""),
-                "checkpoint_sha256": ck.sha256}
-    except CheckpointError:
-        return {"checkpoint": str(path.resolve()), "step": -1, "rule": "", "checkpoint_sha256": ""}
+def _point_options(fn):
+    """What every point of a spectrum sweep takes: the field options that apply to all points,
+    ``stabilitylab spectrum``'s settings, and where and how the points run."""
+    return _field_options(*SHARED_FIELD_OPTIONS)(spectrum_options(_engine_options(fn)))
+
+
+def _config(opts) -> BlockConfig | None:
+    return BlockConfig.parse(opts["config_text"]) if opts["config_text"] else None
 
 
 def _checkpoint_paths(patterns) -> list[Path]:
@@ -134,29 +93,25 @@ def _checkpoint_paths(patterns) -> list[Path]:
     return list(unique.values())
 
 
-def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str) -> None:
+def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str, analysis: str) -> None:
     """Validate the options on the first readable checkpoint, run the sweep, report it
-    (``x``: the coordinate the table and figure are ordered by)."""
-    eps, k = opts["eps"], opts["k"]
-    if eps <= 0:
-        raise StabilityLabError(f"--eps must be > 0, got {eps}")
-    if opts["workers"] is not None and opts["workers"] < 0:
-        raise StabilityLabError(f"--workers must be >= 0, got {opts['workers']}")
-    field_options = (("config_text", opts["config_text"]), ("batch_size", opts["batch_size"]),
-                     ("device", opts["device"]), ("dtype", opts["dtype"]), ("knobs", tuple(opts["knobs"])))
+    (``x``: the coordinate the table and figure are ordered by; ``analysis``: the store's name)."""
+    spec = settings_from(SpectrumSettings, opts)
     readable = [p for p in points if p["checkpoint_sha256"]]
     if not readable:
-        config = BlockConfig.parse(opts["config_text"]) if opts["config_text"] else None
-        checkpoint.read(points[0]["checkpoint"], config)  # raises why none can be read
-    fld = resolve_field(ckpt=readable[0]["checkpoint"], batch_seed=readable[0]["batch_seed"], **dict(field_options))
-    if not 1 <= k <= fld.n - 2:
-        raise StabilityLabError(f"--k {k}: need 1 <= k <= n - 2 = {fld.n - 2} for this state (n = {fld.n})")
-    compute = SpectrumPoint(eps, k, opts["tol"], opts["ncv"], not opts["no_diagnostics"], field_options)
-    settings = {"analysis": "spectrum", "eps": eps, "k": k, "tol": opts["tol"], "ncv": opts["ncv"],
-                "diagnostics": not opts["no_diagnostics"], "config": opts["config_text"],
+        checkpoint.read(points[0]["checkpoint"], _config(opts))  # raises why none can be read
+    fld = resolve_field(ckpt=readable[0]["checkpoint"], batch_seed=readable[0]["batch_seed"],
+                        **{name: opts[name] for name in SHARED_FIELD_OPTIONS})
+    check_k(spec.k, fld)
+    spec = dataclasses.replace(spec, eps=resolve_eps(spec.eps, fld))
+    source = CheckpointSource(_config(opts), opts["batch_size"], str(fld.device), opts["dtype"],
+                              tuple(sorted(parse_knobs(opts["knobs"]).items())))
+    compute = SpectrumPoint(**spec.kwargs(), source=source)
+    settings = {"analysis": "spectrum", **spec.kwargs(), "config": opts["config_text"],
                 "batch_size": opts["batch_size"], "dtype": opts["dtype"], "knobs": sorted(opts["knobs"])}
-    attrs = store.provenance(None, **settings, residual_kind=RESIDUAL_KIND, model_config=fld.meta.get("config"),
-                             state_size=fld.n, state_shape=list(fld.shape), field_params=dict(fld.params))
+    attrs = {**store.provenance(None, **settings, residual_kind=RESIDUAL_KIND, model_config=fld.meta.get("config"),
+                                state_size=fld.n, state_shape=list(fld.shape), field_params=dict(fld.params)),
+             "analysis": analysis}  # the store's analysis; settings["analysis"] is each point's
     try:
         with store.lock(out), trapped():
             report = run_sweep(points, compute, out, compute.template(), settings=settings, attrs=attrs,
@@ -169,10 +124,10 @@ def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str
     console.print(f"sweep: {report.points} points, {report.computed} computed now, {report.already_done} "
                   f"already done ({counts}) in {report.seconds:.1f} s")
     summary = _summary(report.out)
-    _table(summary, x, eps)
+    _table(summary, x, spec.eps)
     console.print(f"dataset: {out}")
     png = Path(out).with_suffix(".png")
-    _figure(summary, x, eps, title).savefig(png, dpi=130, bbox_inches="tight")
+    _figure(summary, x, spec.eps, title).savefig(png, dpi=130, bbox_inches="tight")
     console.print(f"figure:  {png}")
 
 
@@ -260,8 +215,7 @@ def command():
               help="Checkpoints: a glob in quotes ('runs/x/s*.pt'), a path or a shipped file name; "
                    "repeatable (paths may also be given as arguments).")
 @click.option("--batch-seed", default=0, show_default=True, help="Seed of the analysis batch of every point.")
-@_analysis_options
-@_engine_options
+@_point_options
 @click.option("--out", default="drift.zarr", show_default=True, metavar="PATH.zarr",
               help="Sweep store (a PNG of the drift is saved next to it).")
 @user_errors
@@ -276,10 +230,10 @@ def spectrum_command(ckpt_args, ckpts, batch_seed, out, **opts):
     patterns = [*ckpts, *ckpt_args]
     if not patterns:
         raise StabilityLabError("give the checkpoints: --ckpts 'runs/x/s*.pt' (quoted) or paths")
-    points = sorted((checkpoint_coords(p, opts["config_text"]) for p in _checkpoint_paths(patterns)),
+    points = sorted((checkpoint_coords(p, _config(opts)) for p in _checkpoint_paths(patterns)),
                     key=lambda q: (q["step"], q["checkpoint"]))
     _spectrum_sweep([{**p, "batch_seed": batch_seed} for p in points], "step", out, opts,
-                    "spectral drift toward the stability boundary")
+                    "spectral drift toward the stability boundary", "sweep-spectrum")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -298,11 +252,9 @@ def parse_seeds(text: str) -> list[int]:
 
 
 @command.command("batches")
-@click.option("--ckpt", default=None, metavar="PATH",
-              help="Checkpoint, or the file name of a shipped one (default: the project's default).")
+@_field_options("ckpt")
 @click.option("--seeds", default="0:8", show_default=True, help="Analysis batch seeds: A:B (A..B-1) or a,b,c.")
-@_analysis_options
-@_engine_options
+@_point_options
 @click.option("--out", default="batches.zarr", show_default=True, metavar="PATH.zarr",
               help="Sweep store (a PNG is saved next to it).")
 @user_errors
@@ -311,6 +263,6 @@ def batches_command(ckpt, seeds, out, **opts):
 
     One point per batch seed; each point is `stabilitylab spectrum --ckpt PATH --batch-seed S`.
     """
-    head = checkpoint_coords(checkpoint.resolve(ckpt), opts["config_text"])
+    head = checkpoint_coords(checkpoint.resolve(ckpt), _config(opts))
     _spectrum_sweep([{**head, "batch_seed": s} for s in parse_seeds(seeds)], "batch_seed", out, opts,
-                    "spectrum across analysis batches")
+                    "spectrum across analysis batches", "sweep-batches")

@@ -80,8 +80,8 @@ def command(threads, out, quiet, **options):
 
     Rerunning the same command continues the run from RUN_DIR/state.pt (weights, optimiser, step,
     RNG). Ctrl-C (or SIGTERM) finishes the current update, saves everything and stops (exit status
-130, or 143 for SIGTERM). The defaults are the
-    model and solver of the shipped checkpoints; checkpoints/README.md has their exact command.
+    130, or 143 for SIGTERM). The defaults are the model and solver of the shipped checkpoints;
+    stabilitylab/shipped/README.md has their exact command.
     """
     from ..train import Run, TrainConfig
 
@@ -109,7 +109,7 @@ def _summary(run) -> None:
             continue
         first, last = hist[0], hist[-1]
         rows.append((rule, str(last["step"]), f"{fmt(first['val_ce'])} -> {fmt(last['val_ce'])}",
-                     f"{fmt(first['lead_re'])} -> {fmt(last['lead_re'])}",
+                     f"{fmt(first['leading_re_J'])} -> {fmt(last['leading_re_J'])}",
                      f"{fmt(first['max_abs_mu'], 4)} -> {fmt(last['max_abs_mu'], 4)}",
                      f"{fmt(first['force_residual'])} -> {fmt(last['force_residual'])}"))
     floor = run.corpus.entropy_floor

@@ -57,7 +57,7 @@ class _Run:
         self.locator = EventLocator(problem, options, self.solver, self.tracker)
         self.predictor = PREDICTORS[options.method]()
         settings = resume.settings(problem, options)
-        self.attrs = store.provenance(problem.field, command=command, **settings,
+        self.attrs = store.provenance(problem.field, command=command, analysis="continuation", **settings,
                                       options=options.to_dict(),
                                       eigensolver="stabilitylab.spectral.eigs (Krylov-Schur)")
         self.branch = Branch(problem.param, options.k, attrs=self.attrs, settings=settings)

@@ -9,7 +9,7 @@ Asymmetry knob: :class:`BlendedBlock`. The ``gradcheck`` study: :mod:`.study`.
 """
 from .adjoint import transpose_adjoint
 from .asymmetry import BlendedBlock, antisymmetry_ratio
-from .block import block_objective, bptt_gradient, ep_gradient, implicit_gradient, readout_loss
+from .block import block_objective, bptt_gradient, ep_gradient, implicit_gradient, readout_batch, readout_loss
 from .eprop import VARIANTS, ep_sweep, equilibrium_propagation
 from .fidelity import compare, cosine, groups_of, pair
 from .objective import Cost, GradientResult, Objective, field_objective
@@ -18,4 +18,4 @@ from .unroll import bptt
 __all__ = ["VARIANTS", "BlendedBlock", "Cost", "GradientResult", "Objective", "antisymmetry_ratio",
            "block_objective", "bptt", "bptt_gradient", "compare", "cosine", "ep_gradient", "ep_sweep",
            "equilibrium_propagation", "field_objective", "groups_of", "implicit_gradient", "pair",
-           "readout_loss", "transpose_adjoint"]
+           "readout_batch", "readout_loss", "transpose_adjoint"]

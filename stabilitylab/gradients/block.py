@@ -10,8 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..data import analysis_batch_with_targets, corpus_from_spec
+from ..errors import FieldError
 from ..field import Field
-from ..model import EquilibriumBlock
+from ..model import BlockForce, EquilibriumBlock
 from .adjoint import transpose_adjoint
 from .eprop import equilibrium_propagation
 from .objective import GradientResult, Objective
@@ -22,6 +24,23 @@ def readout_loss(block: EquilibriumBlock, z: torch.Tensor, targets: torch.Tensor
     """Mean next-token cross-entropy of ``block.logits(z)`` (B, T, vocab) against ``targets`` (B, T)."""
     logits = block.logits(z)
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def readout_batch(field: Field) -> tuple[EquilibriumBlock, torch.Tensor, torch.Tensor]:
+    """The block, its token batch ``idx`` and the next-token ``targets`` behind a checkpoint's Field
+    (:func:`stabilitylab.load`): the same tokens, redrawn from the batch seed with their targets."""
+    if not isinstance(field.force, BlockForce):
+        raise FieldError("gradcheck needs a checkpoint's field (an equilibrium block with a next-token "
+                         "readout loss); for another field use stabilitylab.gradients.field_objective")
+    block, meta = field.force.block, field.meta
+    spec = meta.get("batch_corpus")
+    corpus = corpus_from_spec(spec) if spec and spec != "uniform-random" else None
+    idx = torch.tensor(meta["batch_idx"])
+    B, T = idx.shape
+    idx2, targets = analysis_batch_with_targets(block.config.vocab, T, B, meta["batch_seed"], corpus)
+    if not torch.equal(idx, idx2):
+        raise RuntimeError("the target batch does not match the analysed batch")  # a bug, not user input
+    return block, idx.to(field.device), targets.to(field.device)
 
 
 def block_objective(block: EquilibriumBlock, idx: torch.Tensor, targets: torch.Tensor,

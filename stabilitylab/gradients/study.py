@@ -20,12 +20,14 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..model import ThickBlock
+from ..errors import StabilityLabError
+from ..model import BlockForce, ThickBlock
 from ..solvers import find_fixed_point
 from ..solvers.relax import progress_bar
 from .adjoint import transpose_adjoint
 from .asymmetry import BlendedBlock, antisymmetry_ratio
-from .block import block_objective
+from .block import block_objective, readout_batch
+from .objective import field_objective
 from .eprop import VARIANTS, ep_sweep, equilibrium_propagation
 from .fidelity import compare, groups_of, pair
 from .unroll import bptt
@@ -169,9 +171,27 @@ def study(obj, *, eps: float = 0.1, T1: int = 150, beta: float = 0.02, t2s: Sequ
                 "variant": list(VARIANTS), "t2": np.asarray(t2s, dtype=np.int64),
                 "beta": np.asarray(betas, dtype=np.float64), "asym": np.asarray(asyms, dtype=np.float64)},
     )
-    ds.attrs.update(reference=REFERENCE, eps=eps, t1=T1, beta=beta, t2=run["T2"], fp_tol=fp_tol,
+    ds.attrs.update(analysis="gradcheck", reference=REFERENCE, eps=eps, t1=T1, beta=beta, t2=run["T2"], fp_tol=fp_tol,
                     fp_steps=fp_steps, fp_newton=int(fp_newton), fp_solver=fp.solver, fp_converged=int(fp.converged),
                     fp_force_residual=fp.final_force_residual,
                     residual_kind="force residual ||F(z)||/||z||; step residual ||eps F(z)||/||z||",
                     asym_construction="the field's knob asym = r")
     return ds
+
+
+def check_study(fld) -> None:
+    """Raise unless ``fld`` has a readout loss: a checkpoint's block, or a Field with ``loss``."""
+    if not isinstance(fld.force, BlockForce) and fld.loss is None:
+        raise StabilityLabError("gradcheck needs a checkpoint or a Field with a readout "
+                                "loss (Field(..., loss=...)); this field has none")
+
+
+def run_study(fld, **options):
+    """The gradcheck study on ``fld``: a checkpoint's block on its analysis batch with the
+    next-token loss, or a user Field with its own ``loss`` and ``parameters``."""
+    check_study(fld)
+    if isinstance(fld.force, BlockForce):
+        block, idx, targets = readout_batch(fld)
+        return gradcheck(block, idx, targets, knobs=fld.params, **options)
+    obj = field_objective(fld)
+    return study(obj, groups={name: (name,) for name in obj.params}, **options)

@@ -225,9 +225,9 @@ def run_sweep(points: Sequence[Mapping], compute: Callable, out: str | Path, tem
     """
     out = Path(out).resolve()
     if out.suffix != ".zarr":
-        raise StabilityLabError(f"--out must name a .zarr store, got {out}")
+        raise StabilityLabError(f"out must name a .zarr store, got {out}", param="out")
     if workers < 0:
-        raise StabilityLabError(f"--workers must be >= 0, got {workers}")
+        raise StabilityLabError(f"workers must be >= 0, got {workers}", param="workers")
     points = [dict(p) for p in points]
     if not points:
         raise StabilityLabError("the sweep has no points")

@@ -133,7 +133,8 @@ def check(out: Path, fingerprint_: str, settings: Mapping, template: xr.Dataset)
     except Exception:  # not a zarr group at all
         attrs = {}
     if "sweep_fingerprint" not in attrs:
-        raise StabilityLabError(f"{out} exists and is not a sweep store; pass a new --out or delete it")
+        raise StabilityLabError(f"{out} exists and is not a sweep store; write the sweep elsewhere or delete it",
+                                param="out")
     if attrs["sweep_fingerprint"] == fingerprint_:
         return
     old = json.loads(attrs.get("sweep_settings", "{}"))
@@ -145,8 +146,8 @@ def check(out: Path, fingerprint_: str, settings: Mapping, template: xr.Dataset)
         what = "a different per-point schema (the analysis now returns other variables)"
     else:
         what = "different points"
-    raise StabilityLabError(f"{out} holds a sweep with {what}; pass a new --out (or delete {out}) "
-                            "to start afresh, or repeat the original options to resume it")
+    raise StabilityLabError(f"{out} holds a sweep with {what}; write to a new store (or delete {out}) "
+                            "to start afresh, or repeat the original settings to resume it", param="out")
 
 
 def pending(out: Path, retry_failed: bool = False) -> list[int]:

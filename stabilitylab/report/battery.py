@@ -6,7 +6,7 @@ Stages, in order: ``spectrum`` (J and M), ``continuation`` (in a knob, α by def
 (attractor and Floquet), ``eps_sweep`` (a grid bracketing the spectrum's ε_crit), ``knockout``
 (the same knob scaled down to 0), ``drift`` (the checkpoint's training run: its ``monitor.zarr``,
 else a ``sweep spectrum`` over the run's snapshots) and ``gradients`` (``gradcheck``). A stage that
-does not apply (a ``--field`` has no training run and no readout loss) or fails with a user error
+does not apply (a user field has no training run and no readout loss) or fails with a user error
 is skipped, and its section is left out of the report.
 """
 from __future__ import annotations
@@ -25,8 +25,9 @@ import xarray as xr
 from .. import checkpoint, store
 from ..errors import StabilityLabError
 from ..field import Field
+from .kinds import SECTIONS
 
-STAGES = ("spectrum", "continuation", "cycle", "eps_sweep", "knockout", "drift", "gradients")
+STAGES = SECTIONS  # one stage per report section, in page order
 KEY_ATTR = "report_key"
 
 
@@ -164,21 +165,22 @@ def find_snapshots(path: Path, config: dict) -> list[dict]:
 
 def _snapshot_sweep(points: list[dict], eps: float, k: int, dtype: str, progress: bool) -> xr.Dataset:
     """``sweep spectrum`` over ``points`` (serial, in-process), read back into memory."""
-    from ..commands.sweep import SpectrumPoint
     from ..parallel import run_sweep
+    from ..parallel.points import CheckpointSource, SpectrumPoint
 
-    compute = SpectrumPoint(eps, k, 1e-8, None, True, (("dtype", dtype),))
+    compute = SpectrumPoint(eps, k, source=CheckpointSource(dtype=dtype))
     settings = {"analysis": "spectrum", "eps": eps, "k": k, "dtype": dtype}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "drift.zarr"
         run_sweep(points, compute, out, compute.template(), settings=settings,
-                  attrs=store.provenance(None, **settings), workers=0, progress=progress)
+                  attrs={**store.provenance(None, **settings), "analysis": "sweep-spectrum"}, workers=0,
+                  progress=progress)
         return store.read(out)
 
 
 def plan_drift(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
     if "checkpoint" not in field.meta:
-        raise Skip("a --field has no training run")
+        raise Skip("a user field has no training run")
     path = Path(field.meta["checkpoint"])
     config = checkpoint.read(path).provenance.get("train_config")
     if not config:
@@ -196,7 +198,7 @@ def plan_drift(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
 
 
 def plan_gradients(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
-    from ..commands.gradcheck import check_study, run_study
+    from ..gradients.study import check_study, run_study
     try:
         check_study(field)
     except StabilityLabError as exc:

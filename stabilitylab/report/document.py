@@ -24,7 +24,7 @@ def figure_dir(pdf: str | Path) -> Path:
     """Where the datasets and PNGs of the report ``pdf`` live: ``NAME.pdf`` → ``NAME/``."""
     pdf = Path(pdf)
     if pdf.suffix != ".pdf":
-        raise StabilityLabError(f"--out must name a .pdf file, got {pdf}")
+        raise StabilityLabError(f"out must name a .pdf file, got {pdf}", param="out")
     return pdf.with_suffix("")
 
 
@@ -52,6 +52,7 @@ def build(sections: dict[str, xr.Dataset], pdf: str | Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     footer = f"stabilitylab {__version__} stability report · {_source(sections)}"
     pngs = []
+    matplotlib.use("Agg")  # the pages are files, never windows
     with matplotlib.rc_context(STYLE):
         built = pages.build(sections, footer)
         meta = {"Title": f"stabilitylab stability report: {pdf.stem}", "Creator": f"stabilitylab {__version__}",

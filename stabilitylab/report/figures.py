@@ -1,12 +1,10 @@
-"""Figures shared by the CLI and the PDF report (matplotlib, Agg backend): the palette and the
-complex-plane panels of the spectrum of J and of the Euler map M = I + εJ."""
+"""Figures shared by the CLI and the PDF report: the palette and the complex-plane panels of the
+spectrum of J and of the Euler map M = I + εJ. Importing this module selects no matplotlib
+backend; whoever renders (the CLI, :func:`.document.build`) chooses it."""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 COLORS = {"J": "#1f77b4", "M": "#d62728", "stable": "#2ca02c", "unstable": "#d62728",
           "ep": "#ff7f0e", "bptt": "#1f77b4", "boundary": "0.35",

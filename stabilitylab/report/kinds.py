@@ -1,6 +1,6 @@
-"""What a stored dataset is: the report section it feeds, told from its dimensions, variables and
-attributes (the datasets of ``spectrum``, ``continuation``, ``cycle``, ``eps-sweep``,
-``knockout``, ``gradcheck``, a training run's ``monitor.zarr`` and ``sweep spectrum``)."""
+"""What a stored dataset is: the report section it feeds, from its ``analysis`` attribute (the
+registry :data:`stabilitylab.analyses.ANALYSES`); stores written before every dataset carried
+one are recognised from their dimensions and variables."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +8,7 @@ from pathlib import Path
 import xarray as xr
 
 from .. import store
+from ..analyses import ANALYSES
 from ..errors import StabilityLabError
 
 #: report sections, in page order
@@ -19,15 +20,21 @@ TITLES = {"spectrum": "Spectrum of J and of the Euler map M",
           "knockout": "Knockouts",
           "drift": "Training drift: EP vs BPTT",
           "gradients": "Gradient-estimator fidelity"}
-_ANALYSES = {"cycle": "cycle", "eps-sweep": "eps_sweep", "knockout": "knockout"}
+#: the analyses whose datasets the report shows
+REPORTED = tuple(name for name, a in ANALYSES.items() if a.section)
 
 
 def kind_of(ds: xr.Dataset) -> str | None:
     """The section ``ds`` feeds, or None when it is none of the known datasets."""
-    dims = set(ds.dims)
     analysis = ds.attrs.get("analysis")
-    if analysis in _ANALYSES:
-        return _ANALYSES[analysis]
+    if "sweep_fingerprint" in ds.attrs and analysis == "spectrum":
+        analysis = None  # a sweep store written before sweeps were named: its points' analysis
+    return ANALYSES[analysis].section if analysis in ANALYSES else _guess(ds)
+
+
+def _guess(ds: xr.Dataset) -> str | None:
+    """The section of a dataset without an ``analysis`` attribute, from its dims and variables."""
+    dims = set(ds.dims)
     if "estimator" in dims and "cosine" in ds:
         return "gradients"
     if {"rule", "step"} <= dims and "max_abs_mu" in ds:
@@ -48,8 +55,7 @@ def load(paths) -> dict[str, xr.Dataset]:
         ds = store.read(path)
         kind = kind_of(ds)
         if kind is None:
-            raise StabilityLabError(f"{path} is not a dataset the report knows (spectrum, continuation, cycle, "
-                                    "eps-sweep, knockout, gradcheck, training monitor, sweep spectrum)")
+            raise StabilityLabError(f"{path} is not a dataset the report knows ({', '.join(REPORTED)})")
         if kind in found:
             raise StabilityLabError(f"{found[kind][0]} and {path} are both {kind} datasets; give one of each")
         found[kind] = (path, ds)

@@ -180,11 +180,11 @@ def knockout_bars(ax_floor, ax_mu, ds: xr.Dataset) -> None:
 # -- training drift ----------------------------------------------------------------------------
 #: (variable, title, boundary value or "eps" for the training ε, its label, log scale when it spans decades)
 DRIFT_PANELS = (("max_abs_mu", "max |μ| of M", 1.0, "|μ| = 1 (Euler-map boundary)", False),
-                ("lead_re", "leading Re λ of J", 0.0, "Re λ = 0 (Hopf boundary)", False),
-                ("eps_crit", "min ε_crit", "eps", "training ε (Euler-unstable below)", True),
+                ("leading_re_J", "leading Re λ of J", 0.0, "Re λ = 0 (Hopf boundary)", False),
+                ("min_eps_crit", "min ε_crit", "eps", "training ε (Euler-unstable below)", True),
                 ("val_ce", "validation cross-entropy (nats/char)", None, "", False),
                 ("force_residual", "force residual ‖F‖/‖z‖ after T1 steps", None, "", True),
-                ("omega", "numerical abscissa ω(J)", 0.0, "ω = 0 (no transient growth below)", False),
+                ("numerical_abscissa", "numerical abscissa ω(J)", 0.0, "ω = 0 (no transient growth below)", False),
                 ("cos_ep_bptt", "cosine of the EP and BPTT gradients", None, "", False))
 
 

@@ -159,7 +159,7 @@ def knockout(ds: xr.Dataset) -> str:
 
 
 def _drift_rule(rule: str, s: xr.Dataset) -> str:
-    steps, mu, re = s.step.values, s.max_abs_mu.values, s.lead_re.values
+    steps, mu, re = s.step.values, s.max_abs_mu.values, s.leading_re_J.values
     name = RULE_NAMES.get(rule, rule)
     out = [f"{name} moves max|μ| {num(mu[0], 4)} → {num(mu[-1], 4)} by step {steps[-1]}"]
     peak = int(np.argmax(mu))

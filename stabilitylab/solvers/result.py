@@ -112,6 +112,7 @@ class SolveResult:
             ds["linear_iterations"] = ("newton_iteration", self.linear_iterations)
         ds.attrs = {k: jsonable(v) for k, v in self.settings.items()}
         ds.attrs.update(
+            analysis="relax",
             solver=self.solver,
             converged=int(self.converged),
             reason=self.reason,

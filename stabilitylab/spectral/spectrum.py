@@ -105,7 +105,7 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
                 data[key] = ((), val)
     leading = lam[np.argmax(lam.real)]
     attrs = provenance(
-        field, verdict=verdict, verdict_text=text, eps=eps,
+        field, analysis="spectrum", verdict=verdict, verdict_text=text, eps=eps,
         leading_kind="complex pair" if is_complex(leading) else "real",
         force_residual=force_res, step_residual=step_res, residual_kind=RESIDUAL_KIND,
         **fp_attrs, **settings,

@@ -20,7 +20,7 @@ EXTENDABLE = ("steps", "monitor_every", "snapshot_every", "monitor_cos")
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run (defaults: the shipped checkpoints' model and solver,
-    see checkpoints/README.md).
+    see stabilitylab/shipped/README.md).
 
     rule: 'ep' (AsymEP, centred nudges), 'bptt' (backprop through the T1-step unroll) or 'both'
     (same init, same batches, side by side). data: a text file, or None for the generated corpus.
@@ -65,30 +65,31 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.rule not in RULES:
-            raise ConfigError(f"--rule must be one of {RULES}, got {self.rule!r}")
+            raise ConfigError(f"rule must be one of {RULES}, got {self.rule!r}", param="rule")
         if self.decay not in DECAYS:
-            raise ConfigError(f"--decay must be one of {DECAYS}, got {self.decay!r}")
+            raise ConfigError(f"decay must be one of {DECAYS}, got {self.decay!r}", param="decay")
         positive = ("T1", "steps", "batch_size", "val_size", "monitor_every", "snapshot_every")
         for name in positive:
             if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}", param=name)
         for name in ("T2", "warmup"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"--{name} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}", param=name)
         for name in ("eps", "beta", "lr", "res_target"):
             if not getattr(self, name) > 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}", param=name)
         for name in ("weight_decay", "jacreg", "resreg", "min_lr_ratio"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}", param=name)
         if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ConfigError(f"--grad-clip must be > 0, got {self.grad_clip}")
+            raise ConfigError(f"grad_clip must be > 0, got {self.grad_clip}", param="grad_clip")
         if self.gate is not None and not self.gate > 0:
-            raise ConfigError(f"--gate must be a force-residual tolerance > 0, got {self.gate}")
+            raise ConfigError(f"gate must be a force-residual tolerance > 0, got {self.gate}", param="gate")
         if self.controller and not (self.jacreg or self.resreg):
-            raise ConfigError("--controller drives the stabiliser weights: give --jacreg and/or --resreg too")
+            raise ConfigError("controller drives the stabiliser weights: give a jacreg and/or resreg weight too",
+                              param="controller")
         if self.rule != "bptt" and self.T2 < 1:
-            raise ConfigError("EP needs --T2 >= 1 nudged steps")
+            raise ConfigError("EP needs T2 >= 1 nudged steps")
 
     @property
     def rules(self) -> tuple[str, ...]:

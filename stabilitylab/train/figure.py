@@ -6,14 +6,11 @@ Spectral points where the long relaxation reached no fixed point (long-run force
 attractor, not at an equilibrium."""
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from .monitor import UNSETTLED  # noqa: E402
+from .monitor import UNSETTLED
 
 COLORS = {"ep": "tab:blue", "bptt": "tab:orange"}
 LABELS = {"ep": "EP (AsymEP)", "bptt": "BPTT"}
@@ -36,8 +33,10 @@ def _lines(ax, ds, var, log=False, label=True, mark_unsettled=False, **kw):
 
 def monitor_figure(ds: xr.Dataset, eps: float, entropy_floor: float | None = None,
                    unigram: float | None = None, title: str = ""):
-    """A 2×3 grid of panels; returns the matplotlib Figure."""
-    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), sharex=True)
+    """A 2×3 grid of panels; returns the matplotlib Figure (not registered with pyplot, so drawing
+    it needs no backend and leaves the caller's one alone)."""
+    fig = Figure(figsize=(14, 7.5))
+    axes = fig.subplots(2, 3, sharex=True)
     ax = axes[0, 0]
     _lines(ax, ds, "val_ce", marker=".")
     _lines(ax, ds, "train_ce", label=False, ls=":", alpha=0.7)
@@ -50,7 +49,7 @@ def monitor_figure(ds: xr.Dataset, eps: float, entropy_floor: float | None = Non
     ax.legend(fontsize=7)
 
     ax = axes[0, 1]
-    _lines(ax, ds, "lead_re", mark_unsettled=True, marker=".")
+    _lines(ax, ds, "leading_re_J", mark_unsettled=True, marker=".")
     ax.axhline(0.0, **BOUNDARY, label="Re λ = 0 (continuous-time boundary)")
     ax.set_title("leading Re λ of J (open: no fixed point reached)")
     ax.legend(fontsize=7)
@@ -71,13 +70,13 @@ def monitor_figure(ds: xr.Dataset, eps: float, entropy_floor: float | None = Non
     ax.set_xlabel("training step")
 
     ax = axes[1, 1]
-    _lines(ax, ds, "omega", mark_unsettled=True, marker=".")
+    _lines(ax, ds, "numerical_abscissa", mark_unsettled=True, marker=".")
     ax.axhline(0.0, color="gray", lw=0.8)
     ax.set_title("numerical abscissa ω(J) = λmax((J+Jᵀ)/2)")
     ax.set_xlabel("training step")
 
     ax = axes[1, 2]
-    _lines(ax, ds, "eps_crit", log=True, mark_unsettled=True, marker=".")
+    _lines(ax, ds, "min_eps_crit", log=True, mark_unsettled=True, marker=".")
     ax.axhline(eps, **BOUNDARY, label=f"training ε = {eps:g} (unstable below)")
     ax.set_title("min ε_crit over the leading modes")
     ax.set_xlabel("training step")
@@ -94,4 +93,3 @@ def write_figure(path, ds: xr.Dataset, eps: float, **kwargs) -> None:
     """Draw :func:`monitor_figure` and save it to ``path`` (PNG)."""
     fig = monitor_figure(ds, eps, **kwargs)
     fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -15,7 +15,6 @@ signal); a second Ctrl-C aborts.
 from __future__ import annotations
 
 import signal
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from ..errors import StabilityLabError
 from .config import TrainConfig
 from .figure import write_figure
 from .monitor import measure
-from .record import record_row, to_dataset
+from .record import record_row, renamed, to_dataset
 from .schedule import lr_at
 from .state import load_state, save_state
 from .step import Lane, train_step
@@ -90,17 +89,18 @@ class Run:
             diff = old.mismatches(cfg)
             if diff:
                 raise StabilityLabError(f"{out} holds a run with a different configuration ({'; '.join(diff)}); "
-                                        "use another --out, or repeat the original options to continue it")
+                                        "write to another run directory, or repeat the original configuration "
+                                        "to continue it", param="out")
         lanes = {rule: Lane.fresh(rule, cfg, corpus.vocab_size) for rule in cfg.rules}
         batch_rng = torch.Generator().manual_seed(cfg.seed + 1)
         run = cls(cfg, out, corpus, lanes, 0, batch_rng, {r: [] for r in cfg.rules},
-                  command or " ".join(["stabilitylab", *sys.argv[1:]]))
+                  command or store.COMMAND_LINE.get() or "python")
         if saved is not None:
             run.step = saved["step"]
             run.batch_rng.set_state(saved["batch_rng"])
             for rule, lane in lanes.items():
                 lane.load_state_dict(saved["lanes"][rule])
-            run.history = saved["history"]
+            run.history = {rule: [renamed(row) for row in rows] for rule, rows in saved["history"].items()}
             run.resumed = True
         return run
 
@@ -219,7 +219,7 @@ def _progress(enabled: bool, total: int, start: int):
                 o = outcomes[rule] if outcomes else None
                 txt = f"{rule}: "
                 txt += f"CE {o.loss:.3f} r_F {o.force_residual:.1e}" if o else ""
-                txt += f" | val {h['val_ce']:.3f} Reλ {h['lead_re']:+.2f} |μ| {h['max_abs_mu']:.3f}" if h else ""
+                txt += f" | val {h['val_ce']:.3f} Reλ {h['leading_re_J']:+.2f} |μ| {h['max_abs_mu']:.3f}" if h else ""
                 parts.append(txt)
             bar.update(task, completed=run.step, description="   ".join(parts))
 

@@ -41,7 +41,9 @@ MODES = 6  # eigenvalues kept per operator
 LONG = 10  # the long relaxation runs LONG × T1 steps
 PROBES = 4  # random vectors of the antisymmetry ratio
 UNSETTLED = 1e-4  # long-run force residual above which the relaxation reached no fixed point
-SPECTRAL = ("lead_re", "lead_im", "max_abs_mu", "eps_crit", "omega", "antisymmetry", "eig_converged")
+#: the spectral scalars, named as in the spectrum dataset (docs/GLOSSARY.md)
+SPECTRAL = ("leading_re_J", "leading_im_J", "max_abs_mu", "min_eps_crit", "numerical_abscissa",
+            "antisymmetry_ratio", "eig_converged")
 SCALARS = ("val_ce", "val_force_residual_median", "val_force_residual_max", "force_residual",
            "step_residual", "force_residual_long", "cos_ep_bptt", *SPECTRAL)
 
@@ -100,17 +102,17 @@ def _spectra(lin: Linearization, eps: float) -> dict:
         warnings.simplefilter("always", ConvergenceWarning)
         rJ = eigs(lin.J(), k=MODES, which="LR", seed=0)
         rM = eigs(lin.M(eps), k=MODES, which="LM", seed=0)
-        omega = float(eigsh(lin.S(), k=1, which="LA", seed=0).eigenvalues[0])
+        abscissa = float(eigsh(lin.S(), k=1, which="LA", seed=0).eigenvalues[0])
         lam = rJ.eigenvalues.numpy()[:MODES]
         mu = rM.eigenvalues.numpy()[:MODES]
         crit = min_eps_crit(lin, lam, mu, eps, MODES, seed=0)[0]
     lead = complex(lam[0])
     return {
-        "lead_re": lead.real, "lead_im": abs(lead.imag),
+        "leading_re_J": lead.real, "leading_im_J": abs(lead.imag),
         "max_abs_mu": float(np.abs(mu).max()),
-        "eps_crit": crit,
-        "omega": omega,
-        "antisymmetry": _antisymmetry(lin),
+        "min_eps_crit": crit,
+        "numerical_abscissa": abscissa,
+        "antisymmetry_ratio": _antisymmetry(lin),
         "eig_converged": float(rJ.converged and rM.converged and not caught),
         "eig_J": lam, "eig_M": mu,
     }

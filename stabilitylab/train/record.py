@@ -15,6 +15,9 @@ from ..solvers import RESIDUAL_KINDS
 from .monitor import LONG, MODES, SCALARS
 
 LOOP_SCALARS = ("train_ce", "grad_norm", "lr", "gate_skips", "nonfinite_skips", "stabiliser_gain")
+#: the monitor's names before it used the glossary's (docs/GLOSSARY.md): old name -> name
+RENAMED = {"lead_re": "leading_re_J", "lead_im": "leading_im_J", "eps_crit": "min_eps_crit",
+           "omega": "numerical_abscissa", "antisymmetry": "antisymmetry_ratio"}
 DESCRIPTIONS = {
     "val_ce": "validation cross-entropy after T1 Euler steps (nats/char)",
     "val_force_residual_median": "median over validation sequences of the force residual after T1 steps",
@@ -24,12 +27,12 @@ DESCRIPTIONS = {
     "force_residual": "force residual ||F(z)||/||z|| after T1 steps (analysis batch)",
     "step_residual": "step residual ||eps F(z)||/||z|| after T1 steps (analysis batch)",
     "force_residual_long": f"force residual ||F(z)||/||z|| after {LONG}*T1 steps (analysis batch)",
-    "lead_re": "Re of the rightmost eigenvalue of J at the long-run state",
-    "lead_im": "|Im| of the rightmost eigenvalue of J at the long-run state",
+    "leading_re_J": "Re of the rightmost eigenvalue of J at the long-run state",
+    "leading_im_J": "|Im| of the rightmost eigenvalue of J at the long-run state",
     "max_abs_mu": "max |mu| of M = I + eps J at the training eps",
-    "eps_crit": "smallest -2a/(a^2+b^2) over all modes, refined as spectrum's min_eps_crit (0 if some a >= 0)",
-    "omega": "numerical abscissa lambda_max((J + J^T)/2)",
-    "antisymmetry": "||A v|| / ||J v||, A = (J - J^T)/2, random v",
+    "min_eps_crit": "smallest -2a/(a^2+b^2) over all modes, refined as spectrum's min_eps_crit (0 if some a >= 0)",
+    "numerical_abscissa": "numerical abscissa lambda_max((J + J^T)/2)",
+    "antisymmetry_ratio": "||A v|| / ||J v||, A = (J - J^T)/2, random v",
     "cos_ep_bptt": "cosine of the AEP and BPTT gradients (NaN when not monitored)",
     "eig_converged": "1 when both eigensolves converged",
     "eig_J": "rightmost eigenvalues of J",
@@ -47,6 +50,11 @@ def record_row(step: int, monitor: dict, loop: dict) -> dict:
         vals[:got.size] = got
         row[k] = torch.from_numpy(vals)
     return row
+
+
+def renamed(names: dict) -> dict:
+    """A monitor record or history row with the old names (:data:`RENAMED`) under the new ones."""
+    return {RENAMED.get(k, k): v for k, v in names.items()}
 
 
 def to_dataset(history: dict, attrs: dict) -> xr.Dataset:
@@ -67,4 +75,4 @@ def to_dataset(history: dict, attrs: dict) -> xr.Dataset:
     data.update({k: (("rule", "step", "mode"), v, {"description": DESCRIPTIONS[k]}) for k, v in eig.items()})
     coords = {"rule": np.array(rules, dtype=object), "step": np.array(steps, dtype=np.int64),
               "mode": np.arange(MODES)}
-    return xr.Dataset(data, coords=coords, attrs={**attrs, "residual_kind": RESIDUAL_KINDS})
+    return xr.Dataset(data, coords=coords, attrs={**attrs, "analysis": "monitor", "residual_kind": RESIDUAL_KINDS})

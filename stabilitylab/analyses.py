@@ -1,0 +1,32 @@
+"""The analyses by name: the name each dataset carries in ``attrs["analysis"]``, the library
+function that builds it, the command that runs it, and the report section it feeds.
+
+The report tells a stored dataset's section from this name (:func:`stabilitylab.report.kinds.kind_of`).
+A new analysis sets ``attrs["analysis"] = NAME`` where its dataset is built and adds one line here.
+Only names are held (no imports), so any layer may read the table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str  # attrs["analysis"] of its datasets
+    builds: str  # "module:callable" that builds the dataset
+    command: str  # the CLI command that runs it
+    section: str | None = None  # the report section it feeds (report.kinds.SECTIONS), if any
+
+
+ANALYSES = {a.name: a for a in (
+    Analysis("relax", "stabilitylab.solvers.result:SolveResult.to_dataset", "relax"),
+    Analysis("spectrum", "stabilitylab.spectral.spectrum:spectrum", "spectrum", "spectrum"),
+    Analysis("continuation", "stabilitylab.continuation.branch:Branch.to_dataset", "continuation", "continuation"),
+    Analysis("cycle", "stabilitylab.dynamics.cycle:analyse_cycle", "cycle", "cycle"),
+    Analysis("eps-sweep", "stabilitylab.dynamics.sweep:eps_sweep", "eps-sweep", "eps_sweep"),
+    Analysis("knockout", "stabilitylab.dynamics.knockout:knockout", "knockout", "knockout"),
+    Analysis("gradcheck", "stabilitylab.gradients.study:gradcheck", "gradcheck", "gradients"),
+    Analysis("monitor", "stabilitylab.train.record:to_dataset", "train", "drift"),
+    Analysis("sweep-spectrum", "stabilitylab.parallel.points:SpectrumPoint", "sweep spectrum", "drift"),
+    Analysis("sweep-batches", "stabilitylab.parallel.points:SpectrumPoint", "sweep batches"),
+)}

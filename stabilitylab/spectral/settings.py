@@ -1,0 +1,33 @@
+"""The settings of one spectrum, frozen and validated: what ``stabilitylab spectrum`` and every
+point of ``stabilitylab sweep spectrum``/``batches`` compute with. The CLI's options are
+generated from these fields (their defaults and ``help``), so the commands cannot drift apart."""
+from dataclasses import asdict, dataclass, field
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SpectrumSettings:
+    """Keyword arguments of :func:`~stabilitylab.spectral.spectrum.spectrum` (:meth:`kwargs`)."""
+
+    eps: float | None = field(default=None, metadata={
+        "help": "Euler step size ε (M = I + εJ). Default: the ε the checkpoint was trained and deployed at "
+                "(recorded in it), else 0.1."})
+    k: int = field(default=8, metadata={"help": "Eigenvalues wanted from each search."})
+    tol: float = field(default=1e-8, metadata={"help": "Relative eigen-residual tolerance."})
+    ncv: int | None = field(default=None, metadata={"help": "Krylov subspace size (default max(2k+1, 40))."})
+    diagnostics: bool = field(default=True, metadata={
+        "help": "The non-normality diagnostics (‖Av‖/‖Jv‖, ω(J), transient growth)."})
+
+    def __post_init__(self):
+        if self.eps is not None and not self.eps > 0:
+            raise ConfigError(f"eps must be > 0, got {self.eps}", param="eps")
+        if self.k < 1:
+            raise ConfigError(f"k must be >= 1, got {self.k}", param="k")
+        if not self.tol > 0:
+            raise ConfigError(f"tol must be > 0, got {self.tol}", param="tol")
+        if self.ncv is not None and self.ncv < self.k + 2:
+            raise ConfigError(f"ncv must be >= k + 2 = {self.k + 2}, got {self.ncv}", param="ncv")
+
+    def kwargs(self) -> dict:
+        return asdict(self)
