@@ -41,8 +41,8 @@ EXPLOSION_NATS = 0.5
 def crossing_step(s: xr.Dataset) -> int | None:
     """First step of one rule's series past the stability boundary (max|μ| > 1 or Re λ > 0)."""
     past = s.max_abs_mu.values > 1
-    if "lead_re" in s:
-        past |= s.lead_re.values > 0
+    if "leading_re_J" in s:
+        past |= s.leading_re_J.values > 0
     return int(s.step.values[past.argmax()]) if past.any() else None
 
 
