@@ -178,7 +178,7 @@ def test_unstable_map_has_no_transient_growth_figure():
 
 
 def _cli(args, tmp_path):
-    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "c.zarr")])
+    res = CliRunner().invoke(cli, [*args, "--overwrite", "--out", str(tmp_path / "c.zarr")])
     assert res.exit_code == 0, res.output
     return res.output
 
