@@ -4,11 +4,11 @@ Public entry points: :class:`Field` (the contract every analysis works on), :fun
 checkpoint as a Field), :func:`save`, and the analyses, imported lazily.
 """
 from .errors import StabilityLabError
-from .field import Field
 
 __version__ = "0.1.0"
 
-_LAZY = {
+_LAZY = {  # torch loads on first use, so the CLI's --help answers at once
+    "Field": ("stabilitylab.field", "Field"),
     "load": ("stabilitylab.checkpoint", "load"),
     "save": ("stabilitylab.checkpoint", "save"),
     "spectrum": ("stabilitylab.spectral.spectrum", "spectrum"),

@@ -11,17 +11,22 @@ import functools
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import click
-import torch
 from rich.console import Console
 from rich.table import Table
 
 from ..errors import StabilityLabError
-from ..field import Field, load_factory
+
+if TYPE_CHECKING:  # torch loads on use, so ``COMMAND --help`` answers at once
+    import torch
+
+    from ..field import Field
 
 # tables need ~120 columns; pipes and CI logs get that width instead of the 80-column default
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = ("float32", "float64")  # names of torch dtypes
 
 
 def field_options(fn):
@@ -71,6 +76,8 @@ def parse_knobs(items) -> dict:
 
 
 def pick_device(name: str) -> torch.device:
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -81,14 +88,17 @@ def pick_device(name: str) -> torch.device:
 def resolve_field(ckpt=None, field_spec=None, config_text=None, batch_seed=0, batch_size=1,
                   device="cpu", dtype="float64", knobs=(), **extra_knobs) -> Field:
     """The Field an analysis runs on: ``--field`` factory, else ``--ckpt`` (else the default)."""
+    import torch
+
     from ..checkpoint import load
+    from ..field import load_factory
     from ..model import BlockConfig
 
     if ckpt and field_spec:
         raise StabilityLabError("give either --ckpt or --field, not both")
     if batch_size < 1:
         raise StabilityLabError(f"--batch-size must be >= 1, got {batch_size}")
-    dev, dt = pick_device(device), DTYPES[dtype]
+    dev, dt = pick_device(device), getattr(torch, dtype)
     if field_spec:
         fld = load_factory(field_spec).to(device=dev, dtype=dt)
     else:

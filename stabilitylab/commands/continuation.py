@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import click
-import torch
 
 from ..errors import StabilityLabError
 from .common import check_k, console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
@@ -113,6 +112,8 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     check_k(k, fld)
     problem = ContinuationProblem(fld, param, eps)
     if tol is None:
+        import torch
+
         tol = 1e-9 if fld.dtype == torch.float64 else 2e-5
     options = ContinuationOptions(p_start, p_end, ds=ds, ds_min=ds_min, ds_max=ds_max, method=method,
                                   k=k, max_points=max_points, tol=tol)

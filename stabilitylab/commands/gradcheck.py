@@ -3,12 +3,8 @@ from __future__ import annotations
 
 import click
 import numpy as np
-import torch
 
-from .. import store
-from ..data import analysis_batch_with_targets, corpus_from_spec
 from ..errors import StabilityLabError
-from ..model import BlockForce
 from .common import (console, default_out, field_options, finish, fmt, out_option, resolve_field, table,
                      user_errors)
 
@@ -36,6 +32,11 @@ def parse_values(text: str, kind: str, default_points: int) -> list[float]:
 
 def _batch(fld):
     """The block, its token batch and next-token targets behind a checkpoint's Field."""
+    import torch
+
+    from ..data import analysis_batch_with_targets, corpus_from_spec
+    from ..model import BlockForce
+
     if not isinstance(fld.force, BlockForce):
         raise StabilityLabError("gradcheck needs a checkpoint (--ckpt): a --field has no readout loss "
                                 "(use stabilitylab.gradients.field_objective from Python instead)")
@@ -186,6 +187,8 @@ def command(alpha, eps, t1, beta, t2_text, betas_text, asym_text, fp_tol, fp_ste
     block, idx, targets = _batch(fld)
     ds = gradcheck(block, idx, targets, eps=eps, T1=t1, beta=beta, t2s=t2s, betas=betas, asyms=asyms,
                    fp_steps=fp_steps, fp_tol=fp_tol, fp_newton=newton, knobs=fld.params, progress=True)
+    from .. import store
+
     ds.attrs = {**store.provenance(fld), **ds.attrs}
     _report(ds)
     finish(ds, default_out(out, "gradcheck.zarr"), _figure(ds))

@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 
 import click
-import torch
 
 from ..errors import StabilityLabError
-from ..report.battery import STAGES
+from ..report.stages import STAGES
 from .common import console, field_options, resolve_field, user_errors
 
 REPORTS = Path("reports")
@@ -84,6 +83,8 @@ def command(from_stored, datasets, out, eps, param, span, quick, skip, recompute
             from .continuation import parse_range
 
             settings = dataclasses.replace(settings, span=parse_range(span, "--range", descending=False))
+        import torch
+
         torch.set_num_threads(threads)
         fld = resolve_field(**fopts)
         pdf = Path(out) if out else _default_pdf(fld)

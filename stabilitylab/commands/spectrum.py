@@ -49,15 +49,21 @@ def print_spectrum(ds) -> None:
 @click.option("--tol", default=1e-8, show_default=True, help="Relative eigen-residual tolerance.")
 @click.option("--ncv", default=None, type=int, help="Krylov subspace size (default max(2k+1, 20)).")
 @click.option("--vectors", is_flag=True, help="Also store the eigenvectors (mode × state).")
-@click.option("--no-diagnostics", is_flag=True, help="Skip the non-normality diagnostics.")
+@click.option("--diagnostics", type=click.Choice(["fast", "full", "none"]), default="fast", show_default=True,
+              help="Non-normality diagnostics: fast (tol 1e-3, start vectors from the eigen-search), "
+                   "full (tol 1e-8, more probes), none.")
+@click.option("--no-diagnostics", is_flag=True, help="Same as --diagnostics none.")
+@click.option("--search", type=click.Choice(["shared", "separate"]), default="shared", show_default=True,
+              help="One Krylov space for J, M and eps_crit (shared) or two independent searches.")
 @out_option("spectrum.zarr")
 @user_errors
-def command(eps, k, alpha, tol, ncv, vectors, no_diagnostics, out, **fopts):
+def command(eps, k, alpha, tol, ncv, vectors, diagnostics, no_diagnostics, search, out, **fopts):
     """Leading spectrum of J = dF/dz and of the Euler map M = I + eps*J at the fixed point.
 
     Finds the fixed point (Euler relaxation, then Newton–Krylov, so unstable ones too), then runs
-    two matrix-free Krylov–Schur searches: rightmost eigenvalues of J and largest-modulus
-    eigenvalues of M (the second catches flips, eps*lambda < -2, that the first ranks last).
+    one matrix-free Krylov–Schur search that keeps the rightmost eigenvalues of J, the
+    largest-modulus eigenvalues of M (flips, eps*lambda < -2, that the first set ranks last) and the
+    smallest eps_crit (--search separate: two independent searches).
     Prints both tables with eps_crit = -2a/(a^2+b^2), non-normality diagnostics and a verdict:
     stable, continuous-unstable (Re lambda > 0) or discretisation-only-unstable (Re lambda < 0 but
     |1 + eps*lambda| > 1).
@@ -69,6 +75,6 @@ def command(eps, k, alpha, tol, ncv, vectors, no_diagnostics, out, **fopts):
         raise StabilityLabError(f"--eps must be > 0, got {eps}")
     fld = resolve_field(alpha=alpha, **fopts)
     with console.status("fixed point and Krylov–Schur searches…"):
-        ds = spectrum(fld, k=k, eps=eps, tol=tol, ncv=ncv, vectors=vectors, diagnostics=not no_diagnostics)
+        ds = spectrum(fld, k=k, eps=eps, tol=tol, ncv=ncv, vectors=vectors, diagnostics="none" if no_diagnostics else diagnostics, search=search)
     print_spectrum(ds)
     finish(ds, default_out(out, "spectrum.zarr"), spectrum_figure(ds))

@@ -15,15 +15,11 @@ from pathlib import Path
 
 import click
 import numpy as np
-import xarray as xr
 
-from .. import checkpoint, store
 from ..errors import CheckpointError, StabilityLabError
-from ..parallel import NOT_CONVERGED, OK, PointResult, run_sweep, template_like
-from ..parallel.sweepstore import open_lazy
-from ..model import BlockConfig
-from ..spectral.spectrum import RESIDUAL_KIND, spectrum
 from .common import DTYPES, console, fmt, resolve_field, table, user_errors
+
+# torch, xarray and dask load on use (inside the functions), so ``sweep --help`` answers at once
 
 #: per-point attributes of a spectrum Dataset kept as per-point variables of the sweep
 POINT_ATTRS = ("verdict", "verdict_text", "leading_kind", "force_residual", "step_residual",
@@ -50,6 +46,9 @@ class SpectrumPoint:
         return self.analyse(fld)
 
     def analyse(self, fld) -> PointResult:
+        from ..parallel import NOT_CONVERGED, PointResult
+        from ..spectral.spectrum import spectrum
+
         ds = spectrum(fld, k=self.k, eps=self.eps, tol=self.tol, ncv=self.ncv, diagnostics=self.diagnostics)
         data = ds.drop_attrs().assign({a: ((), ds.attrs[a]) for a in POINT_ATTRS if a in ds.attrs})
         if ds.attrs.get("fixed_point_converged", 1):
@@ -61,6 +60,7 @@ class SpectrumPoint:
         whatever :func:`~stabilitylab.spectral.spectrum.spectrum` returns), ``mode`` of size k + 1
         (a complex pair is never split, so a search may return k + 1 values)."""
         from ..examples import linear
+        from ..parallel import template_like
 
         return template_like(self.analyse(linear(n=self.k + 6)).data, mode=self.k + 1)
 
@@ -109,6 +109,9 @@ def _engine_options(fn):
 def checkpoint_coords(path: Path, config_text: str | None = None) -> dict:
     """A point's coordinates from the checkpoint file (an unreadable one fails in its task); the
     path is made absolute, so a rerun from another directory resumes the same sweep."""
+    from .. import checkpoint
+    from ..model import BlockConfig
+
     config = BlockConfig.parse(config_text) if config_text else None
     try:
         ck = checkpoint.read(path, config)
@@ -120,6 +123,8 @@ def checkpoint_coords(path: Path, config_text: str | None = None) -> dict:
 
 def _checkpoint_paths(patterns) -> list[Path]:
     """Files named by glob patterns or paths (or shipped file names), sorted, without repeats."""
+    from .. import checkpoint
+
     paths = []
     for pat in patterns:
         if glob.has_magic(pat):
@@ -136,6 +141,11 @@ def _checkpoint_paths(patterns) -> list[Path]:
 def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str) -> None:
     """Validate the options on the first readable checkpoint, run the sweep, report it
     (``x``: the coordinate the table and figure are ordered by)."""
+    from .. import checkpoint, store
+    from ..model import BlockConfig
+    from ..parallel import run_sweep
+    from ..spectral.spectrum import RESIDUAL_KIND
+
     eps, k = opts["eps"], opts["k"]
     if eps <= 0:
         raise StabilityLabError(f"--eps must be > 0, got {eps}")
@@ -183,6 +193,8 @@ SUMMARY = ("leading_re_J", "eig_J", "max_abs_mu", "min_eps_crit", "numerical_abs
 
 def _summary(out: Path) -> xr.Dataset:
     """The few per-point values the table and the figure show (leading mode only), in memory."""
+    from ..parallel.sweepstore import open_lazy
+
     ds = open_lazy(out)
     ds = ds[[v for v in SUMMARY if v in ds]].isel(mode=0).load()
     return ds.assign({k: v.astype(object) for k, v in ds.variables.items() if v.dtype.kind == "T"})
@@ -190,6 +202,8 @@ def _summary(out: Path) -> xr.Dataset:
 
 def _table(ds: xr.Dataset, x: str, eps: float) -> None:
     """One row per point with a spectrum; points without one listed below with their reason."""
+    from ..parallel import NOT_CONVERGED, OK
+
     omega = "numerical_abscissa" in ds
     rows, failed = [], []
     for i in range(ds.sizes["point"]):
@@ -212,6 +226,8 @@ def _table(ds: xr.Dataset, x: str, eps: float) -> None:
 def _figure(ds: xr.Dataset, x: str, eps: float, title: str):
     """Leading Re λ and max|μ| against ``x``, one line per training rule, boundaries dashed."""
     import matplotlib
+
+    from ..parallel import NOT_CONVERGED, OK
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -271,6 +287,8 @@ def spectrum_command(ckpt_args, ckpts, batch_seed, out, **opts):
     Re λ and Im λ of J, max|μ| of M = I + εJ, min ε_crit, numerical abscissa ω(J), verdict) and
     plots leading Re λ and max|μ| against the step with the stability boundaries.
     """
+    from .. import checkpoint
+
     patterns = [*ckpts, *ckpt_args]
     if not patterns:
         raise StabilityLabError("give the checkpoints: --ckpts 'runs/x/s*.pt' (quoted) or paths")
@@ -309,6 +327,8 @@ def batches_command(ckpt, seeds, out, **opts):
 
     One point per batch seed; each point is `stabilitylab spectrum --ckpt PATH --batch-seed S`.
     """
+    from .. import checkpoint
+
     head = checkpoint_coords(checkpoint.resolve(ckpt), opts["config_text"])
     _spectrum_sweep([{**head, "batch_seed": s} for s in parse_seeds(seeds)], "batch_seed", out, opts,
                     "spectrum across analysis batches")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import click
-import torch
 
 from .common import console, fmt, table, user_errors
 
@@ -77,6 +76,8 @@ def command(threads, out, quiet, **options):
     model and solver of the shipped checkpoints; checkpoints/README.md has their exact command.
     """
     from ..train import Run, TrainConfig
+
+    import torch
 
     torch.set_num_threads(threads)
     options["grad_clip"] = options["grad_clip"] or None

@@ -26,7 +26,8 @@ from .. import checkpoint, store
 from ..errors import StabilityLabError
 from ..field import Field
 
-STAGES = ("spectrum", "continuation", "cycle", "eps_sweep", "knockout", "drift", "gradients")
+from .stages import STAGES
+
 KEY_ATTR = "report_key"
 
 
