@@ -177,8 +177,9 @@ def test_buffered_writes_crash_loses_only_unflushed_points(sl_field, sl_whole, t
     whole = sl_whole[0]
     problem, opts = sl_run(sl_field)
     out = tmp_path / "cont.zarr"
-    monkeypatch.setattr(writer, "MAX_UNFLUSHED_SECONDS", 1e9)  # flush only at the first point
-    monkeypatch.setattr(writer, "IO_SHARE", 1e-12)
+    monkeypatch.setattr(writer, "FIRST_COST", 0.0)  # first flush at once,
+    monkeypatch.setattr(writer, "IO_SHARE", 1e-12)  # then never again before the end
+    monkeypatch.setattr(writer, "MAX_UNFLUSHED_SECONDS", 1e9)
     calls, modes = [0], spectra.SpectrumTracker.modes
 
     def crash_on_5th(self, *a, **kw):
