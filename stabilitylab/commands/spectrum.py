@@ -32,8 +32,11 @@ def print_spectrum(ds) -> None:
         console.print(
             f"non-normality: ‖Av‖/‖Jv‖ = {fmt(ds.antisymmetry_ratio.item())}, numerical abscissa "
             f"ω(J) = {fmt(ds.numerical_abscissa.item())}, ‖A‖ = {fmt(ds.norm_A.item())}, "
-            f"ρ(S⁻¹A) ≤ {fmt(ds.rho_bound.item())}, transient growth max‖Mᵏv‖ = "
-            f"{fmt(ds.transient_growth.item())} at k = {int(ds.transient_growth_step)}")
+            f"ρ(S⁻¹A) ≤ {fmt(ds.rho_bound.item())}, transient growth max_k ‖Mᵏ‖ = "
+            f"{fmt(ds.transient_growth.item())} at k = {int(ds.transient_growth_step)} "
+            f"({ds.attrs.get('diagnostics')}, tol {fmt(ds.attrs.get('nonnormality_tol'))}"
+            + (")" if ds.attrs.get("converged_nonnormality", 1) else
+               ", [yellow]not converged to that tol: a lower bound[/])"))
     console.print(f"fixed point: force residual {fmt(ds.attrs['force_residual'])}, step residual "
                   f"{fmt(ds.attrs['step_residual'])}"
                   + ("" if ds.attrs.get("fixed_point_converged", 1) else
@@ -47,7 +50,8 @@ def print_spectrum(ds) -> None:
 @click.option("--k", default=8, show_default=True, help="Eigenvalues wanted from each search.")
 @click.option("--alpha", default=None, type=float, help="Attention-output scale α (shorthand for --set alpha=A).")
 @click.option("--tol", default=1e-8, show_default=True, help="Relative eigen-residual tolerance.")
-@click.option("--ncv", default=None, type=int, help="Krylov subspace size (default max(2k+1, 20)).")
+@click.option("--ncv", default=None, type=int,
+              help="Krylov subspace size (default max(2K+1, 40), K = all wanted eigenvalues of the search).")
 @click.option("--vectors", is_flag=True, help="Also store the eigenvectors (mode × state).")
 @click.option("--diagnostics", type=click.Choice(["fast", "full", "none"]), default="fast", show_default=True,
               help="Non-normality diagnostics: fast (tol 1e-3, start vectors from the eigen-search), "
@@ -75,6 +79,7 @@ def command(eps, k, alpha, tol, ncv, vectors, diagnostics, no_diagnostics, searc
         raise StabilityLabError(f"--eps must be > 0, got {eps}")
     fld = resolve_field(alpha=alpha, **fopts)
     with console.status("fixed point and Krylov–Schur searches…"):
-        ds = spectrum(fld, k=k, eps=eps, tol=tol, ncv=ncv, vectors=vectors, diagnostics="none" if no_diagnostics else diagnostics, search=search)
+        ds = spectrum(fld, k=k, eps=eps, tol=tol, ncv=ncv, vectors=vectors, search=search,
+                      diagnostics="none" if no_diagnostics else diagnostics)
     print_spectrum(ds)
     finish(ds, default_out(out, "spectrum.zarr"), spectrum_figure(ds))

@@ -8,8 +8,8 @@ With S = (J + Jᵀ)/2 and A = (J − Jᵀ)/2:
   ‖e^{Jt}‖ ≤ e^{ωt}: monotone contraction in the Euclidean norm. A stable spectrum with ω > 0 still
   allows transient growth;
 - transient growth of the Euler map, max_{0≤k≤K} ‖M^k‖₂ with M = I + εJ: probe vectors are
-  propagated to find the peak step k*, then ‖M^{k*}‖₂ = √λ_max((M^{k*})ᵀ M^{k*}) by Lanczos (k*
-  JVPs and k* VJPs per product), and k* is moved to a neighbour while that grows;
+  propagated to find the peak step k*, power steps on (M^{k*})ᵀ M^{k*} re-locate it, then
+  ‖M^{k*}‖₂ = √λ_max((M^{k*})ᵀ M^{k*}) by Lanczos (k* JVPs and k* VJPs per product);
 - contraction-margin decomposition: ‖A‖₂ = √λ_max(−A²) and the margin −ω. When ω < 0, S is
   negative definite with ‖S⁻¹‖ = 1/|ω|, so ρ(S⁻¹A) ≤ ‖A‖/|ω| — the quantity that bounds the
   first-order AEP expansion (research seeds: ‖A_G‖ / ((1+c) − ‖S_G‖)).
