@@ -1,45 +1,81 @@
-"""Spectrum benchmark (issue 3): our Krylov–Schur vs scipy ARPACK on the same matrix-free operator.
+"""Research-width cost of the whole analysis, in forward-equivalents, and vs ARPACK on the same product.
 
-Operator: J (and M = I + εJ) of a random thick block, C=512, H=16, T=256, B=1 (n = 131,072) at its
-input state. Wanted: the 8 rightmost eigenvalues of J and the 8 largest-|μ| of M to a relative
-residual ‖Ax − λx‖/‖x‖ ≤ 1e-6·max(|λ|, ‖A‖ est.). Prints, from one run: the cost of one forward,
-one ``torch.func.jvp``, one VJP and one product of our :class:`~stabilitylab.linear.Linearization`;
-our time and matvecs vs ARPACK's (wrapping ``torch.func.jvp`` with float64 host conversion, as a
-user would); and our total time over (matvecs × one product), the overhead of the eigensolver.
+A random thick block (``make_block(BlockConfig(vocab=65, C, H, T, c=1.0), seed=0)``) on a seeded
+batch of B sequences. Every time is also given in *forward-equivalents* (wall time / one no-grad
+forward of F at the same size, measured in the same run), the unit the acceptance criteria use.
+Sections (``--parts``, comma-separated; all by default):
 
-    python benchmarks/bench_spectrum.py            # the full size (minutes on 2 CPU cores)
-    python benchmarks/bench_spectrum.py --small    # C=128, T=64 (n = 8,192)
+- ``spectrum``: the whole ``spectrum()`` with default settings (fixed point, shared J + M + ε_crit
+  search, ``fast`` diagnostics), broken into fixed point / search / diagnostics, with the product
+  counts; then the search alone: shared vs a J-only search vs separate J and M searches;
+- ``arpack``: the 8 rightmost λ of J to tol 1e-8, ours vs ``scipy.sparse.linalg.eigs`` wrapping
+  **the same linearised product** (``Linearization.J()``, float64 host round trip), the explicit
+  residuals of both;
+- ``continuation``: one pseudo-arclength continuation point in α (the second point of a run);
+- ``relax``: 1,000 Euler relaxation steps;
+
+with the process's peak resident memory (CPU; ``torch.cuda.max_memory_allocated`` on CUDA) after
+each. Long: minutes per section at C=512 on 2 CPU cores; run by hand, never in the test suite.
+
+    python benchmarks/bench_spectrum.py                         # C=512 H=16 T=256 B=1 float64
+    python benchmarks/bench_spectrum.py --batch 8 --dtype float32
+    python benchmarks/bench_spectrum.py --small                 # C=128 H=4 T=64 (n = 8,192)
     python benchmarks/bench_spectrum.py --device cuda
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import resource
 import time
 
 import numpy as np
 import scipy.sparse.linalg as sla
 import torch
 
+from stabilitylab.continuation import ContinuationOptions, ContinuationProblem, continuation
 from stabilitylab.linear import Linearization
 from stabilitylab.model import BlockConfig, block_field, make_block
+from stabilitylab.solvers import find_fixed_point, relax_euler
 from stabilitylab.spectral import eigs
+from stabilitylab.spectral.krylov_schur import eigs_shared
+from stabilitylab.spectral.spectrum import _crit_key, spectrum
+
+EPS = 0.1
 
 
-def timed(fn, repeat=5):
-    fn()
-    if torch.cuda.is_available():
+def sync(device):
+    if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def clock(fn, device, repeat=1):
+    fn()
+    sync(device)
     t = time.perf_counter()
     for _ in range(repeat):
-        fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t) / repeat
+        out = fn()
+    sync(device)
+    return (time.perf_counter() - t) / repeat, out
 
 
-def explicit_residuals(op, lam, vecs):
-    """max_i ‖A x_i − λ_i x_i‖/‖x_i‖ with complex x = a + ib applied as A a + i A b."""
+def once(fn, device):
+    sync(device)
+    t = time.perf_counter()
+    out = fn()
+    sync(device)
+    return time.perf_counter() - t, out
+
+
+def peak_memory(device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB (GPU)"
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (RSS)"
+
+
+def explicit_residual(op, lam, vecs) -> float:
+    """max_i ‖A x_i − λ_i x_i‖/‖x_i‖ (complex x = a + ib applied as A a + i A b)."""
     out = []
     for j, l in enumerate(lam):
         x = vecs[:, j]
@@ -48,82 +84,103 @@ def explicit_residuals(op, lam, vecs):
     return max(out)
 
 
-def run(C, H, T, dtype, device, k, tol, eps, arpack):
+def field(C, H, T, B, dtype, device):
     cfg = BlockConfig(vocab=65, C=C, H=H, T=T, c=1.0)
     block = make_block(cfg, seed=0).to(device=device, dtype=dtype).requires_grad_(False)
-    idx = torch.randint(0, 65, (1, T), generator=torch.Generator().manual_seed(0)).to(device)
-    fld = block_field(block, idx)
-    z = fld.z0.reshape(-1)
-    f = fld.flat_force()
-    v = torch.randn_like(z)
-    t_fwd = timed(lambda: f(z))
-    t_jvp = timed(lambda: torch.func.jvp(f, (z,), (v,)), 3)
-    lin = Linearization(fld, z, trace_after=0)
-    t0 = time.perf_counter()
-    lin.J()(v)
-    t_trace = time.perf_counter() - t0
-    t_prod = timed(lambda: lin.J()(v))
-    t_vjp = timed(lambda: lin.JT()(v))
-    lin_rr = Linearization(fld, z, trace_after=None)
-    t_rr = timed(lambda: lin_rr.J()(v))
-    n = z.numel()
-    print(f"state n = {n:,} (C={C}, H={H}, T={T}), {dtype}, {device}")
-    print(f"  forward {t_fwd * 1e3:.2f} ms | torch.func.jvp {t_jvp / t_fwd:.1f}x | VJP {t_vjp / t_fwd:.1f}x | "
-          f"reverse-over-reverse J·v {t_rr / t_fwd:.1f}x | linearize replay {t_prod / t_fwd:.1f}x "
-          f"(trace {t_trace:.2f} s)")
-    rows = {}
-    for name, op, which in (("J", lin.J(), "LR"), ("M", lin.M(eps), "LM")):
-        t0 = time.perf_counter()
-        res = eigs(op, k=k, which=which, tol=tol, return_eigenvectors=True, seed=0)
-        t_ours = time.perf_counter() - t0
-        resid = explicit_residuals(op, res.eigenvalues.to(device), res.eigenvectors)
-        rows[name] = (t_ours, res.matvecs, resid, res.eigenvalues.numpy())
-        print(f"  ours   {name} ({which}): {t_ours:7.2f} s, {res.matvecs:5d} matvecs, max residual {resid:.1e}, "
-              f"overhead over matvecs×product {t_ours / (res.matvecs * t_prod):.2f}x")
-    if not arpack:
-        return
-    for name, which in (("J", "LR"), ("M", "LM")):
-        count = [0]
+    idx = torch.randint(0, 65, (B, T), generator=torch.Generator().manual_seed(0)).to(device)
+    return block_field(block, idx)
 
-        def mv(x, name=name):
-            count[0] += 1
-            xt = torch.as_tensor(np.asarray(x).reshape(-1), dtype=dtype, device=device)
-            y = torch.func.jvp(f, (z,), (xt,))[1]
-            if name == "M":
-                y = xt + eps * y
-            return y.double().cpu().numpy()
 
-        A = sla.LinearOperator((n, n), matvec=mv, dtype=np.float64)
-        t0 = time.perf_counter()
-        vals, vecs = sla.eigs(A, k=k, which=which, tol=tol, v0=np.ones(n) / np.sqrt(n))
-        t_arp = time.perf_counter() - t0
-        op = lin.J() if name == "J" else lin.M(eps)
-        resid = explicit_residuals(op, torch.as_tensor(vals).to(device),
-                                   torch.as_tensor(vecs).to(device=device, dtype=torch.complex128
-                                                            if dtype == torch.float64 else torch.complex64))
-        t_ours, mv_ours, _, lam = rows[name]
-        key = (lambda x: x.real) if which == "LR" else np.abs
-        agree = np.abs(np.sort(key(vals))[::-1] - np.sort(key(lam))[::-1][:k]).max()
-        print(f"  ARPACK {name} ({which}): {t_arp:7.2f} s, {count[0]:5d} matvecs, max residual {resid:.1e} "
-              f"-> ours is {t_arp / t_ours:.1f}x faster, {count[0] / mv_ours:.2f}x fewer matvecs "
-              f"(leading values agree to {agree:.1e})")
+def part_spectrum(fld, z, fwd, device, k):
+    t_fp, fp = once(lambda: find_fixed_point(fld, eps=EPS, tol=max(1e-9, 10 * torch.finfo(fld.dtype).eps)), device)
+    t_all, ds = once(lambda: spectrum(fld, k=k, eps=EPS), device)
+    a = ds.attrs
+    print(f"  whole spectrum(): {t_all:7.1f} s = {t_all / fwd:6.0f} forward-eq.  [verdict {a['verdict']}; "
+          f"search {a['matvecs_search']} products, diagnostics {a.get('matvecs_nonnormality', 0)} products; "
+          f"fixed point alone {t_fp:.1f} s = {t_fp / fwd:.0f} fwd-eq.]  peak {peak_memory(device)}")
+    lin = Linearization(fld, fp.z)
+    lin.J()(z)  # trace the product outside the timings below
+    J = lin.J()
+    rows = [("shared J+M+eps_crit", lambda: eigs_shared(J, {"J": ("LR", k), "M": (lambda l: np.abs(1 + EPS * l), k),
+                                                           "eps_crit": (_crit_key, 1)}).matvecs),
+            ("J only (LR)", lambda: eigs(J, k=k, which="LR").matvecs),
+            ("separate J + M", lambda: eigs(J, k=k, which="LR").matvecs + eigs(lin.M(EPS), k=k, which="LM").matvecs)]
+    for name, fn in rows:
+        t, mv = once(fn, device)
+        print(f"  search {name:22s} {mv:5d} products {t:7.1f} s = {t / fwd:6.0f} fwd-eq. "
+              f"({t / fwd / mv:.2f} fwd-eq. per product)")
+    return lin
+
+
+def part_arpack(lin, fwd, device, k):
+    J = lin.J()
+    t_ours, res = once(lambda: eigs(J, k=k, which="LR", tol=1e-8, return_eigenvectors=True), device)
+    r_ours = explicit_residual(J, res.eigenvalues.to(device), res.eigenvectors)
+    count = [0]
+
+    def mv(x):
+        count[0] += 1
+        return J(torch.as_tensor(np.asarray(x).reshape(-1), dtype=lin.z.dtype, device=device)).double().cpu().numpy()
+
+    n = lin.n
+    A = sla.LinearOperator((n, n), matvec=mv, dtype=np.float64)
+    t_arp, (vals, vecs) = once(lambda: sla.eigs(A, k=k, which="LR", tol=1e-8, v0=np.ones(n) / np.sqrt(n)), device)
+    cdt = torch.complex128 if lin.z.dtype == torch.float64 else torch.complex64
+    r_arp = explicit_residual(J, torch.as_tensor(vals).to(device), torch.as_tensor(vecs).to(device=device, dtype=cdt))
+    agree = np.abs(np.sort(vals.real)[::-1] - np.sort(res.eigenvalues.numpy().real)[::-1][:k]).max()
+    print(f"  ours   J (LR, tol 1e-8): {t_ours:7.1f} s, {res.matvecs:5d} products, max residual {r_ours:.1e}")
+    print(f"  ARPACK J (LR, tol 1e-8): {t_arp:7.1f} s, {count[0]:5d} products, max residual {r_arp:.1e} "
+          f"-> ours {t_arp / t_ours:.2f}x faster (leading Re λ agree to {agree:.1e})  peak {peak_memory(device)}")
+
+
+def part_continuation(fld, fwd, device, k):
+    prob = ContinuationProblem(fld, "alpha", EPS)
+    opts = ContinuationOptions(1.0, 0.9, ds=0.02, ds_max=0.02, max_points=2, k=k)
+    t, br = once(lambda: continuation(prob, opts), device)
+    pt = br.points[-1]
+    print(f"  one continuation point: {pt.seconds:7.1f} s = {pt.seconds / fwd:6.0f} fwd-eq. (Newton {pt.newton_matvecs}, "
+          f"eigen {pt.eig_matvecs}, events {pt.event_matvecs} products; first point + start {t - pt.seconds:.1f} s)  "
+          f"peak {peak_memory(device)}")
+
+
+def part_relax(fld, fwd, device):
+    t, _ = once(lambda: relax_euler(fld, EPS, 1000, tol=None, record_every=100), device)
+    print(f"  1,000 relaxation steps: {t:7.1f} s = {t / fwd:6.0f} fwd-eq. ({t / fwd / 1000:.2f} per step)  "
+          f"peak {peak_memory(device)}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true", help="C=128, H=4, T=64 instead of C=512, H=16, T=256")
+    ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     ap.add_argument("--k", type=int, default=8)
-    ap.add_argument("--tol", type=float, default=1e-6)
-    ap.add_argument("--eps", type=float, default=0.1)
-    ap.add_argument("--no-arpack", action="store_true")
+    ap.add_argument("--parts", default="spectrum,arpack,continuation,relax")
     args = ap.parse_args()
-    dtype = getattr(torch, args.dtype)
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    parts = args.parts.split(",")
     C, H, T = (128, 4, 64) if args.small else (512, 16, 256)
-    run(C, H, T, dtype, torch.device(args.device), args.k, args.tol, args.eps, not args.no_arpack)
+    fld = field(C, H, T, args.batch, dtype, device)
+    z = fld.z0.reshape(-1)
+    f = fld.flat_force()
+    with torch.no_grad():
+        fwd, _ = clock(lambda: f(z), device, repeat=5)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, 1-min load {load:.1f}; device {device}")
+    print(f"state n = {z.numel():,} (C={C}, H={H}, T={T}, B={args.batch}), {dtype}; one forward {fwd * 1e3:.1f} ms")
+    lin = None
+    if "spectrum" in parts or "arpack" in parts:
+        lin = part_spectrum(fld, z, fwd, device, args.k) if "spectrum" in parts else None
+        if "arpack" in parts:
+            if lin is None:
+                lin = Linearization(fld, find_fixed_point(fld, eps=EPS).z)
+            part_arpack(lin, fwd, device, args.k)
+    if "continuation" in parts:
+        part_continuation(fld, fwd, device, args.k)
+    if "relax" in parts:
+        part_relax(fld, fwd, device)
 
 
 if __name__ == "__main__":

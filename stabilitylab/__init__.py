@@ -7,11 +7,11 @@ name across datasets, monitors and tables (``docs/GLOSSARY.md``): ``force_residu
 ``numerical_abscissa``, ...; every dataset names its analysis (:mod:`stabilitylab.analyses`).
 """
 from .errors import StabilityLabError
-from .field import Field
 
 __version__ = "0.1.0"
 
-_LAZY = {
+_LAZY = {  # torch loads on first use, so the CLI's --help answers at once
+    "Field": ("stabilitylab.field", "Field"),
     "load": ("stabilitylab.checkpoint", "load"),
     "save": ("stabilitylab.checkpoint", "save"),
     "spectrum": ("stabilitylab.spectral.spectrum", "spectrum"),

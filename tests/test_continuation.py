@@ -169,6 +169,37 @@ def test_interrupted_run_resumes_from_its_store(sl_field, sl_whole, tmp_path):
     assert len(again.points) == len(whole.points)
 
 
+def test_buffered_writes_crash_loses_only_unflushed_points(sl_field, sl_whole, tmp_path, monkeypatch):
+    """Points reach the store in batches (continuation.writer); a crash loses only the points since
+    the last flush, and rerunning resumes from the last flushed one to the same branch."""
+    from stabilitylab.continuation import spectra, writer
+
+    whole = sl_whole[0]
+    problem, opts = sl_run(sl_field)
+    out = tmp_path / "cont.zarr"
+    monkeypatch.setattr(writer, "FIRST_COST", 0.0)  # first flush at once,
+    monkeypatch.setattr(writer, "IO_SHARE", 1e-12)  # then never again before the end
+    monkeypatch.setattr(writer, "MAX_UNFLUSHED_SECONDS", 1e9)
+    calls, modes = [0], spectra.SpectrumTracker.modes
+
+    def crash_on_5th(self, *a, **kw):
+        calls[0] += 1
+        if calls[0] == 5:
+            raise KeyboardInterrupt
+        return modes(self, *a, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(spectra.SpectrumTracker, "modes", crash_on_5th)
+        with pytest.raises(KeyboardInterrupt):
+            continuation(problem, opts, out=out)
+    assert store.read(out).sizes["point"] == 1  # four points computed, one flushed
+    assert torch.load(side_path(out), weights_only=True)["npoints"] == 1
+    resumed = continuation(problem, opts, out=out)
+    assert resumed.complete
+    _compare(resumed, whole)
+    _compare(Branch.from_dataset(store.read(out)), whole)
+
+
 def test_restart_from_a_branch_and_settings_mismatch(sl_field, sl_whole):
     problem, opts = sl_run(sl_field)
     short = continuation(problem, ContinuationOptions(-0.3, -0.1, ds=0.03))

@@ -38,7 +38,7 @@ def test_block_spectrum_matches_dense(mode):
     assert_same_set(ds["eig_M"].values, mu)
     assert ds.attrs["force_residual"] < 1e-8
     omega = np.linalg.eigvalsh((J + J.T) / 2).max()
-    assert abs(ds.numerical_abscissa.item() - omega) < 1e-6 * max(1, abs(omega))
+    assert abs(ds.numerical_abscissa.item() - omega) < 1e-3 * max(1, abs(omega))  # "fast": tol 1e-3
     if mode == "conservative":
         assert ds.antisymmetry_ratio.item() < 1e-10
         assert not ds["complex_J"].values.any()

@@ -18,19 +18,23 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import torch
 from rich.console import Console
 from rich.table import Table
 
 from ..errors import StabilityLabError
-from ..field import Field, load_factory
 from ..interrupts import Interrupted, trapped
+
+if TYPE_CHECKING:  # torch loads on use, so ``COMMAND --help`` answers at once
+    import torch
+
+    from ..field import Field
 
 # a terminal (or $COLUMNS) sets the width; pipes and CI logs get 120 instead of rich's 80 default
 console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = ("float32", "float64")  # names of torch dtypes
 
 
 def field_options(fn):
@@ -70,6 +74,8 @@ _TARGET, _THREADS = "stabilitylab.target", "stabilitylab.threads"  # click conte
 
 def default_threads(n: int) -> int:
     """Torch threads for a state of ``n`` numbers: 1 when small, else torch's own default."""
+    import torch
+
     return 1 if n < MULTITHREAD_STATE else max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
 
 
@@ -190,6 +196,8 @@ def parse_knobs(items) -> dict:
 
 
 def pick_device(name: str) -> torch.device:
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -200,14 +208,17 @@ def pick_device(name: str) -> torch.device:
 def resolve_field(ckpt=None, field_spec=None, config_text=None, batch_seed=0, batch_size=1,
                   device="cpu", dtype="float64", knobs=(), **extra_knobs) -> Field:
     """The Field an analysis runs on: ``--field`` factory, else ``--ckpt`` (else the default)."""
+    import torch
+
     from ..checkpoint import load
+    from ..field import load_factory
     from ..model import BlockConfig
 
     if ckpt and field_spec:
         raise StabilityLabError("give either --ckpt or --field, not both")
     if batch_size < 1:
         raise StabilityLabError(f"--batch-size must be >= 1, got {batch_size}")
-    dev, dt = pick_device(device), DTYPES[dtype]
+    dev, dt = pick_device(device), getattr(torch, dtype)
     if field_spec:
         fld = load_factory(field_spec).to(device=dev, dtype=dt)
     else:

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import click
 import numpy as np
-import torch
 
-from .. import store
 from ..errors import StabilityLabError
 from .common import (console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table,
                      user_errors)
@@ -168,6 +166,8 @@ def command(alpha, eps, t1, beta, t2_text, betas_text, asym_text, fp_tol, fp_ste
     eps = resolve_eps(eps, fld)
     ds = run_study(fld, eps=eps, T1=t1, beta=beta, t2s=t2s, betas=betas, asyms=asyms, fp_steps=fp_steps,
                    fp_tol=fp_tol, fp_newton=newton, progress=True)
+    from .. import store
+
     ds.attrs = {**store.provenance(fld), **ds.attrs}
     _report(ds)
     finish(ds, default_out(out, "gradcheck.zarr"), _figure(ds))

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import click
 
-from ..checkpoint import read
-from ..model import BlockConfig
 from .common import console, fmt, table, user_errors
 
 
@@ -15,6 +13,9 @@ from .common import console, fmt, table, user_errors
 @user_errors
 def command(ckpt, config_text):
     """Print a checkpoint's config, parameter count, state size and provenance."""
+    from ..checkpoint import read
+    from ..model import BlockConfig
+
     ck = read(ckpt, BlockConfig.parse(config_text) if config_text else None)
     cfg = ck.config
     nparam = sum(t.numel() for t in ck.state_dict.values())

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import click
 
-from ..checkpoint import save
-from ..data import corpus_from_spec
-from ..model import BlockConfig, make_block
 from .common import console, user_errors
 
 
@@ -26,6 +23,10 @@ from .common import console, user_errors
 @user_errors
 def command(vocab, C, H, T, c, qknorm, mode, init_gain, data, seed, out):
     """Write a seeded random-initialised checkpoint (every analysis works on it)."""
+    from ..checkpoint import save
+    from ..data import corpus_from_spec
+    from ..model import BlockConfig, make_block
+
     corpus = corpus_from_spec(data)
     cfg = BlockConfig(vocab=vocab or corpus.vocab_size, C=C, H=H, T=T, c=c, qknorm=qknorm,
                       mode=mode, init_gain=init_gain)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import click
 
-from .. import solvers, store
 from ..errors import StabilityLabError
 from .common import console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, user_errors
 
@@ -45,6 +44,8 @@ def command(eps, steps, solver, tol, out, **fopts):
     the solver converged and why it stopped; writes the trace (dim `step`) to zarr and a
     residual plot next to it.
     """
+    from .. import solvers, store
+
     if steps < 1:
         raise StabilityLabError(f"--steps must be >= 1, got {steps}")
     fld = resolve_field(**fopts)

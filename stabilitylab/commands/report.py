@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import click
-import torch
 
 from ..errors import StabilityLabError
 from ..interrupts import Interrupted, trapped
-from ..report.battery import STAGES
+from ..report.stages import STAGES
 from .common import console, eps_option, field_options, resolve_eps, resolve_field, user_errors
 
 REPORTS = Path("reports")
@@ -78,6 +77,8 @@ def command(from_stored, datasets, out, eps, param, span, quick, skip, recompute
     else:
         if datasets:
             raise StabilityLabError(f"unexpected arguments {' '.join(datasets)}: add --from to report on datasets")
+        import torch
+
         torch.set_num_threads(threads)
         fld = resolve_field(**fopts)
         eps = resolve_eps(eps, fld)

@@ -34,7 +34,10 @@ def print_spectrum(ds) -> None:
                      "[red]>1[/]" if abs(mu) > 1 else "<1", fmt(res, 2)))
     table("largest-|μ| eigenvalues of M = I + εJ", ["μ", "|μ|", "λ = (μ−1)/ε", "", "residual"], rows)
     if "numerical_abscissa" in ds:
-        console.print(f"non-normality: {nonnormality(ds)}")
+        console.print(f"non-normality: {nonnormality(ds)} ({ds.attrs.get('diagnostics')}, tol "
+                      f"{fmt(ds.attrs.get('nonnormality_tol'))}"
+                      + (")" if ds.attrs.get("converged_nonnormality", 1) else
+                         ", [yellow]not converged to that tol: a lower bound[/])"))
     console.print(f"fixed point: force residual {fmt(ds.attrs['force_residual'])}, step residual "
                   f"{fmt(ds.attrs['step_residual'])}"
                   + ("" if ds.attrs.get("fixed_point_converged", 1) else
@@ -53,15 +56,17 @@ spectrum_options = settings_options(SpectrumSettings)
 @field_options
 @spectrum_options
 @click.option("--alpha", default=None, type=float, help="Attention-output scale α (shorthand for --set alpha=A).")
+@click.option("--no-diagnostics", is_flag=True, help="Same as --diagnostics none.")
 @click.option("--vectors", is_flag=True, help="Also store the eigenvectors (mode × state).")
 @out_option("spectrum.zarr")
 @user_errors
-def command(alpha, vectors, out, **opts):
+def command(alpha, vectors, no_diagnostics, out, **opts):
     """Leading spectrum of J = dF/dz and of the Euler map M = I + eps*J at the fixed point.
 
     Finds the fixed point (Euler relaxation, then Newton–Krylov, so unstable ones too), then runs
-    two matrix-free Krylov–Schur searches: rightmost eigenvalues of J and largest-modulus
-    eigenvalues of M (the second catches flips, eps*lambda < -2, that the first ranks last).
+    one matrix-free Krylov–Schur search that keeps the rightmost eigenvalues of J, the
+    largest-modulus eigenvalues of M (flips, eps*lambda < -2, that the first set ranks last) and the
+    smallest eps_crit (--search separate: two independent searches).
     Prints both tables with eps_crit = -2a/(a^2+b^2), non-normality diagnostics and a verdict:
     stable, continuous-unstable (Re lambda > 0) or discretisation-only-unstable (Re lambda < 0 but
     |1 + eps*lambda| > 1).
@@ -69,6 +74,8 @@ def command(alpha, vectors, out, **opts):
     from ..spectral.spectrum import spectrum
     from ..report.figures import spectrum_figure
 
+    if no_diagnostics:
+        opts["diagnostics"] = "none"
     settings = settings_from(SpectrumSettings, opts)
     fld = resolve_field(alpha=alpha, **opts)
     settings = dataclasses.replace(settings, eps=resolve_eps(settings.eps, fld))

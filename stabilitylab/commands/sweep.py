@@ -13,22 +13,24 @@ import os
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import click
 import numpy as np
-import xarray as xr
 
-from .. import checkpoint, store
 from ..errors import CheckpointError, StabilityLabError
 from ..interrupts import Interrupted, trapped
-from ..parallel import NOT_CONVERGED, OK, PointResult, run_sweep, template_like
-from ..parallel.points import CheckpointSource, SpectrumPoint, checkpoint_coords
-from ..parallel.sweepstore import open_lazy
-from ..model import BlockConfig
-from ..spectral.spectrum import RESIDUAL_KIND
 from .common import check_k, console, field_options, fmt, parse_knobs, resolve_eps, resolve_field, table, user_errors
 from ..spectral.settings import SpectrumSettings
 from .settings import settings_from
 from .spectrum import spectrum_options
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ..model import BlockConfig
+
+# torch, xarray and dask load on use (inside the functions), so ``sweep --help`` answers at once
 
 #: the field options of ``stabilitylab spectrum`` that apply to every checkpoint of a sweep
 SHARED_FIELD_OPTIONS = ("config_text", "batch_size", "device", "dtype", "knobs")
@@ -75,11 +77,15 @@ def _point_options(fn):
 
 
 def _config(opts) -> BlockConfig | None:
+    from ..model import BlockConfig
+
     return BlockConfig.parse(opts["config_text"]) if opts["config_text"] else None
 
 
 def _checkpoint_paths(patterns) -> list[Path]:
     """Files named by glob patterns or paths (or shipped file names), sorted, without repeats."""
+    from .. import checkpoint
+
     paths = []
     for pat in patterns:
         if glob.has_magic(pat):
@@ -96,6 +102,11 @@ def _checkpoint_paths(patterns) -> list[Path]:
 def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str, analysis: str) -> None:
     """Validate the options on the first readable checkpoint, run the sweep, report it
     (``x``: the coordinate the table and figure are ordered by; ``analysis``: the store's name)."""
+    from .. import checkpoint, store
+    from ..parallel import run_sweep
+    from ..parallel.points import CheckpointSource, SpectrumPoint
+    from ..spectral.spectrum import RESIDUAL_KIND
+
     spec = settings_from(SpectrumSettings, opts)
     readable = [p for p in points if p["checkpoint_sha256"]]
     if not readable:
@@ -140,6 +151,8 @@ SUMMARY = ("leading_re_J", "eig_J", "max_abs_mu", "min_eps_crit", "numerical_abs
 
 def _summary(out: Path) -> xr.Dataset:
     """The few per-point values the table and the figure show (leading mode only), in memory."""
+    from ..parallel.sweepstore import open_lazy
+
     ds = open_lazy(out)
     ds = ds[[v for v in SUMMARY if v in ds]].isel(mode=0).load()
     return ds.assign({k: v.astype(object) for k, v in ds.variables.items() if v.dtype.kind == "T"})
@@ -147,6 +160,8 @@ def _summary(out: Path) -> xr.Dataset:
 
 def _table(ds: xr.Dataset, x: str, eps: float) -> None:
     """One row per point with a spectrum; points without one listed below with their reason."""
+    from ..parallel import NOT_CONVERGED, OK
+
     omega = "numerical_abscissa" in ds
     rows, failed = [], []
     for i in range(ds.sizes["point"]):
@@ -169,6 +184,8 @@ def _table(ds: xr.Dataset, x: str, eps: float) -> None:
 def _figure(ds: xr.Dataset, x: str, eps: float, title: str):
     """Leading Re λ and max|μ| against ``x``, one line per training rule, boundaries dashed."""
     import matplotlib
+
+    from ..parallel import NOT_CONVERGED, OK
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -227,6 +244,8 @@ def spectrum_command(ckpt_args, ckpts, batch_seed, out, **opts):
     Re λ and Im λ of J, max|μ| of M = I + εJ, min ε_crit, numerical abscissa ω(J), verdict) and
     plots leading Re λ and max|μ| against the step with the stability boundaries.
     """
+    from ..parallel.points import checkpoint_coords
+
     patterns = [*ckpts, *ckpt_args]
     if not patterns:
         raise StabilityLabError("give the checkpoints: --ckpts 'runs/x/s*.pt' (quoted) or paths")
@@ -263,6 +282,9 @@ def batches_command(ckpt, seeds, out, **opts):
 
     One point per batch seed; each point is `stabilitylab spectrum --ckpt PATH --batch-seed S`.
     """
+    from .. import checkpoint
+    from ..parallel.points import checkpoint_coords
+
     head = checkpoint_coords(checkpoint.resolve(ckpt), _config(opts))
     _spectrum_sweep([{**head, "batch_seed": s} for s in parse_seeds(seeds)], "batch_seed", out, opts,
                     "spectrum across analysis batches", "sweep-batches")

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import click
-import torch
 
 from .. import store
 
@@ -84,6 +83,8 @@ def command(threads, out, quiet, **options):
     stabilitylab/shipped/README.md has their exact command.
     """
     from ..train import Run, TrainConfig
+
+    import torch
 
     torch.set_num_threads(threads)
     options["grad_clip"] = options["grad_clip"] or None

@@ -10,8 +10,9 @@ From the fixed point at ``p_start`` (Euler relaxation, then the corrector at fix
 2. at the accepted point computes the new direction (bordered tangent / secant) and the leading
    eigenvalues of J and M (warm-started from the previous point), then locates every change of
    the unstable counts within the step (:mod:`.events`);
-3. records the point (appended to ``out`` at once, restart state in the side file of
-   :mod:`.resume`) and grows ds ×``grow`` (≤ ``ds_max``) after an easy Newton solve.
+3. records the point (written to ``out`` in batches by :class:`~.writer.BufferedWriter`, restart
+   state in the side file of :mod:`.resume`: a crash loses at most the points since the last
+   flush, ≤ 60 s of work; :mod:`.writer`) and grows ds ×``grow`` (≤ ``ds_max``) after an easy Newton solve.
 
 It stops at ``p_end`` (natural steps land on it; a PALC step may end just past it), after
 ``max_points`` points, or when the corrector fails. A run given a branch (``restart=``, or found
@@ -38,11 +39,11 @@ from .options import ContinuationOptions
 from .predictor import PREDICTORS, Cursor, unit_p
 from .problem import ContinuationProblem
 from .spectra import SpectrumTracker
+from .writer import ANALYSIS, BufferedWriter
 
 START_RELAX_STEPS = 300
 START_NEWTON_FACTOR = 3
 END_REACHED = "reached the end of the range"
-ANALYSIS = "continuation"  # the analysis attribute of its store
 
 
 class _Run:
@@ -62,6 +63,7 @@ class _Run:
                                       eigensolver="stabilitylab.spectral.eigs (Krylov-Schur)")
         self.branch = Branch(problem.param, options.k, attrs=self.attrs, settings=settings)
         self.modes: dict | None = None
+        self.writer = BufferedWriter(self.out) if self.out is not None else None
 
     @property
     def cursor(self) -> Cursor:
@@ -94,14 +96,8 @@ class _Run:
             cpu_seconds=time.process_time() - clocks[1]))
         self.branch.x, self.branch.t, self.branch.ds = x, t, ds
         self.modes = modes
-        if self.out is not None:
-            ds_new = self.branch.points_dataset(len(self.branch.points) - 1)
-            with deferred():  # a signal waits until the point and its restart state are both stored
-                if prev is None:
-                    store.write(ds_new, self.out, ANALYSIS, complete=False)
-                else:
-                    store.append(ds_new, self.out, "point", ANALYSIS)
-                resume.save(self.out, self.branch)
+        if self.writer is not None:
+            self.writer.added(self.branch)
 
     # -- start -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -137,6 +133,8 @@ class _Run:
             with deferred():
                 store.write(self.branch.points_dataset(), self.out, ANALYSIS, complete=False)
                 resume.save(self.out, self.branch)
+        if self.writer is not None:
+            self.writer.stored(len(self.branch.points))
 
     # -- steps -------------------------------------------------------------------------------
     def step(self) -> str:
@@ -175,10 +173,8 @@ class _Run:
     def finish(self, reason: str) -> Branch:
         self.branch.stop_reason = reason
         self.branch.complete = reason.startswith(END_REACHED)
-        if self.out is not None:
-            with deferred():
-                resume.save(self.out, self.branch)
-                store.write(self.branch.to_dataset(), self.out, ANALYSIS)
+        if self.writer is not None:
+            self.writer.finish(self.branch)
         return self.branch
 
 
@@ -195,7 +191,8 @@ def continuation(problem: ContinuationProblem, options: ContinuationOptions, out
                  command: str | None = None) -> Branch:
     """Continue the fixed-point branch of ``problem`` over ``options``' range; return the Branch.
 
-    With ``out`` (a ``.zarr`` path) every point is appended there as it is computed, and a branch
+    With ``out`` (a ``.zarr`` path) the points are appended there in batches as they are computed
+    (:mod:`.writer`: a crash loses at most the points since the last flush), and a branch
     already stored there with the same settings is extended instead of restarted (:mod:`.resume`);
     the complete dataset (with special points) is written at the end. ``restart`` extends a Branch
     returned by an earlier call (e.g. further along, with a larger ``p_end`` or ``max_points``).

@@ -291,6 +291,7 @@ def _to_device(op: _Operator, X: np.ndarray) -> torch.Tensor:
 # -- the generic restarted loop (host side) ------------------------------------------------------
 
 RayleighRitz = Callable[[np.ndarray, Score], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+Wanted = list[tuple[Score, int]]  # (ranking key, how many eigenvalues) per wanted set
 
 
 @dataclass
@@ -302,47 +303,107 @@ class _Run:
     converged: bool  # by the Ritz (Schur-subspace) estimates
 
 
-def _solve(op: _Operator, k: int, m: int, tol: float, maxiter: int, v0, seed: int,
-          rayleigh_ritz: RayleighRitz, score: Score) -> _Run:
+def _solve(op: _Operator, wanted: Wanted, m: int, tol: float, maxiter: int, v0, seed: int,
+          rayleigh_ritz: RayleighRitz) -> _Run:
     """The restarted loop, or the exact dense projection when ``m ≥ n``."""
     gen = torch.Generator().manual_seed(int(seed))
     start = _start_vector(op, v0, gen)  # validates v0 on both paths
     if m < op.n:
-        return _krylov_schur_loop(op, start, gen, k, m, tol, maxiter, rayleigh_ritz, score)
+        return _krylov_schur_loop(op, start, gen, wanted, m, tol, maxiter, rayleigh_ritz)
     basis = _IdentityBasis(op)
     B = basis.matrix()
     return _Run(basis, B, np.linalg.norm(B, 2), 0, True)
 
 
-def _krylov_schur_loop(op: _Operator, start: torch.Tensor, gen: torch.Generator, k: int, m: int,
-                      tol: float, maxiter: int, rayleigh_ritz: RayleighRitz, score: Score) -> _Run:
-    """Expand / Rayleigh–Ritz / lock / restart until the ``k`` best Ritz values have converged.
+def _blocks_of(T: np.ndarray, real: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(values, sizes) of the diagonal blocks of a quasi-triangular ``T`` (real values if ``real``)."""
+    _, sizes, vals = _block_values(T, 0)
+    if len(vals) == 0:
+        return np.zeros(0, dtype=float if real else complex), np.zeros(0, dtype=int)
+    return (vals.real if real else vals), sizes
 
-    ``rayleigh_ritz(B, score) -> (T, Z, sizes, values)``: ``B = Z T Zᵀ`` with the blocks of T
-    (sizes 1 or 2, one representative eigenvalue each) sorted by decreasing score. Returns the last
-    expanded decomposition (basis and ``B = H[:m, :m]``) for the caller's extraction.
+
+def _cut(key: np.ndarray, sizes: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the best blocks by ``key`` (decreasing) holding at least ``k`` eigenvalues."""
+    order = np.argsort(-key, kind="stable")
+    t = int(np.searchsorted(np.cumsum(sizes[order]), k)) + 1
+    return order[:t]
+
+
+def _union(wanted: Wanted, values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Mask of the blocks in the union of all wanted sets."""
+    mask = np.zeros(len(values), dtype=bool)
+    for score, k in wanted:
+        mask[_cut(score(values), sizes, k)] = True
+    return mask
+
+
+def _priority(wanted: Wanted, values: np.ndarray, sizes: np.ndarray) -> Score:
+    """One ranking key that puts the union of the wanted sets first.
+
+    A single set ranks by its own key. Several sets: ``−min_s rank_s(λ)/t_s``, with ``rank_s`` the
+    number of reference blocks (``values``: the current Ritz values) strictly better than λ for set
+    ``s`` and ``t_s`` how many blocks set ``s`` wants, so exactly the wanted blocks have key ``> −1``
+    and each set's best come first, interleaved.
+    """
+    if len(wanted) == 1:
+        return wanted[0][0]
+    tables = []
+    for score, k in wanted:
+        ref = np.sort(score(values))
+        scale = 1e-12 * max(float(np.abs(ref).max()), np.finfo(float).tiny)
+        tables.append((score, ref, scale, len(_cut(score(values), sizes, k))))
+
+    def key(v):
+        ranks = [(len(ref) - np.searchsorted(ref, score(v) + scale, side="right")) / t
+                 for score, ref, scale, t in tables]
+        return -np.min(ranks, axis=0)
+
+    return key
+
+
+def _krylov_schur_loop(op: _Operator, start: torch.Tensor, gen: torch.Generator, wanted: Wanted,
+                      m: int, tol: float, maxiter: int, rayleigh_ritz: RayleighRitz) -> _Run:
+    """Expand / Rayleigh–Ritz / lock / restart until every wanted Ritz value has converged.
+
+    ``wanted``: one or more (key, k) sets; the restart keeps the union of their best Ritz values
+    (:func:`_priority`), so one subspace serves e.g. the rightmost λ of J and the largest
+    ``|1 + ελ|`` of M = I + εJ (same Krylov space). ``rayleigh_ritz(B, key) -> (T, Z, sizes,
+    values)``: ``B = Z T Zᵀ`` with the blocks of T (sizes 1 or 2, one representative eigenvalue
+    each) sorted by decreasing key. Returns the last expanded decomposition (basis and
+    ``B = H[:m, :m]``) for the caller's extraction.
     """
     basis = _Basis(op, m, start, gen)
     p = lock = restarts = 0
-    locked: list[tuple[float, int]] = []  # (score, block size) of locked blocks
     dropped = 0.0  # squared norm of the residual entries zeroed by locking
     norm = 0.0
     while True:
         H = basis.expand(p)
         B, beta = H[:m, :m], H[m, m - 1]
         norm = max(norm, np.linalg.norm(B, 2))
-        T, Z, sizes, values = rayleigh_ritz(B[lock:, lock:], score)
-        scores = score(values)
+        real = rayleigh_ritz is not _sorted_schur
+        lv, ls = _blocks_of(B[:lock, :lock], real)  # locked blocks (B is block upper triangular)
+        if len(wanted) == 1:
+            key = wanted[0][0]
+        else:  # rank against all current Ritz values: locked and active
+            av = np.linalg.eigvals(B[lock:, lock:])
+            av = av[av.imag >= 0]
+            av = av.real if real else av
+            asz = np.where(np.abs(np.imag(av)) > 0, 2, 1)
+            key = _priority(wanted, np.concatenate([lv, av]), np.concatenate([ls, asz]))
+        T, Z, sizes, values = rayleigh_ritz(B[lock:, lock:], key)
         ends = np.cumsum(sizes)
         c = beta * Z[-1, :]
         resid = np.sqrt(dropped + np.cumsum(c**2))[ends - 1] / max(norm, np.finfo(float).tiny)
         nblk = _leading(resid <= tol)  # converged leading blocks
-        best_open = scores[nblk] if nblk < len(sizes) else -np.inf
-        # done when the k best Ritz values are all converged (locked or in the converged prefix)
-        done = (sum(s for sc, s in locked if sc >= best_open)
-                + sizes[:nblk][scores[:nblk] >= best_open].sum())
-        if done >= k or restarts == maxiter - 1:
-            return _Run(basis, B, norm, restarts, bool(done >= k))
+        # done when every wanted block is converged (locked or in the converged prefix)
+        allv, alls = np.concatenate([lv, values]), np.concatenate([ls, sizes])
+        ok = np.concatenate([np.ones(len(lv), dtype=bool), np.arange(len(sizes)) < nblk])
+        union = _union(wanted, allv, alls)
+        done = bool(ok[union].all())
+        if done or restarts == maxiter - 1:
+            return _Run(basis, B, norm, restarts, done)
+        k = int(alls[union].sum())
         # lock leading blocks converged to tol/2 (so locking never uses up the tolerance), up to k
         nlock, lockable = 0, _leading(resid <= tol / 2)
         while nlock < lockable and lock + int(ends[nlock] - sizes[nlock]) < k:
@@ -360,7 +421,6 @@ def _krylov_schur_loop(op: _Operator, start: torch.Tensor, gen: torch.Generator,
         Hn[lock:keep, lock:keep] = T[:a, :a]
         Hn[keep, lock + r : keep] = c[r:a]
         basis.compress(lock, Z[:, :a], Hn)
-        locked += [(float(scores[b]), int(sizes[b])) for b in range(nlock)]
         dropped += float(np.sum(c[:r] ** 2))
         lock, p = lock + r, keep
         restarts += 1
@@ -458,7 +518,7 @@ def eigs(A, k: int = 6, which="LR", ncv: int | None = None, tol: float = 1e-8,
     score, name = _score_fn(which, _NONSYMMETRIC)
     m, tol, maxiter = _options(op, k, ncv, tol, maxiter, max(2 * k + 1, 40))
     with torch.no_grad():
-        run = _solve(op, k, m, tol, maxiter, v0, seed, _sorted_schur, score)
+        run = _solve(op, [(score, k)], m, tol, maxiter, v0, seed, _sorted_schur)
         values, residuals, vectors = _extract(op, run.basis, run.B, k, score, return_eigenvectors)
     return _finish(op, run, tol, "eigs", m, values, residuals, vectors, name)
 
@@ -507,3 +567,84 @@ def _complex_vectors(X: torch.Tensor, sqnorm: np.ndarray, columns, cut: int) -> 
         else:
             out.append(torch.complex(X[:, j], torch.zeros_like(X[:, j])) / math.sqrt(sqnorm[j]))
     return torch.stack(out[:cut], dim=1)
+
+
+# -- several wanted sets from one Krylov space ---------------------------------------------------
+
+
+@dataclass
+class KrylovSpace:
+    """The last Krylov–Schur basis: rows ``U`` (m × n, orthonormal, on the operator's device) and
+    the projection ``B = U A Uᵀ`` (m × m, float64, host). Rayleigh–Ritz for any operator built from
+    A and Aᵀ is then free, e.g. ``(B + Bᵀ)/2`` for ``(A + Aᵀ)/2``."""
+
+    U: torch.Tensor
+    B: np.ndarray
+
+
+@dataclass
+class SharedResult:
+    """:func:`eigs_shared`: one :class:`EigResult` per wanted set (``matvecs``/``restarts`` are
+    those of the one shared search), and the Krylov space when asked for."""
+
+    results: dict[str, EigResult]
+    matvecs: int
+    restarts: int
+    space: KrylovSpace | None
+
+
+def eigs_shared(A, wanted: dict, ncv: int | None = None, tol: float = 1e-8,
+                maxiter: int | None = None, v0=None, seed: int = 0,
+                return_eigenvectors: bool = False, return_space: bool = False,
+                n: int | None = None, dtype: torch.dtype | None = None, device=None) -> SharedResult:
+    """Several wanted sets of eigenvalues of ``A`` from ONE restarted Krylov–Schur search.
+
+    ``wanted``: ``{name: (which, k)}`` with ``which`` as in :func:`eigs` (a code or a key callable
+    on λ). Every restart keeps the union of the sets' best Ritz values, and the search stops when
+    all of them have converged. Since ``M = I + εJ`` has the Krylov spaces of ``J``, one search on
+    J serves the rightmost λ (``'LR'``) and the largest ``|1 + ελ|`` (key ``|1 + ελ|``) at about
+    the cost of the harder of the two. ``ncv`` (default ``max(2K + 1, 40)``, ``K = Σ k``) is raised
+    to at least ``K + 2``. Each result is ranked by its own key; residuals are the explicit
+    ``‖Ax − λx‖/‖x‖`` (one block product of the union). ``return_space``: also return the final
+    :class:`KrylovSpace`.
+    """
+    op = _Operator(A, n, dtype, device, v0)
+    sets = {name: (*_score_fn(which, _NONSYMMETRIC), k) for name, (which, k) in wanted.items()}
+    if not sets:
+        raise EigenOptionError("wanted must name at least one set")
+    total = sum(k for *_, k in sets.values())
+    for _, _, k in sets.values():
+        _, tol_eff, maxiter_eff = _options(op, k, None, tol, maxiter, k + 2)
+    default = max(2 * total + 1, 40) if ncv is None else int(ncv)
+    m = min(max(default, total + 2), op.n)
+    pairs = [(score, k) for score, _, k in sets.values()]
+    with torch.no_grad():
+        run = _solve(op, pairs, m, tol_eff, maxiter_eff, v0, seed, _sorted_schur)
+        allv, alls = _blocks_of(_sorted_schur(run.B, pairs[0][0])[0], False)
+        union = _union(pairs, allv, alls)
+        key = _priority(pairs, allv, alls)
+        values, residuals, vectors = _extract(op, run.basis, run.B, int(alls[union].sum()), key,
+                                              return_eigenvectors)
+        results = {}
+        for name, (score, label, k) in sets.items():
+            idx = _set_columns(values, score, k)
+            vec = None if vectors is None else vectors[:, idx]
+            results[name] = _finish(op, run, tol_eff, f"eigs_shared[{name}]", m, values[idx],
+                                    residuals[idx], vec, label)
+        space = None
+        if return_space:
+            U = (run.basis.U[:m] if isinstance(run.basis, _Basis)
+                 else torch.eye(op.n, dtype=op.dtype, device=op.device))
+            space = KrylovSpace(U, run.B.copy())
+    return SharedResult(results, op.matvecs, run.restarts, space)
+
+
+def _set_columns(values: np.ndarray, score: Score, k: int) -> np.ndarray:
+    """Indices into ``values`` (pairs adjacent, Im > 0 first) of the best blocks for ``score``
+    holding at least ``k`` eigenvalues, best first."""
+    starts = [i for i in range(len(values)) if i == 0 or values[i - 1].imag <= 0]
+    sizes = np.array([2 if values[i].imag > 0 else 1 for i in starts])
+    reps = values[starts]
+    chosen = _cut(score(reps), sizes, min(k, int(sizes.sum())))
+    chosen = chosen[np.lexsort((-reps[chosen].imag, -score(reps[chosen])))]
+    return np.array([j for b in chosen for j in range(starts[b], starts[b] + sizes[b])], dtype=int)

@@ -46,7 +46,7 @@ def eigsh(A, k: int = 1, which="LA", ncv: int | None = None, tol: float = 1e-8,
     score, name = _score_fn(which, _SYMMETRIC)
     m, tol, maxiter = _options(op, k, ncv, tol, maxiter, max(2 * k + 1, 20))
     with torch.no_grad():
-        run = _solve(op, k, m, tol, maxiter, v0, seed, _sorted_eigh, score)
+        run = _solve(op, [(score, k)], m, tol, maxiter, v0, seed, _sorted_eigh)
         _, Z, _, theta = _sorted_eigh(run.B, score)
         X = run.basis.vectors(Z[:, :k])
         R = op.block(X) - X * torch.from_numpy(theta[:k]).to(X.device, X.dtype)

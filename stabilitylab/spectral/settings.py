@@ -5,6 +5,9 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError
 
+DIAGNOSTICS = ("fast", "full", "none")
+SEARCHES = ("shared", "separate")
+
 
 @dataclass(frozen=True)
 class SpectrumSettings:
@@ -16,8 +19,11 @@ class SpectrumSettings:
     k: int = field(default=8, metadata={"help": "Eigenvalues wanted from each search."})
     tol: float = field(default=1e-8, metadata={"help": "Relative eigen-residual tolerance."})
     ncv: int | None = field(default=None, metadata={"help": "Krylov subspace size (default max(2k+1, 40))."})
-    diagnostics: bool = field(default=True, metadata={
-        "help": "The non-normality diagnostics (‖Av‖/‖Jv‖, ω(J), transient growth)."})
+    diagnostics: str = field(default="fast", metadata={
+        "help": "Non-normality diagnostics (‖Av‖/‖Jv‖, ω(J), ‖A‖, transient growth): fast (tol 1e-3, start "
+                "vectors from the eigen-search), full (tol 1e-8, more probes) or none."})
+    search: str = field(default="shared", metadata={
+        "help": "shared: one Krylov space for J, M and ε_crit; separate: independent searches of J and M."})
 
     def __post_init__(self):
         if self.eps is not None and not self.eps > 0:
@@ -26,6 +32,11 @@ class SpectrumSettings:
             raise ConfigError(f"k must be >= 1, got {self.k}", param="k")
         if not self.tol > 0:
             raise ConfigError(f"tol must be > 0, got {self.tol}", param="tol")
+        if self.diagnostics not in DIAGNOSTICS:
+            raise ConfigError(f"diagnostics must be one of {', '.join(DIAGNOSTICS)}, got {self.diagnostics!r}",
+                              param="diagnostics")
+        if self.search not in SEARCHES:
+            raise ConfigError(f"search must be one of {', '.join(SEARCHES)}, got {self.search!r}", param="search")
         if self.ncv is not None and self.ncv < self.k + 2:
             raise ConfigError(f"ncv must be >= k + 2 = {self.k + 2}, got {self.ncv}", param="ncv")
 

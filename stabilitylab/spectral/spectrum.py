@@ -1,8 +1,13 @@
 """Leading spectra of J and of the Euler map M = I + εJ at a fixed point, as an xarray Dataset.
 
-Two independent Krylov–Schur searches on the same linearisation: the rightmost eigenvalues of J
-(``LR``) and the largest-modulus multipliers of M (``LM``). The second is not redundant: a stiff
-mode with ελ < −2 is a flip instability (μ < −1) that the rightmost-J search ranks last.
+M = I + εJ has the Krylov spaces of J, so by default ONE Krylov–Schur search on J keeps three
+wanted sets at every restart (:func:`~stabilitylab.spectral.krylov_schur.eigs_shared`): the
+rightmost λ of J, the largest |μ| = |1 + ελ| of M, and the smallest ε_crit(λ). The M set is not
+redundant: a stiff mode with ελ < −2 is a flip instability (μ < −1) that the rightmost-J set ranks
+last; the ε_crit set finds the mode limiting ε over *all* modes (the one on the largest disk
+|1 + ελ| ≤ 1 through 0, an exterior eigenvalue a Krylov space finds) with no extra search.
+``search="separate"`` runs the former two independent searches (LR of J, LM of M) and refines
+ε_crit by extra LM searches of M.
 """
 from __future__ import annotations
 
@@ -18,8 +23,9 @@ from ..linear import Linearization
 from ..solvers import find_fixed_point
 from ..store import provenance
 from .euler import eps_crit, is_complex, stability_verdict
-from .dense import DENSE_MAX_N, leading_eigs
-from .nonnormal import nonnormality
+from .dense import DENSE_MAX_N, leading_eigs, needs_dense
+from .krylov_schur import eigs_shared
+from .nonnormal import MODES, nonnormality
 
 RESIDUAL_KIND = "force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/||z||"
 
@@ -33,19 +39,27 @@ def _pad(x: np.ndarray, m: int, fill) -> np.ndarray:
 def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None = None, *,
              tol: float = 1e-8, ncv: int | None = None, maxiter: int | None = None, seed: int = 0,
              vectors: bool = False, fixed_point_tol: float = 1e-9, relax_steps: int = 300,
-             diagnostics: bool = True, probes: int = 4, growth_steps: int = 100,
-             refine_eps_crit: int = 3) -> xr.Dataset:
+             diagnostics: bool | str = "fast", probes: int = 4, growth_steps: int = 100,
+             search: str = "shared", refine_eps_crit: int = 3) -> xr.Dataset:
     """Spectra of J (LR) and M = I + εJ (LM) at the fixed point of ``field`` (or at ``z``).
 
     Finds the fixed point with :func:`~stabilitylab.solvers.find_fixed_point` when ``z`` is None
     (Euler relaxation, then Newton–Krylov: unstable fixed points are found too). Data variables on
     dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
     1 + ελ, ``eig_M``, ``residual_M``, ``lambda_of_M`` = (μ − 1)/ε, ``complex_J``/``complex_M``;
-    scalars: unstable counts, ``max_abs_mu``, ``min_eps_crit`` (refined by up to
-    ``refine_eps_crit`` extra LM searches, see :func:`min_eps_crit`) and (``diagnostics``) the
-    non-normality measures of :mod:`~stabilitylab.spectral.nonnormal`. Attributes: ε, the verdict,
-    the fixed point's force and step residuals, solver settings and provenance.
+    scalars: unstable counts, ``max_abs_mu``, ``min_eps_crit`` (over all modes: the ε_crit set of
+    the shared search, or with ``search="separate"`` refined by up to ``refine_eps_crit`` extra LM
+    searches, see :func:`min_eps_crit`) and the non-normality measures of
+    :mod:`~stabilitylab.spectral.nonnormal` (``diagnostics``: ``'fast'`` (tol 1e-3, start vectors
+    from the search's Krylov basis), ``'full'`` (tol 1e-8) or ``'none'``; True/False mean
+    fast/none). Attributes: ε, the verdict, the fixed point's force and step residuals, solver
+    settings (``matvecs_search``: products of the eigen-search(es)) and provenance.
     """
+    diagnostics = {True: "fast", False: "none"}.get(diagnostics, diagnostics)
+    if diagnostics not in (*MODES, "none"):
+        raise StabilityLabError(f"diagnostics={diagnostics!r}: choose fast, full or none")
+    if search not in ("shared", "separate"):
+        raise StabilityLabError(f"search={search!r}: choose shared or separate")
     if eps <= 0:
         raise StabilityLabError(f"eps must be > 0, got {eps}")
     if k < 1 or (field.n > DENSE_MAX_N and k > field.n - 2):
@@ -63,15 +77,19 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     if not math.isfinite(force_res):
         raise StabilityLabError("the state is not finite (relaxation diverged); no spectrum can be computed")
     lin = Linearization(field, z)
-    J, M = lin.J(), lin.M(eps)
-    rj = leading_eigs(J, k=k, which="LR", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed, return_eigenvectors=vectors)
-    rm = leading_eigs(M, k=k, which="LM", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed + 1, return_eigenvectors=vectors)
+    if needs_dense(lin.n, k):  # a tiny state: the exact dense path
+        search = "separate"
+    if search == "shared":
+        rj, rm, mu, res_m, min_crit, crit_settled, space = _shared_search(
+            lin, k, eps, tol, ncv, maxiter, seed, vectors, diagnostics == "fast")
+    else:
+        rj, rm, mu, res_m, min_crit, crit_settled = _separate_searches(
+            lin, k, eps, tol, ncv, maxiter, seed, vectors, refine_eps_crit)
+        space = None
     lam = rj.eigenvalues.numpy()
-    mu = rm.eigenvalues.numpy()
     m = max(len(lam), len(mu))
     nan = complex(np.nan, np.nan)
     crit = eps_crit(lam)
-    min_crit, crit_settled = min_eps_crit(lin, lam, mu, eps, k, tol=tol, seed=seed, rounds=refine_eps_crit)
     verdict, text = stability_verdict(lam, mu, eps, min_crit)
     data = {
         "eig_J": ("mode", _pad(lam, m, nan), {"long_name": "eigenvalues of J, rightmost first"}),
@@ -80,7 +98,7 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         "mu_of_J": ("mode", _pad(1 + eps * lam, m, nan), {"long_name": "1 + eps*lambda"}),
         "complex_J": ("mode", _pad(is_complex(lam), m, False)),
         "eig_M": ("mode", _pad(mu, m, nan), {"long_name": "eigenvalues of M = I + eps J, largest modulus first"}),
-        "residual_M": ("mode", _pad(rm.residuals.numpy(), m, np.nan), {"long_name": "||Mx - mu x||/||x||"}),
+        "residual_M": ("mode", _pad(res_m, m, np.nan), {"long_name": "||Mx - mu x||/||x||"}),
         "lambda_of_M": ("mode", _pad((mu - 1) / eps, m, nan), {"long_name": "(mu - 1)/eps"}),
         "complex_M": ("mode", _pad(is_complex(mu), m, False)),
         "n_unstable_J": ((), int((lam.real > 0).sum())),
@@ -93,16 +111,23 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     if vectors:
         data["vec_J"] = (("mode", "state_index"), _pad_rows(rj.eigenvectors, m))
         data["vec_M"] = (("mode", "state_index"), _pad_rows(rm.eigenvectors, m))
-    settings = {"k": k, "tol": tol, "ncv": rj.ncv, "seed": seed, "matvecs_J": rj.matvecs,
-                "matvecs_M": rm.matvecs, "converged_J": int(rj.converged), "converged_M": int(rm.converged),
-                "restarts_J": rj.restarts, "restarts_M": rm.restarts}
-    if diagnostics:
-        nn = nonnormality(lin, eps, probes=probes, growth_steps=growth_steps, seed=seed)
+    shared = search == "shared"
+    settings = {"k": k, "tol": tol, "ncv": rj.ncv, "seed": seed, "search": search,
+                "matvecs_search": rj.matvecs + (0 if shared else rm.matvecs),
+                "matvecs_J": rj.matvecs, "matvecs_M": 0 if shared else rm.matvecs,
+                "converged_J": int(rj.converged), "converged_M": int(rm.converged),
+                "restarts_J": rj.restarts, "restarts_M": rm.restarts, "diagnostics": diagnostics}
+    if diagnostics != "none":
+        nn = nonnormality(lin, eps, mode=diagnostics, space=space, probes=probes,
+                          growth_steps=growth_steps, seed=seed)
         for key, val in nn.as_dict().items():
             if key == "matvecs":
                 settings["matvecs_nonnormality"] = val
+            elif key == "converged":
+                settings["converged_nonnormality"] = int(val)
             else:
                 data[key] = ((), val)
+        settings["nonnormality_tol"] = MODES[diagnostics]
     leading = lam[np.argmax(lam.real)]
     attrs = provenance(
         field, analysis="spectrum", verdict=verdict, verdict_text=text, eps=eps,
@@ -111,6 +136,38 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         **fp_attrs, **settings,
     )
     return xr.Dataset(data, coords={"mode": np.arange(m)}, attrs=attrs)
+
+
+def _crit_key(lam: np.ndarray) -> np.ndarray:
+    """Ranking key for the smallest ε_crit(λ) first: modes with Re λ ≥ 0 (ε_crit = 0) above all,
+    ordered by Re λ, then ε_crit ascending; continuous, so no ties among distinct modes."""
+    a = lam.real
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_crit = np.abs(lam) ** 2 / np.where(a < 0, -2 * a, 1.0)
+    return np.where(a < 0, 2 / np.pi * np.arctan(inv_crit), 1 + a / (1 + np.abs(a)))
+
+
+def _shared_search(lin, k, eps, tol, ncv, maxiter, seed, vectors, want_space):
+    """J (LR), M (largest |1 + ελ|) and the smallest ε_crit from one Krylov–Schur search on J."""
+    res = eigs_shared(lin.J(), {"J": ("LR", k), "M": (lambda lam: np.abs(1 + eps * lam), k),
+                                "eps_crit": (_crit_key, 1)},
+                      tol=tol, ncv=ncv, maxiter=maxiter, seed=seed, return_eigenvectors=vectors,
+                      return_space=want_space)
+    rj, rm, rc = res.results["J"], res.results["M"], res.results["eps_crit"]
+    every = np.concatenate([r.eigenvalues.numpy() for r in (rj, rm, rc)])
+    min_crit = 0.0 if (every.real >= 0).any() else _min_positive(eps_crit(every))
+    settled = rj.converged and rm.converged and rc.converged
+    return rj, rm, 1 + eps * rm.eigenvalues.numpy(), eps * rm.residuals.numpy(), min_crit, settled, res.space
+
+
+def _separate_searches(lin, k, eps, tol, ncv, maxiter, seed, vectors, refine):
+    """Independent LR search of J and LM search of M, ε_crit refined by extra LM searches."""
+    rj = leading_eigs(lin.J(), k=k, which="LR", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed, return_eigenvectors=vectors)
+    rm = leading_eigs(lin.M(eps), k=k, which="LM", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed + 1,
+              return_eigenvectors=vectors)
+    lam, mu = rj.eigenvalues.numpy(), rm.eigenvalues.numpy()
+    min_crit, settled = min_eps_crit(lin, lam, mu, eps, k, tol=tol, seed=seed, rounds=refine)
+    return rj, rm, mu, rm.residuals.numpy(), min_crit, settled
 
 
 def min_eps_crit(lin: Linearization, lam: np.ndarray, mu: np.ndarray, eps: float, k: int, *,
