@@ -183,14 +183,6 @@ def _peak(M: LinearOperator, X: torch.Tensor, steps: int, stop_past_peak: bool):
     W, best, best_k, best_col, best_w = X, 1.0, 0, 0, X[:, :1]
     for k in range(1, steps + 1):
 
-
-def _top(op, *, tol: float, ncv: int | None, seed: int, v0=None, return_eigenvectors: bool = False):
-    """Largest eigenvalue (and eigenvector) of a symmetric operator: Lanczos, or dense on a state
-    too small for a Krylov basis (``eigenvalues``, ``eigenvectors``, ``converged`` as eigsh)."""
-    if needs_dense(op.n, 1):
-        r = leading_eigs(op, k=1, which="LR", tol=tol, return_eigenvectors=True)
-        return SimpleNamespace(eigenvalues=r.eigenvalues.real, eigenvectors=r.eigenvectors.real, converged=r.converged)
-    return eigsh(op, k=1, which="LA", tol=tol, ncv=ncv, seed=seed, v0=v0, return_eigenvectors=return_eigenvectors)
         W = M.matvec(W)
         g, c = (float(t) for t in torch.max(torch.linalg.vector_norm(W, dim=0), 0))
         if not math.isfinite(g):
@@ -213,3 +205,12 @@ def _gram_power(M: LinearOperator, MT: LinearOperator, k: int) -> LinearOperator
         return v
 
     return LinearOperator(apply, M.n, M.dtype, M.device, batched=apply)
+
+
+def _top(op, *, tol: float, ncv: int | None, seed: int, v0=None, return_eigenvectors: bool = False):
+    """Largest eigenvalue (and eigenvector) of a symmetric operator: Lanczos, or dense on a state
+    too small for a Krylov basis (``eigenvalues``, ``eigenvectors``, ``converged`` as eigsh)."""
+    if needs_dense(op.n, 1):
+        r = leading_eigs(op, k=1, which="LR", tol=tol, return_eigenvectors=True)
+        return SimpleNamespace(eigenvalues=r.eigenvalues.real, eigenvectors=r.eigenvectors.real, converged=r.converged)
+    return eigsh(op, k=1, which="LA", tol=tol, ncv=ncv, seed=seed, v0=v0, return_eigenvectors=return_eigenvectors)
