@@ -182,7 +182,6 @@ def _peak(M: LinearOperator, X: torch.Tensor, steps: int, stop_past_peak: bool):
     """Propagate the columns of X: (best ‖M^j x‖, j, its column, M^j x) over j = 0..steps."""
     W, best, best_k, best_col, best_w = X, 1.0, 0, 0, X[:, :1]
     for k in range(1, steps + 1):
-
         W = M.matvec(W)
         g, c = (float(t) for t in torch.max(torch.linalg.vector_norm(W, dim=0), 0))
         if not math.isfinite(g):
