@@ -46,7 +46,7 @@ class _Group(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
-        from .store import COMMAND_LINE  # imported here: ``stabilitylab --help`` stays fast
+        from .invocation import COMMAND_LINE
 
         token = COMMAND_LINE.set(ctx.meta.get("command_line"))  # the provenance of every output
         try:

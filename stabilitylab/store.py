@@ -27,7 +27,6 @@ import shutil
 import socket
 import sys
 import warnings
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import StabilityLabError
+from .invocation import COMMAND_LINE
 
 PROVENANCE_KEYS = ("command", "created", "stabilitylab_version", "versions")
 SCHEMA_VERSION = 1
@@ -44,9 +44,6 @@ LOCK_SUFFIX = ".lock"
 class IncompleteStoreWarning(UserWarning):
     """A store whose writer did not finish (interrupted, crashed, or still running)."""
 
-#: the command line that asked for the outputs being made: the CLI sets it around a command (the
-#: library never reads ``sys.argv``); outside it, provenance says "python"
-COMMAND_LINE: ContextVar[str | None] = ContextVar("stabilitylab_command_line", default=None)
 
 
 def _versions() -> dict:

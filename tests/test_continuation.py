@@ -257,8 +257,8 @@ def test_cli_on_a_field(tmp_path):
     (["--range", "a:b"], "must be numbers"),
     (["--range", "0.2"], "START:END"),
     (["--range", "0.2:-0.3"], "--descending"),
-    (["--range", "-0.3:0.2", "--eps", "0"], "eps must be a positive"),
-    (["--range", "-0.3:0.2", "--eps", "-1"], "eps must be a positive"),
+    (["--range", "-0.3:0.2", "--eps", "0"], "--eps must be > 0"),
+    (["--range", "-0.3:0.2", "--eps", "-1"], "--eps must be > 0"),
     (["--alpha", "0.2:1.0"], "--alpha is the range of alpha"),
     ([], "give the range of mu"),
 ])

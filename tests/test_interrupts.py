@@ -35,7 +35,7 @@ def test_sigterm_mid_continuation_then_rerun_gives_the_uninterrupted_dataset(tmp
     res = CliRunner().invoke(cli, [*ARGS, "--out", str(whole)])
     assert res.exit_code == 0, res.output
     out = tmp_path / "cont.zarr"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STABILITYLAB_MAX_UNFLUSHED_SECONDS": "0"}  # write every point
     proc = subprocess.Popen([sys.executable, "-m", "stabilitylab", *ARGS, "--out", str(out)], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120

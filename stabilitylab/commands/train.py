@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from .. import store
-
 from .common import console, fmt, table, user_errors
 
 
@@ -89,6 +87,8 @@ def command(threads, out, quiet, **options):
     torch.set_num_threads(threads)
     options["grad_clip"] = options["grad_clip"] or None
     cfg = TrainConfig(**options)
+    from .. import store
+
     with store.lock(Path(out)):
         run = Run.open(cfg, out)
         if run.resumed:

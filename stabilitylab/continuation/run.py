@@ -29,7 +29,7 @@ import torch
 
 from .. import store
 from ..errors import StabilityLabError
-from ..interrupts import deferred
+from ..interrupts import Interrupted, deferred
 from ..solvers import relax_euler
 from . import resume
 from .branch import Branch, BranchPoint
@@ -209,7 +209,12 @@ def continuation(problem: ContinuationProblem, options: ContinuationOptions, out
     with _progress(progress) as bar:
         task = bar.add_task(name, total=total) if bar is not None else None
         while not reason:
-            reason = run.step() or run.done()
+            try:
+                reason = run.step() or run.done()
+            except Interrupted:  # keep the points computed so far: flush them, then stop
+                if run.writer is not None:
+                    run.writer.flush(run.branch)
+                raise
             if bar is not None:
                 pt = run.branch.points[-1]
                 bar.update(task, completed=min(total, abs(pt.param - options.p_start)),

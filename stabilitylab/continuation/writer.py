@@ -11,12 +11,13 @@ written once (:meth:`BufferedWriter.finish`). A run shorter than the first flush
 
 Crash safety: the store and the side file always describe the last *flushed* point, so a crash
 loses the points computed since then — at most ``min(max_unflushed, 9 × the flush cost)``
-seconds of work (≤ 60 s by default; 9 s before the first flush, when nothing is stored yet and a
+seconds of work (≤ 60 s by default, ``$STABILITYLAB_MAX_UNFLUSHED_SECONDS`` to change; 9 s before the first flush, when nothing is stored yet and a
 rerun starts over), plus the one point in progress — and rerunning the same command resumes from
 the last flushed point.
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from .branch import Branch
 ANALYSIS = "continuation"  # the analysis attribute of its store
 IO_SHARE = 0.1
 MAX_UNFLUSHED_SECONDS = 60.0
+#: environment variable overriding ``max_unflushed`` (0: write after every point, as a slow-but-safe mode)
+FLUSH_ENV = "STABILITYLAB_MAX_UNFLUSHED_SECONDS"
 FIRST_COST = 1.0
 
 
@@ -38,7 +41,9 @@ class BufferedWriter:
                  clock=time.perf_counter):
         self.out, self.clock = out, clock
         self.io_share = IO_SHARE if io_share is None else io_share
-        self.max_unflushed = MAX_UNFLUSHED_SECONDS if max_unflushed is None else max_unflushed
+        if max_unflushed is None:
+            max_unflushed = float(os.environ.get(FLUSH_ENV, MAX_UNFLUSHED_SECONDS))
+        self.max_unflushed = max_unflushed
         self.flushed = 0  # points of the branch already in the store
         self.cost = 0.0  # seconds the last flush took
         self.last = clock()
