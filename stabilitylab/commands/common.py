@@ -22,6 +22,7 @@ from ..field import Field, load_factory
 # tables need ~120 columns; pipes and CI logs get that width instead of the 80-column default
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+EXIT_UNCONVERGED = 3  # the command ran, but its answer rests on unconverged numbers
 
 
 def field_options(fn):

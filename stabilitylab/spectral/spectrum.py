@@ -3,6 +3,13 @@
 Two independent Krylov–Schur searches on the same linearisation: the rightmost eigenvalues of J
 (``LR``) and the largest-modulus multipliers of M (``LM``). The second is not redundant: a stiff
 mode with ελ < −2 is a flip instability (μ < −1) that the rightmost-J search ranks last.
+
+With a shift σ (``sigma``) the J search runs on ``(J − σI)⁻¹`` (:mod:`.transform`): the rightmost
+eigenvalues of a stiff J converge in a few restarts. The multipliers are then ``μ = 1 + ελ`` of
+those eigenvalues; stiff modes far from σ (flips, ελ < −2) are not searched, and the dataset says so.
+
+Honest output: an unconverged fixed point, eigenvalue or inner linear solve makes the verdict
+``unconverged`` (never "stable"); ``converged`` = 0 and ``not_converged`` names what failed.
 """
 from __future__ import annotations
 
@@ -17,11 +24,16 @@ from ..field import Field
 from ..linear import Linearization
 from ..solvers import find_fixed_point
 from ..store import provenance
-from .euler import eps_crit, is_complex, stability_verdict
+from ..solvers.result import RESIDUAL_KINDS
+from .euler import UNCONVERGED, eps_crit, is_complex, stability_verdict
 from .krylov_schur import eigs
+from .multiplicity import multiplicity
 from .nonnormal import nonnormality
+from .transform import eigs_shift_invert
 
-RESIDUAL_KIND = "force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/||z||"
+RESIDUAL_KIND = RESIDUAL_KINDS
+SHIFT_INVERT_NOTE = ("M multipliers are 1 + eps*lambda of the J eigenvalues nearest sigma: stiff "
+                     "modes far from sigma (flips, eps*lambda < -2) were not searched")
 
 
 def _pad(x: np.ndarray, m: int, fill) -> np.ndarray:
@@ -34,11 +46,15 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
              tol: float = 1e-8, ncv: int | None = None, maxiter: int | None = None, seed: int = 0,
              vectors: bool = False, fixed_point_tol: float = 1e-9, relax_steps: int = 300,
              diagnostics: bool = True, probes: int = 4, growth_steps: int = 100,
-             refine_eps_crit: int = 3) -> xr.Dataset:
+             refine_eps_crit: int = 3, z0: torch.Tensor | None = None, sigma: float | None = None,
+             gmres_restart: int = 40, gmres_maxiter: int = 1000) -> xr.Dataset:
     """Spectra of J (LR) and M = I + εJ (LM) at the fixed point of ``field`` (or at ``z``).
 
     Finds the fixed point with :func:`~stabilitylab.solvers.find_fixed_point` when ``z`` is None
-    (Euler relaxation, then Newton–Krylov: unstable fixed points are found too). Data variables on
+    (``relax_steps`` Euler steps from ``z0``, default ``field.z0``, then Newton–Krylov: unstable
+    fixed points are found too; GMRES(``gmres_restart``), ≤ ``gmres_maxiter`` iterations per
+    solve, preconditioned by the field's hook). ``sigma``: search J by shift-invert about σ (see
+    the module docstring). Data variables on
     dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
     1 + ελ, ``eig_M``, ``residual_M``, ``lambda_of_M`` = (μ − 1)/ε, ``complex_J``/``complex_M``;
     scalars: unstable counts, ``max_abs_mu``, ``min_eps_crit`` (refined by up to
@@ -54,7 +70,8 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     if z is None:
         # float32 round-off floors the force residual near 1e-7: never ask for less than 10 ulp
         fp_tol = max(fixed_point_tol, 10 * torch.finfo(field.dtype).eps)
-        fp = find_fixed_point(field, eps=eps, tol=fp_tol, relax_steps=relax_steps)
+        fp = find_fixed_point(field, eps=eps, z0=z0, tol=fp_tol, relax_steps=relax_steps,
+                              gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter)
         z = fp.z
         fp_attrs = {"fixed_point_converged": int(fp.converged), "fixed_point_reason": fp.reason,
                     "fixed_point_solver": fp.solver}
@@ -62,25 +79,46 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     if not math.isfinite(force_res):
         raise StabilityLabError("the state is not finite (relaxation diverged); no spectrum can be computed")
     lin = Linearization(field, z)
-    J, M = lin.J(), lin.M(eps)
-    rj = eigs(J, k=k, which="LR", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed, return_eigenvectors=vectors)
-    rm = eigs(M, k=k, which="LM", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed + 1, return_eigenvectors=vectors)
-    lam = rj.eigenvalues.numpy()
-    mu = rm.eigenvalues.numpy()
+    problems = [] if fp_attrs.get("fixed_point_converged", 1) else [
+        f"fixed point (force residual {force_res:.1e}: {fp_attrs['fixed_point_reason']})"]
+    if sigma is None:
+        rj = eigs(lin.J(), k=k, which="LR", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed,
+                  return_eigenvectors=vectors)
+        rm = eigs(lin.M(eps), k=k, which="LM", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed + 1,
+                  return_eigenvectors=vectors)
+        lam, mu, res_M, vec_M = (rj.eigenvalues.numpy(), rm.eigenvalues.numpy(),
+                                 rm.residuals.numpy(), rm.eigenvectors)
+        problems += [f"{name}: {len(r.eigenvalues) - r.nconv} of {len(r.eigenvalues)} eigenvalues "
+                     f"(max residual {float(r.residuals.max()):.1e} after {r.restarts} restarts)"
+                     for name, r in (("J", rj), ("M", rm)) if not r.converged]
+    else:
+        rj = rm = eigs_shift_invert(lin, sigma, k=k, tol=tol, ncv=ncv, maxiter=maxiter, seed=seed,
+                                    return_eigenvectors=vectors, gmres_restart=gmres_restart,
+                                    gmres_maxiter=gmres_maxiter)
+        lam = rj.eigenvalues.numpy()
+        order = np.lexsort((-(1 + eps * lam).imag, -np.abs(1 + eps * lam)))
+        mu, res_M = 1 + eps * lam[order], eps * rj.residuals.numpy()[order]
+        vec_M = rj.eigenvectors[:, torch.as_tensor(order)] if vectors else None
+        problems += [f"J: {rj.problems}"] if rj.problems else []
+        refine_eps_crit = 0  # M is not searched on its own
     m = max(len(lam), len(mu))
     nan = complex(np.nan, np.nan)
     crit = eps_crit(lam)
     min_crit, crit_settled = _refine_eps_crit(
         lin, _min_positive(np.concatenate([crit, eps_crit((mu - 1) / eps)])), lam, k, tol, seed, refine_eps_crit)
     verdict, text = stability_verdict(lam, mu, eps, min_crit)
+    if problems:
+        verdict, text = UNCONVERGED, f"not converged: {'; '.join(problems)} — unusable as is ({text})"
     data = {
         "eig_J": ("mode", _pad(lam, m, nan), {"long_name": "eigenvalues of J, rightmost first"}),
         "residual_J": ("mode", _pad(rj.residuals.numpy(), m, np.nan), {"long_name": "||Jx - lambda x||/||x||"}),
         "eps_crit": ("mode", _pad(crit, m, np.nan), {"long_name": "-2a/(a^2+b^2) for a<0, else 0"}),
         "mu_of_J": ("mode", _pad(1 + eps * lam, m, nan), {"long_name": "1 + eps*lambda"}),
         "complex_J": ("mode", _pad(is_complex(lam), m, False)),
+        "multiplicity_J": ("mode", _pad(multiplicity(lam), m, 0),
+                           {"long_name": "copies of this eigenvalue found (lower bound of its multiplicity)"}),
         "eig_M": ("mode", _pad(mu, m, nan), {"long_name": "eigenvalues of M = I + eps J, largest modulus first"}),
-        "residual_M": ("mode", _pad(rm.residuals.numpy(), m, np.nan), {"long_name": "||Mx - mu x||/||x||"}),
+        "residual_M": ("mode", _pad(res_M, m, np.nan), {"long_name": "||Mx - mu x||/||x||"}),
         "lambda_of_M": ("mode", _pad((mu - 1) / eps, m, nan), {"long_name": "(mu - 1)/eps"}),
         "complex_M": ("mode", _pad(is_complex(mu), m, False)),
         "n_unstable_J": ((), int((lam.real > 0).sum())),
@@ -92,10 +130,16 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     }
     if vectors:
         data["vec_J"] = (("mode", "state_index"), _pad_rows(rj.eigenvectors, m))
-        data["vec_M"] = (("mode", "state_index"), _pad_rows(rm.eigenvectors, m))
+        data["vec_M"] = (("mode", "state_index"), _pad_rows(vec_M, m))
     settings = {"k": k, "tol": tol, "ncv": rj.ncv, "seed": seed, "matvecs_J": rj.matvecs,
-                "matvecs_M": rm.matvecs, "converged_J": int(rj.converged), "converged_M": int(rm.converged),
-                "restarts_J": rj.restarts, "restarts_M": rm.restarts}
+                "matvecs_M": rm.matvecs if sigma is None else 0, "converged_J": int(rj.converged),
+                "converged_M": int(rm.converged), "restarts_J": rj.restarts, "restarts_M": rm.restarts,
+                "converged": int(not problems), "not_converged": "; ".join(problems),
+                "gmres_restart": gmres_restart, "gmres_maxiter": gmres_maxiter,
+                "preconditioned": int(field.precondition is not None)}
+    if sigma is not None:
+        settings.update(sigma=float(sigma), inner_solves=rj.inner_solves,
+                        inner_unconverged=rj.inner_unconverged, m_search=SHIFT_INVERT_NOTE)
     if diagnostics:
         nn = nonnormality(lin, eps, probes=probes, growth_steps=growth_steps, seed=seed)
         for key, val in nn.as_dict().items():
