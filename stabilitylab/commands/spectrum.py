@@ -10,7 +10,7 @@ from ..errors import StabilityLabError
 from ..spectral.multiplicity import distinct
 from .common import (EXIT_UNCONVERGED, console, default_out, field_options, finish, fmt, out_option,
                      resolve_field, table, user_errors)
-from .state_io import load_state
+from ..state_io import load_state
 
 
 def _groups(values):

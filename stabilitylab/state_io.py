@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import store
-from ..errors import StabilityLabError
-from ..field import Field
+from . import store
+from .errors import StabilityLabError
+from .field import Field
 
 
 def load_state(path, field: Field) -> torch.Tensor:
