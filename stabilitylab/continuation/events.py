@@ -2,18 +2,24 @@
 
 Between consecutive branch points with unstable counts ``a < b`` (either order along the branch)
 of J or M, the mode of rank ``a`` (0-based, in the ranking of :mod:`.spectra`) crosses. Its
-*indicator* is continuous along the branch (an order statistic of continuous eigenvalues):
+*indicator* is continuous along the branch (an order statistic of continuous eigenvalues) and
+vanishes on the true crossing — detection uses the threshold δ = ``detect_tol``, location does not:
 
-    J:  g = Re λ_(a) − δ          M:  g = |μ_(a)| − 1 − δ,
+    J:  g = Re λ_(a)          M:  g = |μ_(a)| − 1,
 
-negative at one end and positive at the other. It is located on the step's own parametrisation
+negative at one end and positive at the other (if the end below the threshold is already past 0,
+within δ, the δ-shifted indicator is located instead). It is located on the step's own parametrisation
 s ∈ (0, s_step) (arclength for PALC, p for natural continuation — so a fold, where p is extremal,
 is bracketed too): each trial s re-solves the fixed point (corrector from the linear interpolation
 of the two end points, which satisfies the step's constraint exactly), recomputes that operator's
 leading eigenvalues and evaluates g; the Illinois variant of regula falsi (a secant method that
 keeps a bracket and converges superlinearly) shrinks the bracket to ``locate_tol`` in s. The
-precision reported is the bracket's width in p. A complex crossing mode accounts for two of the
-``b − a`` crossings, a real one for one; each is located in turn.
+precision reported is the real uncertainty in p: the final bracket's width, or, if larger, the
+crossing eigenvalue's residual divided by the indicator's slope across the bracket (the shift in p
+that an eigenvalue error of that size makes). A complex crossing mode accounts for two of the
+``b − a`` crossings, a real one for one; copies of the crossing eigenvalue (a degenerate spectrum:
+equal within 1e-6 relative at the located point) cross together and are reported once, with their
+``multiplicity``, instead of being located one by one.
 
 Classification: J — complex pair → ``hopf``; real → ``fold`` if p turns within the step (the
 tangent's p-component changes sign), else ``branch_point``. M — complex → ``neimark_sacker``; real
@@ -27,6 +33,7 @@ import numpy as np
 import torch
 
 from ..spectral.euler import is_complex, map_instability_kind
+from ..spectral.multiplicity import CLUSTER_RTOL
 from .corrector import BorderedNewton
 from .options import ContinuationOptions
 from .problem import ContinuationProblem
@@ -42,7 +49,8 @@ class SpecialPoint:
     value ``param``; the crossing eigenvalue ``eig`` (λ for J, μ for M; Im ≥ 0 for a pair), its
     ``frequency`` (Im λ, or arg μ in radians per step), the ``precision`` (width in p of the final
     bracket), the branch ``point`` it follows, ‖z‖ there (``state_norm``), the indicator value
-    there and the trial solves it took (``evaluations``)."""
+    there, the trial solves it took (``evaluations``) and the copies of the crossing eigenvalue
+    that cross together (``multiplicity``)."""
 
     kind: str
     operator: str
@@ -54,6 +62,7 @@ class SpecialPoint:
     state_norm: float
     indicator: float
     evaluations: int
+    multiplicity: int = 1
 
 
 @dataclass
@@ -65,7 +74,7 @@ class Sample:
     modes: ModeSet
 
 
-def indicator(modes: ModeSet, rank: int, delta: float) -> float:
+def indicator(modes: ModeSet, rank: int, delta: float = 0.0) -> float:
     v = modes.values[rank]
     return float(v.real) - delta if modes.operator == "J" else float(abs(v)) - 1.0 - delta
 
@@ -102,7 +111,7 @@ class EventLocator:
                 ends = (Sample(0.0, x0, modes0[op]), Sample(s1, x1, modes1[op]))
                 event = self.locate(index, op, rank, ends, c, turning)
                 out.append(event)
-                rank += 2 if is_complex(event.eig) else 1
+                rank += (2 if is_complex(event.eig) else 1) * event.multiplicity
         return out
 
     def _sample(self, s: float, lo: Sample, hi: Sample, x0, c, op: str, rank: int) -> Sample | None:
@@ -121,12 +130,13 @@ class EventLocator:
 
     def locate(self, index: int, op: str, rank: int, ends, c, turning: bool) -> SpecialPoint:
         """Illinois iteration on the indicator of mode ``rank`` between the two samples ``ends``."""
-        delta = self.options.detect_tol
+        lo, hi = ends
+        straddles = (indicator(lo.modes, rank) > 0) != (indicator(hi.modes, rank) > 0)
+        delta = 0.0 if straddles else self.options.detect_tol
 
         def g(sample: Sample) -> float:
             return indicator(sample.modes, rank, delta)
 
-        lo, hi = ends
         x0 = lo.x
         wlo, whi = g(lo), g(hi)  # the secant's weights: indicator values, halved by Illinois
         side, evals = 0, 0
@@ -156,5 +166,26 @@ class EventLocator:
         z, p = self.problem.split(best.x)
         return SpecialPoint(
             kind=classify(op, eig, turning), operator=op, param=p, eig=eig,
-            frequency=frequency(op, eig), precision=abs(float(hi.x[-1]) - float(lo.x[-1])), point=index,
-            state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals)
+            frequency=frequency(op, eig), precision=_precision(lo, hi, g, best, rank), point=index,
+            state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals,
+            multiplicity=_copies(best.modes.values, rank))
+
+
+def _precision(lo: Sample, hi: Sample, g, best: Sample, rank: int) -> float:
+    """Width in p of the bracket, or the p-shift an eigenvalue error of the size of the crossing
+    mode's residual makes (residual / |dg/dp| across the bracket), whichever is larger."""
+    width = abs(float(hi.x[-1]) - float(lo.x[-1]))
+    resid = best.modes.residuals
+    if resid is None or width == 0.0 or not np.isfinite(resid[rank]):
+        return width
+    slope = abs((g(hi) - g(lo)) / (float(hi.x[-1]) - float(lo.x[-1])))
+    return max(width, float(resid[rank]) / slope) if slope > 0 else width
+
+
+def _copies(values: np.ndarray, rank: int) -> int:
+    """How many of the ranked ``values`` from ``rank`` on equal the crossing one (a complex pair
+    counts its conjugate partner apart: copies of the pair are counted on the Im ≥ 0 side)."""
+    v = complex(values[rank])
+    rest = values[rank:]
+    same = np.abs(rest - v) <= CLUSTER_RTOL * max(abs(v), 1.0)
+    return max(1, int(same.sum()))
