@@ -139,7 +139,7 @@ class EventLocator:
 
         x0 = lo.x
         wlo, whi = g(lo), g(hi)  # the secant's weights: indicator values, halved by Illinois
-        side, evals = 0, 0
+        side, evals, exact = 0, 0, None
         while abs(hi.s - lo.s) > self.options.locate_tol and evals < MAX_LOCATE_ITERS and wlo != whi:
             s = hi.s - whi * (hi.s - lo.s) / (whi - wlo)
             if not min(lo.s, hi.s) < s < max(lo.s, hi.s):
@@ -149,8 +149,8 @@ class EventLocator:
             if trial is None:
                 break
             gt = g(trial)
-            if gt == 0.0:
-                lo = hi = trial
+            if gt == 0.0:  # on the crossing: a zero-width bracket, the slope of the last one
+                exact = trial
                 break
             if (gt > 0) == (whi > 0):
                 hi, whi = trial, gt
@@ -160,25 +160,28 @@ class EventLocator:
                 lo, wlo = trial, gt
                 whi = whi / 2 if side == -1 else whi
                 side = -1
-        best = min((lo, hi), key=lambda sample: abs(g(sample)))
+        best = exact or min((lo, hi), key=lambda sample: abs(g(sample)))
         eig = complex(best.modes.values[rank])
         eig = eig.conjugate() if eig.imag < 0 else eig
         z, p = self.problem.split(best.x)
         return SpecialPoint(
             kind=classify(op, eig, turning), operator=op, param=p, eig=eig,
-            frequency=frequency(op, eig), precision=_precision(lo, hi, g, best, rank), point=index,
+            frequency=frequency(op, eig), precision=_precision(lo, hi, g, best, rank, exact is not None),
+            point=index,
             state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals,
             multiplicity=_copies(best.modes.values, rank))
 
 
-def _precision(lo: Sample, hi: Sample, g, best: Sample, rank: int) -> float:
-    """Width in p of the bracket, or the p-shift an eigenvalue error of the size of the crossing
-    mode's residual makes (residual / |dg/dp| across the bracket), whichever is larger."""
-    width = abs(float(hi.x[-1]) - float(lo.x[-1]))
+def _precision(lo: Sample, hi: Sample, g, best: Sample, rank: int, exact: bool) -> float:
+    """Width in p of the bracket (0 if ``exact``: g vanished at ``best``), or the p-shift an
+    eigenvalue error of the size of the crossing mode's residual makes (residual / |dg/dp| across
+    the bracket), whichever is larger."""
+    dp = float(hi.x[-1]) - float(lo.x[-1])
+    width = 0.0 if exact else abs(dp)
     resid = best.modes.residuals
-    if resid is None or width == 0.0 or not np.isfinite(resid[rank]):
+    if resid is None or dp == 0.0 or not np.isfinite(resid[rank]):
         return width
-    slope = abs((g(hi) - g(lo)) / (float(hi.x[-1]) - float(lo.x[-1])))
+    slope = abs((g(hi) - g(lo)) / dp)
     return max(width, float(resid[rank]) / slope) if slope > 0 else width
 
 
