@@ -17,9 +17,9 @@ keeps a bracket and converges superlinearly) shrinks the bracket to ``locate_tol
 precision reported is the real uncertainty in p: the final bracket's width, or, if larger, the
 crossing eigenvalue's residual divided by the indicator's slope across the bracket (the shift in p
 that an eigenvalue error of that size makes). A complex crossing mode accounts for two of the
-``b − a`` crossings, a real one for one; copies of the crossing eigenvalue (a degenerate spectrum:
-equal within 1e-6 relative at the located point) cross together and are reported once, with their
-``multiplicity``, instead of being located one by one.
+``b − a`` crossings, a real one for one. Copies of an eigenvalue (a degenerate spectrum) are one
+mode in the tracker (:mod:`.spectra`): they cross together and are reported once, with the most
+copies seen at the bracket's ends as ``multiplicity`` (a lower bound).
 
 Classification: J — complex pair → ``hopf``; real → ``fold`` if p turns within the step (the
 tangent's p-component changes sign), else ``branch_point``. M — complex → ``neimark_sacker``; real
@@ -33,7 +33,6 @@ import numpy as np
 import torch
 
 from ..spectral.euler import is_complex, map_instability_kind
-from ..spectral.multiplicity import CLUSTER_RTOL
 from .corrector import BorderedNewton
 from .options import ContinuationOptions
 from .problem import ContinuationProblem
@@ -107,12 +106,24 @@ class EventLocator:
         for op in ("J", "M"):
             a, b = modes0[op].n_unstable, modes1[op].n_unstable
             rank = min(a, b)
+            ends = (Sample(0.0, x0, modes0[op]), Sample(s1, x1, modes1[op]))
             while rank < max(a, b):
-                ends = (Sample(0.0, x0, modes0[op]), Sample(s1, x1, modes1[op]))
+                ends = tuple(self._widen(e, op, rank) for e in ends)
+                if min(len(e.modes.values) for e in ends) <= rank:
+                    break  # the window is full (max_window): ranks past it cannot be followed
                 event = self.locate(index, op, rank, ends, c, turning)
                 out.append(event)
-                rank += (2 if is_complex(event.eig) else 1) * event.multiplicity
+                rank += 2 if is_complex(event.eig) else 1
         return out
+
+    def _widen(self, sample: Sample, op: str, rank: int) -> Sample:
+        """``sample`` with at least ``rank + 2`` modes of ``op`` (recomputed when it has fewer)."""
+        if len(sample.modes.values) > rank + 1:
+            return sample
+        z, p = self.problem.split(sample.x)
+        modes = self.tracker.modes(z, p, (op,), {op: sample.modes}, at_least=rank + 2)[op]
+        self.matvecs += modes.matvecs
+        return Sample(sample.s, sample.x, modes)
 
     def _sample(self, s: float, lo: Sample, hi: Sample, x0, c, op: str, rank: int) -> Sample | None:
         """Re-solve the branch point at s and the operator's modes there (None if Newton fails)."""
@@ -169,7 +180,7 @@ class EventLocator:
             frequency=frequency(op, eig), precision=_precision(lo, hi, g, best, rank, exact is not None),
             point=index,
             state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals,
-            multiplicity=_copies(best.modes.values, rank))
+            multiplicity=max(int(e.modes.copies[rank]) for e in (lo, hi, best)))
 
 
 def _precision(lo: Sample, hi: Sample, g, best: Sample, rank: int, exact: bool) -> float:
@@ -183,12 +194,3 @@ def _precision(lo: Sample, hi: Sample, g, best: Sample, rank: int, exact: bool) 
         return width
     slope = abs((g(hi) - g(lo)) / dp)
     return max(width, float(resid[rank]) / slope) if slope > 0 else width
-
-
-def _copies(values: np.ndarray, rank: int) -> int:
-    """How many of the ranked ``values`` from ``rank`` on equal the crossing one (a complex pair
-    counts its conjugate partner apart: copies of the pair are counted on the Im ≥ 0 side)."""
-    v = complex(values[rank])
-    rest = values[rank:]
-    same = np.abs(rest - v) <= CLUSTER_RTOL * max(abs(v), 1.0)
-    return max(1, int(same.sum()))

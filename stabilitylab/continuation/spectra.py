@@ -12,6 +12,9 @@ With a shift σ, J's modes come from :func:`~..spectral.transform.eigs_shift_inv
 ``μ = 1 + ελ`` of the same eigenpairs (one search serves both; stiff flips are not searched).
 Eigenvalues are ranked (rightmost first for J, largest modulus first for M; conjugate pairs
 adjacent, Im > 0 first): the crossing indicator of :mod:`.events` is an order statistic of them.
+Copies of one eigenvalue (equal to 1e-6 relative; a degenerate spectrum, e.g. a batch of identical
+sequences) are kept once with the number found (``copies``): a single-vector Krylov search finds a
+varying number of them, and counting them would make the counts and the order statistic jump.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 
 from ..spectral import eigs
+from ..spectral.multiplicity import distinct
 from ..spectral.transform import eigs_shift_invert
 from .problem import ContinuationProblem
 
@@ -52,6 +56,7 @@ class ModeSet:
     residuals: np.ndarray | None = None
     converged: bool = True
     window_full: bool = False
+    copies: np.ndarray | None = None
 
 
 class SpectrumTracker:
@@ -88,12 +93,16 @@ class SpectrumTracker:
             values, vectors, resid, converged, mv = self._search(lin, operator, want, v0)
             matvecs += mv
             order = rank(values, operator)
+            keep, copies = distinct(values[order] if operator == "J" else
+                                    (values[order] - 1) / self.problem.eps)
+            order = order[keep]
             values, vectors, resid = values[order], vectors[:, torch.as_tensor(order)], resid[order]
             count = unstable_count(values, operator, self.delta)
-            if count + self.margin <= want or want == self.kmax:
+            need = count + self.margin  # distinct modes the window must hold (copies take slots)
+            if need <= len(values) or want == self.kmax:
                 return ModeSet(operator, values, vectors, count, matvecs, resid, converged,
-                               count + self.margin > want)
-            want, v0 = min(self.kmax, count + self.margin), vectors
+                               need > len(values), copies)
+            want, v0 = min(self.kmax, want + max(2, need - len(values))), vectors
 
     def modes(self, z: torch.Tensor, p: float, operators=("J", "M"), warm: dict | None = None,
               at_least: int = 0) -> dict:
@@ -119,4 +128,4 @@ class SpectrumTracker:
         order = rank(mu, "M")
         count = unstable_count(mu[order], "M", self.delta)
         return ModeSet("M", mu[order], j.vectors[:, torch.as_tensor(order)], count, 0,
-                       eps * j.residuals[order], j.converged, j.window_full)
+                       eps * j.residuals[order], j.converged, j.window_full, j.copies[order])
