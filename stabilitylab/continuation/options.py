@@ -81,8 +81,8 @@ class ContinuationOptions:
             object.__setattr__(self, name, _finite(name, getattr(self, name)))
         if self.sigma is not None:
             object.__setattr__(self, "sigma", _finite("sigma", self.sigma))
-        if self.max_window == 0:
-            object.__setattr__(self, "max_window", 4 * self.k) if isinstance(self.k, int) else None
+        if self.max_window == 0 and isinstance(self.k, int):
+            object.__setattr__(self, "max_window", 4 * self.k)
         for name in ("max_points", "newton_maxiter", "easy_iters", "gmres_restart", "gmres_maxiter",
                      "k", "margin", "max_window", "eig_maxiter", "relax_steps"):
             v = getattr(self, name)
