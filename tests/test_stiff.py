@@ -192,3 +192,18 @@ def test_state_saved_by_relax_restarts_spectrum(tmp_path):
     assert ds.attrs["force_residual"] <= 1e-9
     bad = CliRunner().invoke(cli, ["spectrum", *base, "--state", str(tmp_path / "nope.zarr")])
     assert bad.exit_code == 2 and "no such file" in bad.output
+
+
+def test_multiplicity_of_an_identical_batch_by_deflation():
+    """8 identical copies of a 32-unknown field: the leading pair is exactly 8-fold (the dense
+    eigenvalues of the block-diagonal J repeat each value 8 times)."""
+    fld = examples.brusselator_1d(cells=16, batch=8, b=4.5, du=0.01, dv=0.01)
+    z = homogeneous(16, 4.5).expand(8, 32).clone()
+    ds = spectrum(fld, k=4, eps=EPS, z=z, diagnostics=False, multiplicity=True)
+    ref = examples.brusselator_1d_spectrum(cells=16, b=4.5, du=0.01, dv=0.01)[0]
+    assert abs(ds["eig_J"].values[0] - ref) < 1e-8
+    assert ds.attrs["leading_multiplicity_J"] == 8 and ds.attrs["leading_multiplicity_M"] == 8
+    assert int(ds["multiplicity_J"].values[0]) == 8
+    single = spectrum(examples.brusselator_1d(cells=16, b=4.5, du=0.01, dv=0.01), k=4, eps=EPS,
+                      z=homogeneous(16, 4.5), diagnostics=False, multiplicity=True)
+    assert single.attrs["leading_multiplicity_J"] == 1

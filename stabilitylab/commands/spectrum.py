@@ -32,6 +32,7 @@ def print_spectrum(ds) -> None:
     eig_J = ds["eig_J"].values
     for i, count in _groups(eig_J):
         lam, crit, res = eig_J[i], ds["eps_crit"].values[i], ds["residual_J"].values[i]
+        count = max(count, int(ds["multiplicity_J"].values[i])) if "multiplicity_J" in ds else count
         mu = 1 + eps * lam
         kind = "complex" if abs(lam.imag) > 1e-8 * max(abs(lam), 1) else "real"
         mark = "[red]unstable[/]" if lam.real > 0 else ("[yellow]map-unstable[/]" if abs(mu) > 1 else "stable")
@@ -47,6 +48,9 @@ def print_spectrum(ds) -> None:
         rows.append((fmt(complex(mu), 5), _copies(count), fmt(abs(mu), 6), fmt(complex(lam), 5),
                      "[red]>1[/]" if abs(mu) > 1 else "<1", fmt(res, 2)))
     table("largest-|μ| eigenvalues of M = I + εJ", ["μ", "copies", "|μ|", "λ = (μ−1)/ε", "", "residual"], rows)
+    if "leading_multiplicity_J" in ds.attrs:
+        console.print(f"multiplicity by deflation: leading λ ×{ds.attrs['leading_multiplicity_J']}, "
+                      f"leading μ ×{ds.attrs['leading_multiplicity_M']}")
     if "m_search" in ds.attrs:
         console.print(f"note: {ds.attrs['m_search']}")
     if "numerical_abscissa" in ds:
@@ -80,12 +84,15 @@ def print_spectrum(ds) -> None:
               help="Start the fixed-point search from a saved state (relax dataset, .npy or .pt).")
 @click.option("--gmres-restart", default=40, show_default=True, help="GMRES restart length (Krylov dimension).")
 @click.option("--gmres-maxiter", default=1000, show_default=True, help="GMRES iterations per linear solve at most.")
+@click.option("--multiplicity", is_flag=True,
+              help="Count the copies of the leading eigenvalues by deflation (batches of identical "
+                   "sequences, symmetric fields: every eigenvalue multiple).")
 @click.option("--vectors", is_flag=True, help="Also store the eigenvectors (mode × state).")
 @click.option("--no-diagnostics", is_flag=True, help="Skip the non-normality diagnostics.")
 @out_option("spectrum.zarr")
 @user_errors
 def command(eps, k, alpha, tol, ncv, maxiter, sigma, relax_steps, state_path, gmres_restart,
-            gmres_maxiter, vectors, no_diagnostics, out, **fopts):
+            gmres_maxiter, multiplicity, vectors, no_diagnostics, out, **fopts):
     """Leading spectrum of J = dF/dz and of the Euler map M = I + eps*J at the fixed point.
 
     Finds the fixed point (Euler relaxation, then Newton–Krylov, so unstable ones too), then runs
@@ -110,7 +117,8 @@ def command(eps, k, alpha, tol, ncv, maxiter, sigma, relax_steps, state_path, gm
     with console.status("fixed point and Krylov–Schur searches…"):
         ds = spectrum(fld, k=k, eps=eps, tol=tol, ncv=ncv, maxiter=maxiter, vectors=vectors,
                       diagnostics=not no_diagnostics, z0=z0, sigma=sigma, relax_steps=relax_steps,
-                      gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter)
+                      gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter,
+                      multiplicity=multiplicity and sigma is None)
     print_spectrum(ds)
     finish(ds, default_out(out, "spectrum.zarr"), spectrum_figure(ds))
     if not ds.attrs.get("converged", 1):

@@ -27,7 +27,7 @@ from ..store import provenance
 from ..solvers.result import RESIDUAL_KINDS
 from .euler import UNCONVERGED, eps_crit, is_complex, stability_verdict
 from .krylov_schur import eigs
-from .multiplicity import multiplicity
+from .multiplicity import count_copies, multiplicity as copies_found
 from .nonnormal import nonnormality
 from .transform import eigs_shift_invert
 
@@ -47,14 +47,15 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
              vectors: bool = False, fixed_point_tol: float = 1e-9, relax_steps: int = 300,
              diagnostics: bool = True, probes: int = 4, growth_steps: int = 100,
              refine_eps_crit: int = 3, z0: torch.Tensor | None = None, sigma: float | None = None,
-             gmres_restart: int = 40, gmres_maxiter: int = 1000) -> xr.Dataset:
+             gmres_restart: int = 40, gmres_maxiter: int = 1000, multiplicity: bool = False) -> xr.Dataset:
     """Spectra of J (LR) and M = I + εJ (LM) at the fixed point of ``field`` (or at ``z``).
 
     Finds the fixed point with :func:`~stabilitylab.solvers.find_fixed_point` when ``z`` is None
     (``relax_steps`` Euler steps from ``z0``, default ``field.z0``, then Newton–Krylov: unstable
     fixed points are found too; GMRES(``gmres_restart``), ≤ ``gmres_maxiter`` iterations per
     solve, preconditioned by the field's hook). ``sigma``: search J by shift-invert about σ (see
-    the module docstring). Data variables on
+    the module docstring). ``multiplicity``: count the copies of the leading λ of J and μ of M by
+    deflation (:func:`~.multiplicity.count_copies`; not with ``sigma``). Data variables on
     dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
     1 + ελ, ``eig_M``, ``residual_M``, ``lambda_of_M`` = (μ − 1)/ε, ``complex_J``/``complex_M``;
     scalars: unstable counts, ``max_abs_mu``, ``min_eps_crit`` (refined by up to
@@ -81,11 +82,16 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     lin = Linearization(field, z)
     problems = [] if fp_attrs.get("fixed_point_converged", 1) else [
         f"fixed point (force residual {force_res:.1e}: {fp_attrs['fixed_point_reason']})"]
+    copies = {}
     if sigma is None:
         rj = eigs(lin.J(), k=k, which="LR", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed,
-                  return_eigenvectors=vectors)
+                  return_eigenvectors=vectors or multiplicity)
         rm = eigs(lin.M(eps), k=k, which="LM", tol=tol, ncv=ncv, maxiter=maxiter, seed=seed + 1,
-                  return_eigenvectors=vectors)
+                  return_eigenvectors=vectors or multiplicity)
+        if multiplicity:
+            copies = {name: count_copies(op, complex(r.eigenvalues[0]), r.eigenvectors[:, 0], which,
+                                         tol=tol, maxiter=maxiter, seed=seed)
+                      for name, op, r, which in (("J", lin.J(), rj, "LR"), ("M", lin.M(eps), rm, "LM"))}
         lam, mu, res_M, vec_M = (rj.eigenvalues.numpy(), rm.eigenvalues.numpy(),
                                  rm.residuals.numpy(), rm.eigenvectors)
         problems += [f"{name}: {len(r.eigenvalues) - r.nconv} of {len(r.eigenvalues)} eigenvalues "
@@ -103,6 +109,11 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         refine_eps_crit = 0  # M is not searched on its own
     m = max(len(lam), len(mu))
     nan = complex(np.nan, np.nan)
+    mult_J = copies_found(lam)
+    if "J" in copies:  # the deflation count of the leading eigenvalue (and its conjugate)
+        lead = np.abs(lam - lam[0]) <= 1e-6 * max(abs(lam[0]), 1.0)
+        lead |= np.abs(lam - np.conj(lam[0])) <= 1e-6 * max(abs(lam[0]), 1.0)
+        mult_J[lead] = copies["J"][0]
     crit = eps_crit(lam)
     min_crit, crit_settled = _refine_eps_crit(
         lin, _min_positive(np.concatenate([crit, eps_crit((mu - 1) / eps)])), lam, k, tol, seed, refine_eps_crit)
@@ -115,8 +126,9 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         "eps_crit": ("mode", _pad(crit, m, np.nan), {"long_name": "-2a/(a^2+b^2) for a<0, else 0"}),
         "mu_of_J": ("mode", _pad(1 + eps * lam, m, nan), {"long_name": "1 + eps*lambda"}),
         "complex_J": ("mode", _pad(is_complex(lam), m, False)),
-        "multiplicity_J": ("mode", _pad(multiplicity(lam), m, 0),
-                           {"long_name": "copies of this eigenvalue found (lower bound of its multiplicity)"}),
+        "multiplicity_J": ("mode", _pad(mult_J, m, 0),
+                           {"long_name": "copies of this eigenvalue found (lower bound of its multiplicity; "
+                                         "by deflation for the leading one if asked)"}),
         "eig_M": ("mode", _pad(mu, m, nan), {"long_name": "eigenvalues of M = I + eps J, largest modulus first"}),
         "residual_M": ("mode", _pad(res_M, m, np.nan), {"long_name": "||Mx - mu x||/||x||"}),
         "lambda_of_M": ("mode", _pad((mu - 1) / eps, m, nan), {"long_name": "(mu - 1)/eps"}),
@@ -137,6 +149,9 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
                 "converged": int(not problems), "not_converged": "; ".join(problems),
                 "gmres_restart": gmres_restart, "gmres_maxiter": gmres_maxiter,
                 "preconditioned": int(field.precondition is not None)}
+    if copies:
+        settings.update(leading_multiplicity_J=copies["J"][0], leading_multiplicity_M=copies["M"][0],
+                        matvecs_multiplicity=copies["J"][1] + copies["M"][1])
     if sigma is not None:
         settings.update(sigma=float(sigma), inner_solves=rj.inner_solves,
                         inner_unconverged=rj.inner_unconverged, m_search=SHIFT_INVERT_NOTE)
