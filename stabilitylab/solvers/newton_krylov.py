@@ -51,7 +51,7 @@ def newton_krylov(
     """Solve ``F(z; overrides) = 0`` from ``z0`` (default ``field.z0``) to force residual ≤ ``tol``.
 
     ``gmres_tol`` fixes the inner relative tolerance (default: Eisenstat–Walker forcing);
-    ``gmres_restart``/``gmres_maxiter`` bound each inner solve. Stops when ‖F(z)‖/‖z‖ ≤ tol, after
+    ``gmres_restart``/``gmres_maxiter`` bound each inner solve. Stops when ‖F(z)‖/max(‖z‖, 1) ≤ tol, after
     ``maxiter`` Newton steps, on a non-finite state, or on stagnation (the line search finds no
     decrease of ‖F‖ in ``max_backtracks`` halvings, or no 10% improvement of ‖F‖/‖z‖ in 5 steps:
     Newton is local, and from far away it can stall at a local minimum of ‖F‖).
