@@ -207,3 +207,17 @@ def test_multiplicity_of_an_identical_batch_by_deflation():
     single = spectrum(examples.brusselator_1d(cells=16, b=4.5, du=0.01, dv=0.01), k=4, eps=EPS,
                       z=homogeneous(16, 4.5), diagnostics=False, multiplicity=True)
     assert single.attrs["leading_multiplicity_J"] == 1
+
+
+def test_continuation_cli_names_unconverged_points_and_exits_3(tmp_path):
+    args = ["continuation", "--field", "stabilitylab.examples:brusselator_1d", "--param", "b",
+            "--range", "4.9:4.95", "--eps", "1e-3", "--k", "2", "--max-points", "2", "--method", "natural",
+            "--out", str(tmp_path / "c.zarr")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        starved = CliRunner().invoke(cli, args + ["--eig-maxiter", "1"])
+    assert starved.exit_code == 3, starved.output
+    assert "not converged: eigenvalues at 2 of 2 points" in starved.output
+    assert "unconverged eigenvalues" in starved.output
+    ds = store.read(tmp_path / "c.zarr")
+    assert (ds["eig_converged"].values == 0).all()

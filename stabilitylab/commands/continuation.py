@@ -152,13 +152,14 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     table(f"branch of {fld.name} in {param} (eps={eps:g}; force residual ||F||/max(||z||,1))",
           ["#", param, "||z||", "r_F", "Newton", "leading λ(J)", "max|μ|", "J", "M", "event before next"],
           _rows(branch))
+    problems = _unconverged(branch)
     if branch.specials:
         table("special points", ["kind", "operator", param, "eigenvalue (λ or μ)", "frequency",
                                  "precision"], _special_rows(branch))
     else:
-        console.print("no change of stability along the branch")
+        console.print("no change of stability along the branch"
+                      + (" (in unconverged eigenvalues: see below)" if problems else ""))
     console.print(f"stopped: {branch.stop_reason}")
-    problems = _unconverged(branch)
     if problems:
         console.print(f"[red]not converged: {problems}[/]")
     finish(branch.to_dataset(), out, figure(branch, eps))
