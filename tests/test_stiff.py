@@ -221,3 +221,22 @@ def test_continuation_cli_names_unconverged_points_and_exits_3(tmp_path):
     assert "unconverged eigenvalues" in starved.output
     ds = store.read(tmp_path / "c.zarr")
     assert (ds["eig_converged"].values == 0).all()
+
+
+@pytest.mark.parametrize("detect_tol", [1e-9, 1e-4])
+def test_events_sit_on_the_true_crossing_or_say_how_far(detect_tol):
+    """Stuart–Landau at small ε: Hopf at mu = 0, NS at mu_NS = (√(1 − ε²) − 1)/ε ≈ −ε/2. Located on
+    the true crossing (1e-9) when the step straddles it; a coarse threshold (1e-4) detects it a
+    step late, and the precision then covers the lag (the true value lies within it)."""
+    eps = 0.01
+    fld = examples.stuart_landau(mu=-0.05)
+    opts = ContinuationOptions(-0.05, 0.02, ds=0.01, method="natural", k=2, detect_tol=detect_tol)
+    br = continuation(ContinuationProblem(fld, "mu", eps), opts)
+    assert br.complete, br.stop_reason
+    ns = next(sp for sp in br.specials if sp.kind == "neimark_sacker")
+    hopf = next(sp for sp in br.specials if sp.kind == "hopf")
+    ref = examples.stuart_landau_ns_point(1.0, eps)["mu"]
+    for sp, truth in ((ns, ref), (hopf, 0.0)):
+        assert abs(sp.param - truth) <= sp.precision + 1e-10
+        if detect_tol == 1e-9:
+            assert abs(sp.param - truth) < 1e-9 and sp.precision < 1e-7

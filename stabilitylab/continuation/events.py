@@ -7,8 +7,9 @@ vanishes on the true crossing — detection uses the threshold δ = ``detect_tol
 
     J:  g = Re λ_(a)          M:  g = |μ_(a)| − 1,
 
-negative at one end and positive at the other (if the end below the threshold is already past 0,
-within δ, the δ-shifted indicator is located instead). It is located on the step's own parametrisation
+negative at one end and positive at the other. (If the end below the threshold is already past 0,
+the true crossing lies in an earlier step: the δ-shifted indicator is located instead and the
+precision widened by 2δ/|dg/dp|, about twice the distance the threshold lags.) It is located on the step's own parametrisation
 s ∈ (0, s_step) (arclength for PALC, p for natural continuation — so a fold, where p is extremal,
 is bracketed too): each trial s re-solves the fixed point (corrector from the linear interpolation
 of the two end points, which satisfies the step's constraint exactly), recomputes that operator's
@@ -177,20 +178,22 @@ class EventLocator:
         z, p = self.problem.split(best.x)
         return SpecialPoint(
             kind=classify(op, eig, turning), operator=op, param=p, eig=eig,
-            frequency=frequency(op, eig), precision=_precision(lo, hi, g, best, rank, exact is not None),
-            point=index,
+            frequency=frequency(op, eig), point=index,
+            precision=_precision(lo, hi, g, best, rank, exact is not None, delta),
             state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals,
             multiplicity=max(int(e.modes.copies[rank]) for e in (lo, hi, best)))
 
 
-def _precision(lo: Sample, hi: Sample, g, best: Sample, rank: int, exact: bool) -> float:
-    """Width in p of the bracket (0 if ``exact``: g vanished at ``best``), or the p-shift an
-    eigenvalue error of the size of the crossing mode's residual makes (residual / |dg/dp| across
-    the bracket), whichever is larger."""
+def _precision(lo: Sample, hi: Sample, g, best: Sample, rank: int, exact: bool, lag: float) -> float:
+    """Width in p of the bracket (0 if ``exact``: g vanished at ``best``), or the p-shift that an
+    eigenvalue error of the size of the crossing mode's residual, plus the threshold ``lag`` of a
+    δ-shifted indicator, makes (divided by |dg/dp| across the bracket), whichever is larger."""
     dp = float(hi.x[-1]) - float(lo.x[-1])
     width = 0.0 if exact else abs(dp)
     resid = best.modes.residuals
-    if resid is None or dp == 0.0 or not np.isfinite(resid[rank]):
+    # 2·lag: the slope is measured at the δ-crossing, the curvature in between is unknown
+    err = 2 * lag + (float(resid[rank]) if resid is not None and np.isfinite(resid[rank]) else 0.0)
+    if dp == 0.0 or err == 0.0:
         return width
     slope = abs((g(hi) - g(lo)) / dp)
-    return max(width, float(resid[rank]) / slope) if slope > 0 else width
+    return max(width, err / slope) if slope > 0 else width
