@@ -69,8 +69,8 @@ def cli():
     locate bifurcations, detect limit cycles, sweep eps and knockouts, compare gradient
     estimators, train equilibrium transformers, and write everything to zarr with a figure.
 
-    Residuals are always named: force residual ||F(z)||/||z|| (solver independent) and step
-    residual ||eps*F(z)||/||z|| (depends on eps).
+    Residuals are always named: force residual ||F(z)||/max(||z||,1) (solver independent) and step
+    residual ||eps*F(z)||/max(||z||,1) (depends on eps).
     """
 
 

@@ -7,6 +7,11 @@ The relaxation of a field is the explicit Euler map ``z <- z + eps * F(z)``.
 
 Linear algebra is done on *flat* vectors of ``n = z0.numel()`` numbers; :meth:`Field.flat` and
 :meth:`Field.unflat` convert.
+
+Optional ``precondition(z, v, shift, **params)``: an approximation of ``(J(z) − shift·I)⁻¹ v``
+(field-shaped ``z``, ``v``; real ``shift``), e.g. the inverse of the stiff linear part (diffusion)
+of a discretised PDE. Newton–Krylov, the continuation corrector and shift-invert eigensolves use
+it as a right preconditioner of their GMRES solves; without it GMRES runs unpreconditioned.
 """
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ class Field:
     meta: Mapping[str, Any] = dc_field(default_factory=dict)
     loss: Callable[[torch.Tensor], torch.Tensor] | None = None
     parameters: tuple[str, ...] | None = None
+    precondition: Callable[..., torch.Tensor] | None = None
 
     def __post_init__(self):
         if not callable(self.force):
@@ -53,6 +59,8 @@ class Field:
             object.__setattr__(self, "parameters", tuple(str(p) for p in self.parameters))
         if not isinstance(self.z0, torch.Tensor):
             raise FieldError(f"Field.z0 must be a torch.Tensor, got {type(self.z0).__name__}")
+        if self.precondition is not None and not callable(self.precondition):
+            raise FieldError("Field.precondition must be callable (z, v, shift, **params) -> tensor")
         if not self.z0.is_floating_point():
             raise FieldError(f"Field.z0 must be a floating-point tensor, got {self.z0.dtype}")
         clean = {}
@@ -136,11 +144,10 @@ class Field:
             raise NonFiniteError(f"the force at the {what} contains NaN or Inf (check the weights)")
 
     def residuals(self, z: torch.Tensor, eps: float) -> tuple[float, float]:
-        """(force residual ‖F(z)‖/‖z‖, step residual ‖εF(z)‖/‖z‖)."""
+        """(force residual ‖F(z)‖/max(‖z‖, 1), step residual ‖εF(z)‖/max(‖z‖, 1))."""
         with torch.no_grad():
             f = self(z)
-        zn = float(z.norm()) + 1e-30
-        fr = float(f.norm()) / zn
+        fr = float(f.norm()) / max(float(z.norm()), 1.0)
         return fr, abs(eps) * fr
 
 

@@ -88,6 +88,7 @@ class Linearization:
         self.field = field
         self.z = z.detach().reshape(-1)
         self.f = field.flat_force(**overrides)
+        self.params = field._merged(overrides)
         self.n = self.z.numel()
         if trace_after == "auto":
             trace_after = 200 if self.n >= self.TRACE_MIN_N else None
@@ -145,6 +146,15 @@ class Linearization:
     def _op(self, fn) -> LinearOperator:
         return LinearOperator(lambda v: fn(v, False), self.n, self.z.dtype, self.z.device,
                               batched=lambda V: fn(V, True))
+
+    def preconditioner(self, shift: float = 0.0) -> Matvec | None:
+        """``v ↦ P v ≈ (J − shift·I)⁻¹ v`` on flat vectors from the field's ``precondition`` hook
+        (None when the field has none)."""
+        hook, shape = self.field.precondition, self.field.shape
+        if hook is None:
+            return None
+        z = self.z.reshape(shape)
+        return lambda v: hook(z, v.reshape(shape), float(shift), **self.params).reshape(-1)
 
     def J(self) -> LinearOperator:
         """The Jacobian ``J = ∂F/∂z``."""

@@ -123,8 +123,8 @@ def test_two_workers_give_the_serial_dataset(trajectory, tmp_path):
     one = tmp_path / "one.zarr"
     res = runner.invoke(cli, ["spectrum", "--ckpt", str(trajectory / "s0300.pt"), "--k", "3",
                               "--no-diagnostics", "--out", str(one)])
-    assert res.exit_code == 0, res.output
     single, point = store.read(one), serial.sel(point=3)
+    assert res.exit_code == (0 if single.attrs["converged"] else 3), res.output  # 3: not converged
     m = single.sizes["mode"]
     np.testing.assert_allclose(point.eig_J.values[:m], single.eig_J.values, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(point.eig_M.values[:m], single.eig_M.values, rtol=1e-9, atol=1e-12)

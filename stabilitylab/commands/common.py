@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # torch loads on use, so ``COMMAND --help`` answers at once
 # a terminal (or $COLUMNS) sets the width; pipes and CI logs get 120 instead of rich's 80 default
 console = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 DTYPES = ("float32", "float64")  # names of torch dtypes
+EXIT_UNCONVERGED = 3  # the command ran, but its answer rests on unconverged numbers
 
 
 def field_options(fn):

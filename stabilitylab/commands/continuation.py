@@ -1,10 +1,13 @@
 """``stabilitylab continuation``: follow the fixed point in a knob and locate its bifurcations."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ..errors import StabilityLabError
-from .common import check_k, console, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
+from .common import (EXIT_UNCONVERGED, check_k, console, eps_option, field_options, finish, fmt, out_option,
+                     resolve_eps, resolve_field, table, user_errors)
 
 DEFAULT_PARAM, DEFAULT_RANGE = "alpha", "0.2:1.0"
 MAX_ROWS = 60
@@ -68,8 +71,24 @@ def _special_rows(branch) -> list:
     rows = []
     for sp in branch.specials:
         freq = f"{sp.frequency:.6g}" + (" (Im λ)" if sp.operator == "J" else " rad/step (arg μ)")
-        rows.append((sp.kind, sp.operator, f"{sp.param:.8g}", fmt(sp.eig, 6), freq, f"{sp.precision:.1e}"))
+        copies = f" ×{sp.multiplicity}" if sp.multiplicity > 1 else ""
+        rows.append((sp.kind + copies, sp.operator, f"{sp.param:.10g}", fmt(sp.eig, 6), freq,
+                     f"{sp.precision:.1e}"))
     return rows
+
+
+def _unconverged(branch) -> str:
+    """'not converged: ...' naming the points whose eigenvalues did not converge ('' if none)."""
+    bad = [i for i, pt in enumerate(branch.points) if not pt.eig_converged]
+    full = [i for i, pt in enumerate(branch.points) if pt.window_full]
+    out = []
+    if bad:
+        out.append(f"eigenvalues at {len(bad)} of {len(branch.points)} points (first: point {bad[0]}); "
+                   "counts and events there are unreliable (raise --eig-maxiter, or try --sigma)")
+    if full:
+        out.append(f"the eigen-window was full at {len(full)} points (unstable counts are lower bounds; "
+                   "raise --max-window)")
+    return "; ".join(out)
 
 
 @click.command("continuation")
@@ -90,18 +109,26 @@ def _special_rows(branch) -> list:
 @click.option("--k", default=6, show_default=True, help="Leading eigenvalues of J and of M stored per point.")
 @click.option("--max-points", default=500, show_default=True, help="Maximum number of branch points.")
 @click.option("--tol", default=None, type=float,
-              help="Newton tolerance on the force residual (default 1e-9, float32: 2e-5).")
+              help="Newton tolerance on the force residual ||F||/max(||z||,1) (default 1e-9, float32: 2e-5).")
+@click.option("--sigma", default=None, type=float,
+              help="Track J by shift-invert about this real shift (stiff fields; multipliers from the same eigenvalues).")
+@click.option("--relax-steps", default=300, show_default=True, help="Euler steps before the first corrector solve.")
+@click.option("--gmres-restart", default=40, show_default=True, help="GMRES restart length of the linear solves.")
+@click.option("--gmres-maxiter", default=400, show_default=True, help="GMRES iterations per linear solve at most.")
+@click.option("--eig-maxiter", default=300, show_default=True, help="Eigensolver restarts per search at most.")
+@click.option("--max-window", default=0, help="Most eigenvalues computed per point (default 4k).")
 @out_option("cont.zarr", resumable=("alpha_range", "generic_range", "max_points"))
 @user_errors
 def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs, param,
             alpha_range, generic_range, descending, eps, ds, ds_min, ds_max, method, k, max_points,
-            tol, out):
+            tol, sigma, relax_steps, gmres_restart, gmres_maxiter, eig_maxiter, max_window, out):
     """Continue the fixed point z*(p) of F(z; p) = 0 in a knob p, tracking the leading eigenvalues
     of J and of the Euler map M = I + eps*J, and locate where stability is lost: hopf / fold /
     branch_point (J: Re lambda through 0), neimark_sacker / flip / fold (M: |mu| through 1).
 
     Every point is appended to --out as it is computed; running again with the same --out resumes
-    an interrupted run. A bifurcation diagram PNG is saved next to the dataset.
+    an interrupted run. A bifurcation diagram PNG is saved next to the dataset. Points whose
+    eigenvalues did not converge are named ("not converged: ...") and make the exit status 3.
     """
     from ..continuation import ContinuationOptions, ContinuationProblem, continuation, resume
     from ..continuation.diagram import figure
@@ -110,7 +137,9 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     if tol is None:
         tol = 1e-9 if dtype == "float64" else 2e-5
     options = ContinuationOptions(p_start, p_end, ds=ds, ds_min=ds_min, ds_max=ds_max, method=method,
-                                  k=k, max_points=max_points, tol=tol)
+                                  k=k, max_points=max_points, tol=tol, sigma=sigma, relax_steps=relax_steps,
+                                  gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter,
+                                  eig_maxiter=eig_maxiter, max_window=max_window)
     note = resume.plan(out, options)
     fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
     k = check_k(k, fld)
@@ -122,10 +151,16 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     table(f"branch of {fld.name} in {param} (eps={eps:g}; force residual ||F||/max(||z||,1))",
           ["#", param, "||z||", "r_F", "Newton", "leading λ(J)", "max|μ|", "J", "M", "event before next"],
           _rows(branch), secondary=["||z||", "Newton", "r_F", "J", "M"])
+    problems = _unconverged(branch)
     if branch.specials:
         table("special points", ["kind", "operator", param, "eigenvalue (λ or μ)", "frequency",
                                  "precision"], _special_rows(branch))
     else:
-        console.print("no change of stability along the branch")
+        console.print("no change of stability along the branch"
+                      + (" (in unconverged eigenvalues: see below)" if problems else ""))
     console.print(f"stopped: {branch.stop_reason}")
+    if problems:
+        console.print(f"[red]not converged: {problems}[/]")
     finish(branch.to_dataset(), out, figure(branch, eps))
+    if problems:
+        sys.exit(EXIT_UNCONVERGED)

@@ -9,12 +9,15 @@ Dataset layout (dims ``point``, ``mode``, ``special``):
   (‖F(z)‖/max(‖z‖, 1)), ``newton_iters``, ``step_size`` (the step that reached the point; 0 at the
   start), ``arclength``, ``tangent_p`` (p-component of the unit direction; its sign changes at a
   fold), ``state_norm`` ‖z‖, ``state_rms`` ‖z‖/√n, the cost ``newton_matvecs`` (corrector and
-  tangent), ``eig_matvecs``, ``event_matvecs`` (locating crossings after the point), and the wall
-  ``seconds`` and process ``cpu_seconds`` spent reaching the point;
+  tangent), ``eig_matvecs``, ``event_matvecs`` (locating crossings after the point), the wall
+  ``seconds`` and process ``cpu_seconds`` spent reaching the point, ``eig_converged`` (1 when
+  both eigensolves converged: counts and events at a 0 point rest on unconverged numbers) and
+  ``window_full`` (1 when the eigen-window hit ``max_window``: the unstable counts are lower bounds);
 - per special point: ``special_kind`` (str: hopf, neimark_sacker, fold, branch_point, flip),
   ``special_operator`` ('J' or 'M'), ``special_param``, ``special_eig`` (λ or μ, complex),
-  ``special_frequency`` (Im λ, or arg μ per step), ``special_precision`` (bracket width in p),
-  ``special_point``, ``special_state_norm``;
+  ``special_frequency`` (Im λ, or arg μ per step), ``special_precision`` (uncertainty in p: bracket
+  width or eigen-error over slope), ``special_point``, ``special_state_norm``,
+  ``special_multiplicity`` (copies of the eigenvalue crossing together);
 - attributes: provenance, the problem and options, ``stop_reason``, ``reached_end`` (the branch
   reached the end of its range; the store's own ``complete`` flag says its writer finished).
 
@@ -56,6 +59,8 @@ class BranchPoint:
     event_matvecs: int
     seconds: float
     cpu_seconds: float
+    eig_converged: int = 1
+    window_full: int = 0
 
 
 POINT_VARS = [f.name for f in fields(BranchPoint) if f.name not in ("param", "eig_J", "eig_M")]
@@ -137,7 +142,7 @@ class Branch:
         k = ds.sizes["mode"]
         points = []
         for i in range(ds.sizes["point"]):
-            row = {name: ds[name].values[i].item() for name in POINT_VARS}
+            row = {name: ds[name].values[i].item() for name in POINT_VARS if name in ds}
             eig = {op: ds[f"eig_{op}"].values[i] for op in ("J", "M")}
             points.append(BranchPoint(param=float(ds[param].values[i]),
                                       eig_J=eig["J"][np.isfinite(eig["J"])],
@@ -145,7 +150,8 @@ class Branch:
         specials = []
         if "special_kind" in ds:
             for i in range(ds.sizes["special"]):
-                row = {name: ds[f"special_{name}"].values[i] for name in SPECIAL_VARS}
+                row = {name: ds[f"special_{name}"].values[i] for name in SPECIAL_VARS
+                       if f"special_{name}" in ds}
                 specials.append(SpecialPoint(**{key: v if isinstance(v, str) else v.item()
                                                 for key, v in row.items()}))
         drop = ("param", "stop_reason", "reached_end", "complete", "analysis", "schema_version")

@@ -2,18 +2,25 @@
 
 Between consecutive branch points with unstable counts ``a < b`` (either order along the branch)
 of J or M, the mode of rank ``a`` (0-based, in the ranking of :mod:`.spectra`) crosses. Its
-*indicator* is continuous along the branch (an order statistic of continuous eigenvalues):
+*indicator* is continuous along the branch (an order statistic of continuous eigenvalues) and
+vanishes on the true crossing — detection uses the threshold δ = ``detect_tol``, location does not:
 
-    J:  g = Re λ_(a) − δ          M:  g = |μ_(a)| − 1 − δ,
+    J:  g = Re λ_(a)          M:  g = |μ_(a)| − 1,
 
-negative at one end and positive at the other. It is located on the step's own parametrisation
+negative at one end and positive at the other. (If the end below the threshold is already past 0,
+the true crossing lies in an earlier step: the δ-shifted indicator is located instead and the
+precision widened by 2δ/|dg/dp|, about twice the distance the threshold lags.) It is located on the step's own parametrisation
 s ∈ (0, s_step) (arclength for PALC, p for natural continuation — so a fold, where p is extremal,
 is bracketed too): each trial s re-solves the fixed point (corrector from the linear interpolation
 of the two end points, which satisfies the step's constraint exactly), recomputes that operator's
 leading eigenvalues and evaluates g; the Illinois variant of regula falsi (a secant method that
 keeps a bracket and converges superlinearly) shrinks the bracket to ``locate_tol`` in s. The
-precision reported is the bracket's width in p. A complex crossing mode accounts for two of the
-``b − a`` crossings, a real one for one; each is located in turn.
+precision reported is the real uncertainty in p: the final bracket's width, or, if larger, the
+crossing eigenvalue's residual divided by the indicator's slope across the bracket (the shift in p
+that an eigenvalue error of that size makes). A complex crossing mode accounts for two of the
+``b − a`` crossings, a real one for one. Copies of an eigenvalue (a degenerate spectrum) are one
+mode in the tracker (:mod:`.spectra`): they cross together and are reported once, with the most
+copies seen at the bracket's ends as ``multiplicity`` (a lower bound).
 
 Classification: J — complex pair → ``hopf``; real → ``fold`` if p turns within the step (the
 tangent's p-component changes sign), else ``branch_point``. M — complex → ``neimark_sacker``; real
@@ -42,7 +49,8 @@ class SpecialPoint:
     value ``param``; the crossing eigenvalue ``eig`` (λ for J, μ for M; Im ≥ 0 for a pair), its
     ``frequency`` (Im λ, or arg μ in radians per step), the ``precision`` (width in p of the final
     bracket), the branch ``point`` it follows, ‖z‖ there (``state_norm``), the indicator value
-    there and the trial solves it took (``evaluations``)."""
+    there, the trial solves it took (``evaluations``) and the copies of the crossing eigenvalue
+    that cross together (``multiplicity``)."""
 
     kind: str
     operator: str
@@ -54,6 +62,7 @@ class SpecialPoint:
     state_norm: float
     indicator: float
     evaluations: int
+    multiplicity: int = 1
 
 
 @dataclass
@@ -65,7 +74,7 @@ class Sample:
     modes: ModeSet
 
 
-def indicator(modes: ModeSet, rank: int, delta: float) -> float:
+def indicator(modes: ModeSet, rank: int, delta: float = 0.0) -> float:
     v = modes.values[rank]
     return float(v.real) - delta if modes.operator == "J" else float(abs(v)) - 1.0 - delta
 
@@ -98,12 +107,24 @@ class EventLocator:
         for op in ("J", "M"):
             a, b = modes0[op].n_unstable, modes1[op].n_unstable
             rank = min(a, b)
+            ends = (Sample(0.0, x0, modes0[op]), Sample(s1, x1, modes1[op]))
             while rank < max(a, b):
-                ends = (Sample(0.0, x0, modes0[op]), Sample(s1, x1, modes1[op]))
+                ends = tuple(self._widen(e, op, rank) for e in ends)
+                if min(len(e.modes.values) for e in ends) <= rank:
+                    break  # the window is full (max_window): ranks past it cannot be followed
                 event = self.locate(index, op, rank, ends, c, turning)
                 out.append(event)
                 rank += 2 if is_complex(event.eig) else 1
         return out
+
+    def _widen(self, sample: Sample, op: str, rank: int) -> Sample:
+        """``sample`` with at least ``rank + 2`` modes of ``op`` (recomputed when it has fewer)."""
+        if len(sample.modes.values) > rank + 1:
+            return sample
+        z, p = self.problem.split(sample.x)
+        modes = self.tracker.modes(z, p, (op,), {op: sample.modes}, at_least=rank + 2)[op]
+        self.matvecs += modes.matvecs
+        return Sample(sample.s, sample.x, modes)
 
     def _sample(self, s: float, lo: Sample, hi: Sample, x0, c, op: str, rank: int) -> Sample | None:
         """Re-solve the branch point at s and the operator's modes there (None if Newton fails)."""
@@ -121,15 +142,16 @@ class EventLocator:
 
     def locate(self, index: int, op: str, rank: int, ends, c, turning: bool) -> SpecialPoint:
         """Illinois iteration on the indicator of mode ``rank`` between the two samples ``ends``."""
-        delta = self.options.detect_tol
+        lo, hi = ends
+        straddles = (indicator(lo.modes, rank) > 0) != (indicator(hi.modes, rank) > 0)
+        delta = 0.0 if straddles else self.options.detect_tol
 
         def g(sample: Sample) -> float:
             return indicator(sample.modes, rank, delta)
 
-        lo, hi = ends
         x0 = lo.x
         wlo, whi = g(lo), g(hi)  # the secant's weights: indicator values, halved by Illinois
-        side, evals = 0, 0
+        side, evals, exact = 0, 0, None
         while abs(hi.s - lo.s) > self.options.locate_tol and evals < MAX_LOCATE_ITERS and wlo != whi:
             s = hi.s - whi * (hi.s - lo.s) / (whi - wlo)
             if not min(lo.s, hi.s) < s < max(lo.s, hi.s):
@@ -139,8 +161,8 @@ class EventLocator:
             if trial is None:
                 break
             gt = g(trial)
-            if gt == 0.0:
-                lo = hi = trial
+            if gt == 0.0:  # on the crossing: a zero-width bracket, the slope of the last one
+                exact = trial
                 break
             if (gt > 0) == (whi > 0):
                 hi, whi = trial, gt
@@ -150,11 +172,28 @@ class EventLocator:
                 lo, wlo = trial, gt
                 whi = whi / 2 if side == -1 else whi
                 side = -1
-        best = min((lo, hi), key=lambda sample: abs(g(sample)))
+        best = exact or min((lo, hi), key=lambda sample: abs(g(sample)))
         eig = complex(best.modes.values[rank])
         eig = eig.conjugate() if eig.imag < 0 else eig
         z, p = self.problem.split(best.x)
         return SpecialPoint(
             kind=classify(op, eig, turning), operator=op, param=p, eig=eig,
-            frequency=frequency(op, eig), precision=abs(float(hi.x[-1]) - float(lo.x[-1])), point=index,
-            state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals)
+            frequency=frequency(op, eig), point=index,
+            precision=_precision(lo, hi, g, best, rank, exact is not None, delta),
+            state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals,
+            multiplicity=max(int(e.modes.copies[rank]) for e in (lo, hi, best)))
+
+
+def _precision(lo: Sample, hi: Sample, g, best: Sample, rank: int, exact: bool, lag: float) -> float:
+    """Width in p of the bracket (0 if ``exact``: g vanished at ``best``), or the p-shift that an
+    eigenvalue error of the size of the crossing mode's residual, plus the threshold ``lag`` of a
+    δ-shifted indicator, makes (divided by |dg/dp| across the bracket), whichever is larger."""
+    dp = float(hi.x[-1]) - float(lo.x[-1])
+    width = 0.0 if exact else abs(dp)
+    resid = best.modes.residuals
+    # 2·lag: the slope is measured at the δ-crossing, the curvature in between is unknown
+    err = 2 * lag + (float(resid[rank]) if resid is not None and np.isfinite(resid[rank]) else 0.0)
+    if dp == 0.0 or err == 0.0:
+        return width
+    slope = abs((g(hi) - g(lo)) / dp)
+    return max(width, err / slope) if slope > 0 else width

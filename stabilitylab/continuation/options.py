@@ -38,7 +38,13 @@ class ContinuationOptions:
     ``tol`` in at most ``newton_maxiter`` iterations, GMRES(``gmres_restart``) with at most
     ``gmres_maxiter`` inner iterations per solve; ``theta`` weights the state in the arclength.
     Spectra: ``k`` leading eigenvalues of J and of M stored per point; at least ``unstable +
-    margin`` are computed; ``eig_tol`` is the eigensolver tolerance. Events: a mode counts as
+    margin`` are computed, never more than ``max_window`` (default 4k: a degenerate spectrum past
+    its loss of stability would otherwise grow the window without end; a full window reports its
+    count as a lower bound); ``eig_tol`` is the eigensolver tolerance, ``eig_maxiter`` its restart
+    budget; ``sigma`` (None: off) tracks J by shift-invert about σ (:mod:`~..spectral.transform`;
+    the multipliers are then 1 + ελ of those eigenvalues). The first point is relaxed for
+    ``relax_steps`` Euler steps before the corrector. A branch stops, with the reason, when ‖z‖
+    exceeds ``diverge_factor``·max(‖z_start‖, 1) (a fold at infinity). Events: a mode counts as
     unstable when ``Re λ > detect_tol`` (J) or ``|μ| > 1 + detect_tol`` (M); crossings are located
     to ``locate_tol`` in the step parameter (arclength for PALC, p for natural).
     """
@@ -63,13 +69,22 @@ class ContinuationOptions:
     eig_tol: float = 1e-10
     detect_tol: float = 1e-9
     locate_tol: float = 1e-8
+    max_window: int = 0
+    eig_maxiter: int = 300
+    sigma: float | None = None
+    relax_steps: int = 300
+    diverge_factor: float = 1e6
 
     def __post_init__(self):
         for name in ("p_start", "p_end", "ds", "ds_min", "ds_max", "tol", "grow", "max_angle",
-                     "theta", "eig_tol", "detect_tol", "locate_tol"):
+                     "theta", "eig_tol", "detect_tol", "locate_tol", "diverge_factor"):
             object.__setattr__(self, name, _finite(name, getattr(self, name)))
+        if self.sigma is not None:
+            object.__setattr__(self, "sigma", _finite("sigma", self.sigma))
+        if self.max_window == 0 and isinstance(self.k, int):
+            object.__setattr__(self, "max_window", 4 * self.k)
         for name in ("max_points", "newton_maxiter", "easy_iters", "gmres_restart", "gmres_maxiter",
-                     "k", "margin"):
+                     "k", "margin", "max_window", "eig_maxiter", "relax_steps"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ConfigError(f"{name} must be an integer, got {v!r}")
@@ -87,12 +102,15 @@ class ContinuationOptions:
                 raise ConfigError(f"{name} must be > 0, got {v:g}")
         if self.detect_tol < 0:
             raise ConfigError(f"detect_tol must be >= 0, got {self.detect_tol:g}")
+        if self.diverge_factor <= 1:
+            raise ConfigError(f"diverge_factor must be > 1, got {self.diverge_factor:g}")
         if self.grow < 1:
             raise ConfigError(f"grow must be >= 1, got {self.grow:g}")
         if not 0 < self.max_angle <= 180:
             raise ConfigError(f"max_angle must be in (0, 180] degrees, got {self.max_angle:g}")
         for name, lo in (("max_points", 1), ("newton_maxiter", 1), ("easy_iters", 0),
-                         ("gmres_restart", 1), ("gmres_maxiter", 1), ("k", 1), ("margin", 1)):
+                         ("gmres_restart", 1), ("gmres_maxiter", 1), ("k", 1), ("margin", 1),
+                         ("max_window", self.k), ("eig_maxiter", 1), ("relax_steps", 0)):
             if getattr(self, name) < lo:
                 raise ConfigError(f"{name} must be >= {lo}, got {getattr(self, name)}")
 

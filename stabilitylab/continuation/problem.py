@@ -24,6 +24,7 @@ import torch
 from ..errors import ConfigError, FieldError
 from ..field import Field
 from ..linear import Linearization
+from ..solvers.result import relative_norm
 
 
 @dataclass(frozen=True)
@@ -82,5 +83,5 @@ class ContinuationProblem:
 
     @staticmethod
     def residual(f: torch.Tensor, z: torch.Tensor) -> float:
-        """Force residual ``‖F(z)‖/max(‖z‖, 1)``: relative as elsewhere, absolute near z = 0."""
-        return float(torch.linalg.vector_norm(f)) / max(float(torch.linalg.vector_norm(z)), 1.0)
+        """Force residual ``‖F(z)‖/max(‖z‖, 1)`` (the solvers' test: relative, absolute near z = 0)."""
+        return relative_norm(f, z)

@@ -5,7 +5,7 @@ Points are appended to ``OUT.zarr`` as they are computed; after each one the sid
 dict, read back with ``torch.load(weights_only=True)``::
 
     {"format": "stabilitylab.continuation.resume", "version": 1,
-     "settings": {param, eps, method, theta, k, field_name, state_size, p_start, direction},
+     "settings": {param, eps, method, theta, k, field_name, state_size, p_start, direction, sigma},
      "npoints": int,              # points of the store this state belongs to
      "x": tensor (n+1,),          # last branch point (z, p)
      "t": tensor (n+1,),          # unit direction of travel there (tangent or secant)
@@ -49,7 +49,8 @@ def settings(problem: ContinuationProblem, options: ContinuationOptions) -> dict
     """What must match for a branch to be extended by a run."""
     return {"param": problem.param, "eps": problem.eps, "method": options.method,
             "theta": options.theta, "k": options.k, "field_name": problem.field.name,
-            "state_size": problem.n, "p_start": options.p_start, "direction": options.direction}
+            "state_size": problem.n, "p_start": options.p_start, "direction": options.direction,
+            "sigma": options.sigma}
 
 
 def check(branch: Branch, expected: dict, where) -> None:

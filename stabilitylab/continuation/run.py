@@ -15,7 +15,10 @@ From the fixed point at ``p_start`` (Euler relaxation, then the corrector at fix
    flush, ≤ 60 s of work; :mod:`.writer`) and grows ds ×``grow`` (≤ ``ds_max``) after an easy Newton solve.
 
 It stops at ``p_end`` (natural steps land on it; a PALC step may end just past it), after
-``max_points`` points, or when the corrector fails. A run given a branch (``restart=``, or found
+``max_points`` points, when the corrector or a tangent solve fails (the reason names the linear
+solve when GMRES stalled: a singular or ill-conditioned Jacobian), or when ‖z‖ exceeds
+``diverge_factor``·max(‖z_start‖, 1) (a fold at infinity: the branch escapes as p approaches a
+finite value). A run given a branch (``restart=``, or found
 in ``out``) extends it from its last point.
 """
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ..interrupts import Interrupted, deferred
 from ..solvers import relax_euler
 from . import resume
 from .branch import Branch, BranchPoint
-from .corrector import BorderedNewton
+from .corrector import BorderedNewton, LinearSolveError
 from .events import EventLocator
 from .options import ContinuationOptions
 from .predictor import PREDICTORS, Cursor, unit_p
@@ -41,7 +44,6 @@ from .problem import ContinuationProblem
 from .spectra import SpectrumTracker
 from .writer import ANALYSIS, BufferedWriter
 
-START_RELAX_STEPS = 300
 START_NEWTON_FACTOR = 3
 END_REACHED = "reached the end of the range"
 
@@ -53,8 +55,7 @@ class _Run:
         self.problem, self.options = problem, options
         self.out = Path(out) if out is not None else None
         self.solver = BorderedNewton(problem, options)
-        self.tracker = SpectrumTracker(problem, options.k, options.margin, options.eig_tol,
-                                       options.detect_tol)
+        self.tracker = SpectrumTracker(problem, options)
         self.locator = EventLocator(problem, options, self.solver, self.tracker)
         self.predictor = PREDICTORS[options.method]()
         settings = resume.settings(problem, options)
@@ -92,6 +93,8 @@ class _Run:
             force_residual=residual, newton_iters=iters, step_size=step_size, arclength=arc,
             tangent_p=float(t[-1]), state_norm=znorm, state_rms=znorm / math.sqrt(self.problem.n),
             newton_matvecs=newton_mv, eig_matvecs=modes["J"].matvecs + modes["M"].matvecs,
+            eig_converged=int(modes["J"].converged and modes["M"].converged),
+            window_full=int(modes["J"].window_full or modes["M"].window_full),
             event_matvecs=event_mv, seconds=time.perf_counter() - clocks[0],
             cpu_seconds=time.process_time() - clocks[1]))
         self.branch.x, self.branch.t, self.branch.ds = x, t, ds
@@ -107,7 +110,7 @@ class _Run:
         prob, opts = self.problem, self.options
         clocks = time.perf_counter(), time.process_time()
         fld = prob.field.with_params(**{prob.param: opts.p_start})
-        rel = relax_euler(fld, prob.eps, START_RELAX_STEPS, tol=opts.tol)
+        rel = relax_euler(fld, prob.eps, opts.relax_steps, tol=opts.tol)
         settled = len(rel.step) > 0 and rel.final_force_residual <= rel.force_residual[0]
         x = prob.point(rel.z if settled else fld.z0, opts.p_start)
         corr = self.solver.correct(x, unit_p(x, 1.0), 0.0, x, START_NEWTON_FACTOR * opts.newton_maxiter)
@@ -115,7 +118,10 @@ class _Run:
             raise StabilityLabError(f"no fixed point found at {prob.param}={opts.p_start:g} to start the "
                                     f"branch from (Euler: {rel.reason}; Newton: {corr.reason}); "
                                     "start elsewhere in the range")
-        t, mv = self.predictor.initial(self.solver, corr.x, opts.direction)
+        try:
+            t, mv = self.predictor.initial(self.solver, corr.x, opts.direction)
+        except LinearSolveError as exc:
+            raise StabilityLabError(f"cannot start the branch: {exc}") from None
         modes = self.tracker.modes(*prob.split(corr.x))
         self.record(corr.x, t, opts.ds, modes, 0.0, corr.iterations, corr.residual, corr.matvecs + mv,
                     0, clocks)
@@ -157,9 +163,13 @@ class _Run:
             ds /= 2
             if ds < opts.ds_min:
                 p = float(cur.x[-1])
+                fold_hint = opts.method == "natural" and "GMRES" not in why
                 return (f"corrector failed after {prob.param}={p:.6g} with ds < ds_min={opts.ds_min:g}: {why}"
-                        + (" (a fold? --method palc follows turning points)" if opts.method == "natural" else ""))
-        t, mv = self.predictor.direction(self.solver, cur, corr.x)
+                        + (" (a fold? --method palc follows turning points)" if fold_hint else ""))
+        try:
+            t, mv = self.predictor.direction(self.solver, cur, corr.x)
+        except LinearSolveError as exc:
+            return str(exc)
         modes = self.tracker.modes(*prob.split(corr.x), warm=self.modes)
         turning = float(t[-1]) * float(cur.t[-1]) < 0
         self.locator.matvecs = 0
@@ -168,7 +178,17 @@ class _Run:
         grow = opts.grow if corr.iterations <= opts.easy_iters else 1.0
         self.record(corr.x, t, min(opts.ds_max, ds * grow), modes, s, corr.iterations, corr.residual,
                     newton_mv + mv, self.locator.matvecs, clocks)
-        return ""
+        return self.diverged()
+
+    def diverged(self) -> str:
+        """The stop reason when ‖z‖ has run away (a fold at infinity), else ''."""
+        first, last = self.branch.points[0], self.branch.points[-1]
+        bound = self.options.diverge_factor * max(first.state_norm, 1.0)
+        if last.state_norm <= bound:
+            return ""
+        return (f"fold at infinity: ||z|| = {last.state_norm:.3g} exceeds {self.options.diverge_factor:g} x "
+                f"max(||z_start||, 1) at {self.problem.param}={last.param:.6g} (the branch escapes to "
+                "infinity; J may be singular there)")
 
     def finish(self, reason: str) -> Branch:
         self.branch.stop_reason = reason

@@ -2,10 +2,19 @@
 branch, warm-started from the previous point's eigenvectors, with an adaptive window.
 
 Unstable counts: ``#{Re λ > δ}`` for J and ``#{|μ| > 1 + δ}`` for M (δ = ``detect_tol``). The
-window computes ``k_eff = max(k, unstable + margin)`` eigenvalues (capped at n − 1) and grows it
-until it holds every unstable mode plus the margin, so a crossing mode is never outside it.
+window computes ``k_eff = max(k, unstable + margin)`` eigenvalues and grows it until it holds
+every unstable mode plus the margin, so a crossing mode is never outside it — but never past
+``max_window`` (nor n − 1): a degenerate spectrum (copies of every eigenvalue) would otherwise grow
+it step after step; a full window marks its count as a lower bound (``window_full``). Each ModeSet
+says whether its eigenvalues converged and keeps their residuals (the events' error bars).
+
+With a shift σ, J's modes come from :func:`~..spectral.transform.eigs_shift_invert` and M's are
+``μ = 1 + ελ`` of the same eigenpairs (one search serves both; stiff flips are not searched).
 Eigenvalues are ranked (rightmost first for J, largest modulus first for M; conjugate pairs
 adjacent, Im > 0 first): the crossing indicator of :mod:`.events` is an order statistic of them.
+Copies of one eigenvalue (equal to 1e-6 relative; a degenerate spectrum, e.g. a batch of identical
+sequences) are kept once with the number found (``copies``): a single-vector Krylov search finds a
+varying number of them, and counting them would make the counts and the order statistic jump.
 """
 from __future__ import annotations
 
@@ -14,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..linear import LinearOperator
 from ..spectral import leading_eigs
 from ..spectral.dense import needs_dense
+from ..spectral.multiplicity import distinct
+from ..spectral.transform import eigs_shift_invert
 from .problem import ContinuationProblem
 
 OPERATORS = {"J": "LR", "M": "LM"}
@@ -44,31 +54,57 @@ class ModeSet:
     vectors: torch.Tensor | None
     n_unstable: int
     matvecs: int
+    residuals: np.ndarray | None = None
+    converged: bool = True
+    window_full: bool = False
+    copies: np.ndarray | None = None
 
 
 class SpectrumTracker:
     """Computes :class:`ModeSet` s for J and M at branch points, warm-started from the last ones."""
 
-    def __init__(self, problem: ContinuationProblem, k: int, margin: int, tol: float, delta: float):
-        self.problem = problem
-        self.n, self.k, self.margin, self.tol, self.delta = problem.n, k, margin, tol, delta
+    def __init__(self, problem: ContinuationProblem, options):
+        self.problem, self.options = problem, options
+        self.n, self.k, self.margin = problem.n, options.k, options.margin
+        self.tol, self.delta = options.eig_tol, options.detect_tol
+        full = self.n if needs_dense(self.n, self.n) else self.n - 1  # a tiny state: all n, densely
+        self.kmax = min(full, options.max_window)
 
-    def _modes(self, op: LinearOperator, operator: str, warm: ModeSet | None, at_least: int) -> ModeSet:
-        kmax = self.n if needs_dense(self.n, self.n) else self.n - 1  # a tiny state: all n, densely
-        want = min(kmax, max(self.k, at_least, (warm.n_unstable if warm else 0) + self.margin))
+    def _search(self, lin, operator: str, want: int, v0):
+        """(eigenvalues, vectors, residuals, converged, matvecs) of one search, unranked."""
+        opts = self.options
+        if opts.sigma is None:
+            op = lin.J() if operator == "J" else lin.M(self.problem.eps)
+            res = leading_eigs(op, k=want, which=OPERATORS[operator], tol=self.tol, v0=v0,
+                       maxiter=opts.eig_maxiter, return_eigenvectors=True)
+            return (res.eigenvalues.numpy(), res.eigenvectors, res.residuals.numpy(),
+                    res.converged, res.matvecs)
+        res = eigs_shift_invert(lin, opts.sigma, k=want, tol=self.tol, v0=v0, maxiter=opts.eig_maxiter,
+                                return_eigenvectors=True, gmres_restart=opts.gmres_restart,
+                                gmres_maxiter=opts.gmres_maxiter)
+        lam, resid = res.eigenvalues.numpy(), res.residuals.numpy()
+        if operator == "M":
+            lam, resid = 1 + self.problem.eps * lam, self.problem.eps * resid
+        return lam, res.eigenvectors, resid, res.converged, res.matvecs
+
+    def _modes(self, lin, operator: str, warm: ModeSet | None, at_least: int) -> ModeSet:
+        want = min(self.kmax, max(self.k, at_least, (warm.n_unstable if warm else 0) + self.margin))
         v0 = warm.vectors if warm is not None else None
         matvecs = 0
         while True:
-            res = leading_eigs(op, k=want, which=OPERATORS[operator], tol=self.tol, v0=v0,
-                               return_eigenvectors=True)
-            matvecs += res.matvecs
-            values = res.eigenvalues.numpy()
+            values, vectors, resid, converged, mv = self._search(lin, operator, want, v0)
+            matvecs += mv
             order = rank(values, operator)
-            values, vectors = values[order], res.eigenvectors[:, torch.as_tensor(order)]
+            keep, copies = distinct(values[order] if operator == "J" else
+                                    (values[order] - 1) / self.problem.eps)
+            order = order[keep]
+            values, vectors, resid = values[order], vectors[:, torch.as_tensor(order)], resid[order]
             count = unstable_count(values, operator, self.delta)
-            if count + self.margin <= want or want == kmax:
-                return ModeSet(operator, values, vectors, count, matvecs)
-            want, v0 = min(kmax, count + self.margin), vectors
+            need = count + self.margin  # distinct modes the window must hold (copies take slots)
+            if need <= len(values) or want == self.kmax:
+                return ModeSet(operator, values, vectors, count, matvecs, resid, converged,
+                               need > len(values), copies)
+            want, v0 = min(self.kmax, want + max(2, need - len(values))), vectors
 
     def modes(self, z: torch.Tensor, p: float, operators=("J", "M"), warm: dict | None = None,
               at_least: int = 0) -> dict:
@@ -76,5 +112,22 @@ class SpectrumTracker:
         at least ``at_least`` eigenvalues each."""
         warm = warm or {}
         lin = self.problem.linearization(z, p)
-        ops = {"J": lin.J(), "M": lin.M(self.problem.eps)}
-        return {name: self._modes(ops[name], name, warm.get(name), at_least) for name in operators}
+        out = {}
+        for name in operators:
+            if name == "M" and self.options.sigma is not None:
+                j = out.get("J") or self._modes(lin, "J", warm.get("J"), at_least)
+                m = self._multipliers(j)
+                if m.n_unstable + self.margin <= len(m.values) or len(m.values) >= self.kmax:
+                    out[name] = m
+                    continue
+            out[name] = self._modes(lin, name, warm.get(name), at_least)
+        return out
+
+    def _multipliers(self, j: ModeSet) -> ModeSet:
+        """M's modes from J's shift-invert modes: μ = 1 + ελ, ranked by |μ| (no extra products)."""
+        eps = self.problem.eps
+        mu = 1 + eps * j.values
+        order = rank(mu, "M")
+        count = unstable_count(mu[order], "M", self.delta)
+        return ModeSet("M", mu[order], j.vectors[:, torch.as_tensor(order)], count, 0,
+                       eps * j.residuals[order], j.converged, j.window_full, j.copies[order])

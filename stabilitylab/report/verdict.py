@@ -43,6 +43,8 @@ def spectrum(ds: xr.Dataset) -> str:
     else:
         text = (f"Stable fixed point at ε = {eps:g}: max|μ| = {modulus_text(mu_max)} < 1 and {what} has Re λ < 0; "
                 f"the relaxation stays stable for ε < {num(crit)}.")
+    if not ds.attrs.get("converged", 1):
+        return f"Not converged: {ds.attrs.get('not_converged', '')}. No verdict rests on these numbers."
     if not ds.attrs.get("fixed_point_converged", 1):
         text += f" (Caution: the fixed point was not converged, force residual {num(ds.attrs['force_residual'], 2)}.)"
     return text

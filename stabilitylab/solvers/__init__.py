@@ -8,7 +8,7 @@
 - :func:`gmres` — restarted, matrix-free GMRES on flat torch vectors.
 
 Every solver returns a :class:`SolveResult` with both residual kinds traced per step:
-force residual ‖F(z)‖/‖z‖ and step residual ‖εF(z)‖/‖z‖.
+force residual ‖F(z)‖/max(‖z‖, 1) and step residual ‖εF(z)‖/max(‖z‖, 1).
 """
 from .anderson import anderson
 from .gmres import GMRESResult, gmres

@@ -6,7 +6,9 @@ Givens rotations so ‖b − A x‖ is known at every step without forming x, an
 ``x ← x + M V y`` with ``y = argmin ‖β e₁ − H y‖``. Right preconditioning (``M ≈ A⁻¹``) keeps the
 monitored residual the true one. The (m+1)×m least-squares problem lives on the host in float64
 (complex128 for complex b); the n-vectors stay on b's device and dtype. Every restart recomputes
-the true residual, so loss of orthogonality cannot fake convergence.
+the true residual, so loss of orthogonality cannot fake convergence, and stops when a whole cycle
+left it unchanged (above ``STAGNATION`` of the last: the rounding floor of the operator, or a
+singular one) instead of spinning to ``maxiter``.
 """
 from __future__ import annotations
 
@@ -17,18 +19,21 @@ import numpy as np
 import torch
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
+STAGNATION = 0.999
 
 
 @dataclass
 class GMRESResult:
     """``x``; ``converged`` (‖b − Ax‖ ≤ max(tol‖b‖, atol)); ``residual_norm`` = ‖b − Ax‖/‖b‖ (true
-    residual); ``iterations`` = Arnoldi steps in all cycles; ``matvecs`` = products with A."""
+    residual); ``iterations`` = Arnoldi steps in all cycles; ``matvecs`` = products with A;
+    ``stagnated``: stopped because a restart cycle made no progress."""
 
     x: torch.Tensor
     converged: bool
     residual_norm: float
     iterations: int
     matvecs: int
+    stagnated: bool = False
 
 
 def _givens(a, b):
@@ -65,7 +70,7 @@ def gmres(
     if bnorm == 0.0:
         return GMRESResult(torch.zeros_like(b), True, 0.0, 0, 0)
     target = max(tol * bnorm, atol)
-    matvecs, its = 0, 0
+    matvecs, its, last = 0, 0, np.inf
     eps_mach = torch.finfo(b.dtype).eps
     while True:
         if x0 is None and its == 0:
@@ -74,8 +79,11 @@ def gmres(
             r = b - A(x)
             matvecs += 1
         beta = float(torch.linalg.vector_norm(r))
-        if beta <= target or its >= maxiter or not np.isfinite(beta):
-            return GMRESResult(x, bool(beta <= target), beta / bnorm, its, matvecs)
+        stalled = beta > STAGNATION * last
+        if beta <= target or its >= maxiter or not np.isfinite(beta) or stalled:
+            return GMRESResult(x, bool(beta <= target), beta / bnorm, its, matvecs,
+                               stalled and beta > target)
+        last = beta
         m = min(restart, maxiter - its)
         V = torch.empty((b.numel(), m + 1), dtype=b.dtype, device=b.device)
         V[:, 0] = r / beta

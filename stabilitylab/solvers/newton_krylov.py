@@ -3,7 +3,8 @@
 Newton step k solves ``J(z_k) δ = −F(z_k)`` by GMRES with matrix-free JVPs, relinearising at every
 step, to the relative tolerance η_k (Eisenstat–Walker choice 2, η_k = 0.9 (‖F_k‖/‖F_{k−1}‖)², with
 their safeguards and a floor against oversolving below the requested tolerance), so convergence is
-quadratic near a regular root. A backtracking line search (Armijo on ‖F‖, halving t) makes
+quadratic near a regular root. GMRES is right-preconditioned by the field's ``precondition`` hook
+when it has one; inner solves that miss their tolerance are counted and named in the stop reason. A backtracking line search (Armijo on ‖F‖, halving t) makes
 ``z ← z + t δ`` decrease ‖F‖. Unlike relaxation, Newton converges to unstable fixed points too.
 """
 from __future__ import annotations
@@ -50,7 +51,7 @@ def newton_krylov(
     """Solve ``F(z; overrides) = 0`` from ``z0`` (default ``field.z0``) to force residual ≤ ``tol``.
 
     ``gmres_tol`` fixes the inner relative tolerance (default: Eisenstat–Walker forcing);
-    ``gmres_restart``/``gmres_maxiter`` bound each inner solve. Stops when ‖F(z)‖/‖z‖ ≤ tol, after
+    ``gmres_restart``/``gmres_maxiter`` bound each inner solve. Stops when ‖F(z)‖/max(‖z‖, 1) ≤ tol, after
     ``maxiter`` Newton steps, on a non-finite state, or on stagnation (the line search finds no
     decrease of ‖F‖ in ``max_backtracks`` halvings, or no 10% improvement of ‖F‖/‖z‖ in 5 steps:
     Newton is local, and from far away it can stall at a local minimum of ‖F‖).
@@ -63,6 +64,7 @@ def newton_krylov(
     fnorm = float(torch.linalg.vector_norm(f))
     trace, converged, reason = Trace(), False, None
     nfev, its, matvecs, lin_its, eta, fnorm_prev = 1, 0, 0, [], None, None
+    missed, worst = 0, 0.0  # GMRES solves that missed their tolerance, worst relative residual
     for k in range(maxiter + 1):
         r = relative_norm(f, z)
         if math.isnan(r):
@@ -85,10 +87,13 @@ def newton_krylov(
             eta = _forcing(eta, fnorm, fnorm_prev, max(floor, 0.5 * tol / r))
         else:
             eta = gmres_tol
-        sol = gmres(Linearization(field, z).J(), -f.reshape(-1), tol=eta, restart=gmres_restart,
-                    maxiter=gmres_maxiter)
+        lin = Linearization(field, z)
+        sol = gmres(lin.J(), -f.reshape(-1), tol=eta, restart=gmres_restart, maxiter=gmres_maxiter,
+                    M=lin.preconditioner())
         matvecs += sol.matvecs
         lin_its.append(sol.iterations)
+        if not sol.converged:
+            missed, worst = missed + 1, max(worst, sol.residual_norm)
         if not math.isfinite(sol.residual_norm):
             trace.add(k, r, math.nan, math.nan)
             reason = f"non-finite Newton update at step {k} (the JVP produced NaN/Inf)"
@@ -112,10 +117,14 @@ def newton_krylov(
             break
         trace.add(k, r, relative_norm(t * delta, z), math.nan)
         z, f, fnorm_prev, fnorm, its = z_new, f_new, fnorm, fn_new, its + 1
+    if missed and not converged:
+        reason += (f"; {missed} GMRES solve(s) missed their tolerance (worst relative residual "
+                   f"{worst:.1e}): raise gmres_restart/gmres_maxiter or give the field a preconditioner")
     settings = dict(tol=tol, maxiter=maxiter,
                     gmres_tol="eisenstat-walker" if gmres_tol is None else gmres_tol,
                     gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter,
-                    line_search=line_search, max_backtracks=max_backtracks)
+                    line_search=line_search, max_backtracks=max_backtracks,
+                    gmres_unconverged=missed, preconditioned=field.precondition is not None)
     return SolveResult(z, converged, reason, "newton", settings, iterations=its, nfev=nfev,
                        matvecs=matvecs, linear_iterations=np.asarray(lin_its, dtype=np.int64),
                        **trace.arrays())
@@ -133,6 +142,7 @@ def find_fixed_point(
     gmres_restart: int = 30,
     line_search: bool = True,
     progress: bool = False,
+    gmres_maxiter: int = 300,
     **overrides: float,
 ) -> SolveResult:
     """Euler relaxation (≤ ``relax_steps`` steps, stopping at ``tol``) then Newton–Krylov polish.
@@ -150,7 +160,8 @@ def find_fixed_point(
         return rel
     from_relaxed = len(rel.step) > 0 and rel.final_force_residual <= rel.force_residual[0]
     nk = newton_krylov(field, rel.z if from_relaxed else z_start, tol=tol, maxiter=maxiter,
-                       gmres_tol=gmres_tol, gmres_restart=gmres_restart, line_search=line_search)
+                       gmres_tol=gmres_tol, gmres_restart=gmres_restart, line_search=line_search,
+                       gmres_maxiter=gmres_maxiter)
     keep = slice(0, -1) if from_relaxed else slice(None)
     offset = (rel.step[-1] if len(rel.step) else -1) + (0 if from_relaxed else 1)
     start = "relaxed state" if from_relaxed else "z0 (relaxation increased the force residual)"

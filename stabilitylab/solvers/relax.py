@@ -60,7 +60,7 @@ def relax_euler(
 ) -> SolveResult:
     """Run ``steps`` Euler steps ``z ← z + εF(z)`` from ``z0`` (default ``field.z0``).
 
-    Stops early only when ``tol`` is given and the force residual ‖F(z)‖/‖z‖ ≤ tol. Residuals are
+    Stops early only when ``tol`` is given and the force residual ‖F(z)‖/max(‖z‖, 1) ≤ tol. Residuals are
     recorded (and NaN/Inf detected) every ``record_every`` steps and at the last state; a
     non-finite state stops the run and returns the last recorded finite state.
     """

@@ -1,9 +1,10 @@
 """What every fixed-point solver returns: the final state, a verdict, and residual traces.
 
-Two residuals, never conflated (DESIGN §2):
+Two residuals, never conflated (DESIGN §2), both scaled by ``max(‖z‖, 1)`` (relative for large
+states, absolute near z = 0, where ‖F‖/‖z‖ means nothing), the same test in every command:
 
-    force residual   r_F = ‖F(z)‖ / ‖z‖        solver-independent
-    step residual    r_S = ‖ε F(z)‖ / ‖z‖      the relaxation step, with the ε actually used
+    force residual   r_F = ‖F(z)‖ / max(‖z‖, 1)        solver-independent
+    step residual    r_S = ‖ε F(z)‖ / max(‖z‖, 1)      the relaxation step, with the ε actually used
 
 Newton steps have no ε: their step residual is the update taken, ‖z_{k+1} − z_k‖ / ‖z_k‖, and their
 ``eps`` is NaN. Trace entry k describes the recorded state z_k (after ``step[k]`` updates) and the
@@ -20,16 +21,19 @@ import xarray as xr
 
 from ..store import jsonable
 
-RESIDUAL_KINDS = "force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/||z||"
-NEWTON_KIND = "; Newton steps (eps = NaN): step_residual = ||z_next - z||/||z||"
+FORCE_RESIDUAL = "force_residual = ||F(z)||/max(||z||, 1)"
+RESIDUAL_KINDS = FORCE_RESIDUAL + "; step_residual = ||eps F(z)||/max(||z||, 1)"
+NEWTON_KIND = "; Newton steps (eps = NaN): step_residual = ||z_next - z||/max(||z||, 1)"
 
 
 def relative_norm(v: torch.Tensor, z: torch.Tensor) -> float:
-    """``‖v‖/‖z‖`` as a float (one host sync); NaN if ``v`` or ``z`` is not finite."""
+    """``‖v‖/max(‖z‖, 1)`` as a float (one host sync); NaN if ``v`` or ``z`` is not finite.
+
+    With ``v = F(z)`` this is the force residual every solver and command tests."""
     vn, zn = torch.stack([torch.linalg.vector_norm(v), torch.linalg.vector_norm(z)]).tolist()
     if not (math.isfinite(vn) and math.isfinite(zn)):
         return math.nan
-    return vn / (zn + 1e-30)
+    return vn / max(zn, 1.0)
 
 
 def non_finite_reason(z: torch.Tensor, k: int) -> str:
@@ -102,8 +106,9 @@ class SolveResult:
         """Traces on dim ``step``; verdict, residual kinds and settings as (JSON-safe) attrs."""
         ds = xr.Dataset(
             {
-                "force_residual": ("step", self.force_residual, {"long_name": "||F(z)||/||z||"}),
-                "step_residual": ("step", self.step_residual, {"long_name": "||eps F(z)||/||z||"}),
+                "force_residual": ("step", self.force_residual, {"long_name": "||F(z)||/max(||z||, 1)"}),
+                "step_residual": ("step", self.step_residual,
+                                  {"long_name": "||eps F(z)||/max(||z||, 1)"}),
                 "eps": ("step", self.eps, {"long_name": "step size used (NaN: Newton step)"}),
             },
             coords={"step": self.step},

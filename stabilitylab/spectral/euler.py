@@ -12,6 +12,7 @@ import numpy as np
 STABLE = "stable"
 CONTINUOUS_UNSTABLE = "continuous-unstable"
 DISCRETISATION_ONLY = "discretisation-only-unstable"
+UNCONVERGED = "unconverged"  # some number the verdict rests on did not converge: no verdict
 
 
 def multiplier(lam, eps: float):

@@ -8,6 +8,13 @@ last; the ε_crit set finds the mode limiting ε over *all* modes (the one on th
 |1 + ελ| ≤ 1 through 0, an exterior eigenvalue a Krylov space finds) with no extra search.
 ``search="separate"`` runs the former two independent searches (LR of J, LM of M) and refines
 ε_crit by extra LM searches of M.
+
+With a shift σ (``sigma``) the J search runs on ``(J − σI)⁻¹`` (:mod:`.transform`): the rightmost
+eigenvalues of a stiff J converge in a few restarts. The multipliers are then ``μ = 1 + ελ`` of
+those eigenvalues; stiff modes far from σ (flips, ελ < −2) are not searched, and the dataset says so.
+
+Honest output: an unconverged fixed point, eigenvalue or inner linear solve makes the verdict
+``unconverged`` (never "stable"); ``converged`` = 0 and ``not_converged`` names what failed.
 """
 from __future__ import annotations
 
@@ -22,12 +29,17 @@ from ..field import Field
 from ..linear import Linearization
 from ..solvers import find_fixed_point
 from ..store import provenance
-from .euler import eps_crit, is_complex, stability_verdict
+from ..solvers.result import RESIDUAL_KINDS
 from .dense import DENSE_MAX_N, leading_eigs, needs_dense
+from .euler import UNCONVERGED, eps_crit, is_complex, stability_verdict
 from .krylov_schur import eigs_shared
+from .multiplicity import count_copies, multiplicity as copies_found
 from .nonnormal import MODES, nonnormality
+from .transform import eigs_shift_invert
 
-RESIDUAL_KIND = "force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/||z||"
+RESIDUAL_KIND = RESIDUAL_KINDS
+SHIFT_INVERT_NOTE = ("M multipliers are 1 + eps*lambda of the J eigenvalues nearest sigma: stiff "
+                     "modes far from sigma (flips, eps*lambda < -2) were not searched")
 
 
 def _pad(x: np.ndarray, m: int, fill) -> np.ndarray:
@@ -40,11 +52,17 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
              tol: float = 1e-8, ncv: int | None = None, maxiter: int | None = None, seed: int = 0,
              vectors: bool = False, fixed_point_tol: float = 1e-9, relax_steps: int = 300,
              diagnostics: bool | str = "fast", probes: int = 4, growth_steps: int = 100,
-             search: str = "shared", refine_eps_crit: int = 3) -> xr.Dataset:
+             search: str = "shared", refine_eps_crit: int = 3, z0: torch.Tensor | None = None,
+             sigma: float | None = None, gmres_restart: int = 40, gmres_maxiter: int = 1000,
+             multiplicity: bool = False) -> xr.Dataset:
     """Spectra of J (LR) and M = I + εJ (LM) at the fixed point of ``field`` (or at ``z``).
 
     Finds the fixed point with :func:`~stabilitylab.solvers.find_fixed_point` when ``z`` is None
-    (Euler relaxation, then Newton–Krylov: unstable fixed points are found too). Data variables on
+    (``relax_steps`` Euler steps from ``z0``, default ``field.z0``, then Newton–Krylov: unstable
+    fixed points are found too; GMRES(``gmres_restart``), ≤ ``gmres_maxiter`` iterations per
+    solve, preconditioned by the field's hook). ``sigma``: search J by shift-invert about σ (see
+    the module docstring). ``multiplicity``: count the copies of the leading λ of J and μ of M by
+    deflation (:func:`~.multiplicity.count_copies`; not with ``sigma``). Data variables on
     dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
     1 + ελ, ``eig_M``, ``residual_M``, ``lambda_of_M`` = (μ − 1)/ε, ``complex_J``/``complex_M``;
     scalars: unstable counts, ``max_abs_mu``, ``min_eps_crit`` (over all modes: the ε_crit set of
@@ -69,7 +87,8 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     if z is None:
         # float32 round-off floors the force residual near 1e-7: never ask for less than 10 ulp
         fp_tol = max(fixed_point_tol, 10 * torch.finfo(field.dtype).eps)
-        fp = find_fixed_point(field, eps=eps, tol=fp_tol, relax_steps=relax_steps)
+        fp = find_fixed_point(field, eps=eps, z0=z0, tol=fp_tol, relax_steps=relax_steps,
+                              gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter)
         z = fp.z
         fp_attrs = {"fixed_point_converged": int(fp.converged), "fixed_point_reason": fp.reason,
                     "fixed_point_solver": fp.solver}
@@ -77,28 +96,60 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     if not math.isfinite(force_res):
         raise StabilityLabError("the state is not finite (relaxation diverged); no spectrum can be computed")
     lin = Linearization(field, z)
-    if needs_dense(lin.n, k):  # a tiny state: the exact dense path
-        search = "separate"
-    if search == "shared":
-        rj, rm, mu, res_m, min_crit, crit_settled, space = _shared_search(
-            lin, k, eps, tol, ncv, maxiter, seed, vectors, diagnostics == "fast")
+    problems = [] if fp_attrs.get("fixed_point_converged", 1) else [
+        f"fixed point (force residual {force_res:.1e}: {fp_attrs['fixed_point_reason']})"]
+    copies, space = {}, None
+    if sigma is None:
+        if needs_dense(lin.n, k):  # a tiny state: the exact dense path
+            search = "separate"
+        want_vectors = vectors or multiplicity
+        if search == "shared":
+            rj, rm, mu, res_M, min_crit, crit_settled, space = _shared_search(
+                lin, k, eps, tol, ncv, maxiter, seed, want_vectors, diagnostics == "fast")
+        else:
+            rj, rm, mu, res_M, min_crit, crit_settled = _separate_searches(
+                lin, k, eps, tol, ncv, maxiter, seed, want_vectors, refine_eps_crit)
+        lam, vec_M = rj.eigenvalues.numpy(), rm.eigenvectors
+        if multiplicity:
+            copies = {name: count_copies(op, value, r.eigenvectors[:, 0], which, tol=tol, maxiter=maxiter, seed=seed)
+                      for name, op, r, value, which in (("J", lin.J(), rj, complex(lam[0]), "LR"),
+                                                        ("M", lin.M(eps), rm, complex(mu[0]), "LM"))}
+        problems += [f"{name}: {len(r.eigenvalues) - r.nconv} of {len(r.eigenvalues)} eigenvalues "
+                     f"(max residual {float(r.residuals.max()):.1e} after {r.restarts} restarts)"
+                     for name, r in (("J", rj), ("M", rm)) if not r.converged]
     else:
-        rj, rm, mu, res_m, min_crit, crit_settled = _separate_searches(
-            lin, k, eps, tol, ncv, maxiter, seed, vectors, refine_eps_crit)
-        space = None
-    lam = rj.eigenvalues.numpy()
+        search = "shift-invert"
+        rj = rm = eigs_shift_invert(lin, sigma, k=k, tol=tol, ncv=ncv, maxiter=maxiter, seed=seed,
+                                    return_eigenvectors=vectors, gmres_restart=gmres_restart,
+                                    gmres_maxiter=gmres_maxiter)
+        lam = rj.eigenvalues.numpy()
+        order = np.lexsort((-(1 + eps * lam).imag, -np.abs(1 + eps * lam)))
+        mu, res_M = 1 + eps * lam[order], eps * rj.residuals.numpy()[order]
+        vec_M = rj.eigenvectors[:, torch.as_tensor(order)] if vectors else None
+        problems += [f"J: {rj.problems}"] if rj.problems else []
+        min_crit, crit_settled = min_eps_crit(lin, lam, mu, eps, k, tol=tol, seed=seed, rounds=0)  # M is not searched
     m = max(len(lam), len(mu))
     nan = complex(np.nan, np.nan)
+    mult_J = copies_found(lam)
+    if "J" in copies:  # the deflation count of the leading eigenvalue (and its conjugate)
+        lead = np.abs(lam - lam[0]) <= 1e-6 * max(abs(lam[0]), 1.0)
+        lead |= np.abs(lam - np.conj(lam[0])) <= 1e-6 * max(abs(lam[0]), 1.0)
+        mult_J[lead] = copies["J"][0]
     crit = eps_crit(lam)
     verdict, text = stability_verdict(lam, mu, eps, min_crit)
+    if problems:
+        verdict, text = UNCONVERGED, f"not converged: {'; '.join(problems)} — unusable as is ({text})"
     data = {
         "eig_J": ("mode", _pad(lam, m, nan), {"long_name": "eigenvalues of J, rightmost first"}),
         "residual_J": ("mode", _pad(rj.residuals.numpy(), m, np.nan), {"long_name": "||Jx - lambda x||/||x||"}),
         "eps_crit": ("mode", _pad(crit, m, np.nan), {"long_name": "-2a/(a^2+b^2) for a<0, else 0"}),
         "mu_of_J": ("mode", _pad(1 + eps * lam, m, nan), {"long_name": "1 + eps*lambda"}),
         "complex_J": ("mode", _pad(is_complex(lam), m, False)),
+        "multiplicity_J": ("mode", _pad(mult_J, m, 0),
+                           {"long_name": "copies of this eigenvalue found (lower bound of its multiplicity; "
+                                         "by deflation for the leading one if asked)"}),
         "eig_M": ("mode", _pad(mu, m, nan), {"long_name": "eigenvalues of M = I + eps J, largest modulus first"}),
-        "residual_M": ("mode", _pad(res_m, m, np.nan), {"long_name": "||Mx - mu x||/||x||"}),
+        "residual_M": ("mode", _pad(res_M, m, np.nan), {"long_name": "||Mx - mu x||/||x||"}),
         "lambda_of_M": ("mode", _pad((mu - 1) / eps, m, nan), {"long_name": "(mu - 1)/eps"}),
         "complex_M": ("mode", _pad(is_complex(mu), m, False)),
         "n_unstable_J": ((), int((lam.real > 0).sum())),
@@ -110,13 +161,22 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     }
     if vectors:
         data["vec_J"] = (("mode", "state_index"), _pad_rows(rj.eigenvectors, m))
-        data["vec_M"] = (("mode", "state_index"), _pad_rows(rm.eigenvectors, m))
+        data["vec_M"] = (("mode", "state_index"), _pad_rows(vec_M, m))
     shared = search == "shared"
     settings = {"k": k, "tol": tol, "ncv": rj.ncv, "seed": seed, "search": search,
-                "matvecs_search": rj.matvecs + (0 if shared else rm.matvecs),
-                "matvecs_J": rj.matvecs, "matvecs_M": 0 if shared else rm.matvecs,
+                "matvecs_search": rj.matvecs + (0 if shared or sigma is not None else rm.matvecs),
+                "matvecs_J": rj.matvecs, "matvecs_M": 0 if shared or sigma is not None else rm.matvecs,
                 "converged_J": int(rj.converged), "converged_M": int(rm.converged),
-                "restarts_J": rj.restarts, "restarts_M": rm.restarts, "diagnostics": diagnostics}
+                "restarts_J": rj.restarts, "restarts_M": rm.restarts, "diagnostics": diagnostics,
+                "converged": int(not problems), "not_converged": "; ".join(problems),
+                "gmres_restart": gmres_restart, "gmres_maxiter": gmres_maxiter,
+                "preconditioned": int(field.precondition is not None)}
+    if copies:
+        settings.update(leading_multiplicity_J=copies["J"][0], leading_multiplicity_M=copies["M"][0],
+                        matvecs_multiplicity=copies["J"][1] + copies["M"][1])
+    if sigma is not None:
+        settings.update(sigma=float(sigma), inner_solves=rj.inner_solves,
+                        inner_unconverged=rj.inner_unconverged, m_search=SHIFT_INVERT_NOTE)
     if diagnostics != "none":
         nn = nonnormality(lin, eps, mode=diagnostics, space=space, probes=probes,
                           growth_steps=growth_steps, seed=seed)
