@@ -14,7 +14,10 @@ Dataset layout (dims ``point``, ``mode``, ``special``):
 - per special point: ``special_kind`` (str: hopf, neimark_sacker, fold, branch_point, flip),
   ``special_operator`` ('J' or 'M'), ``special_param``, ``special_eig`` (λ or μ, complex),
   ``special_frequency`` (Im λ, or arg μ per step), ``special_precision`` (bracket width in p),
-  ``special_point``, ``special_state_norm``;
+  ``special_point``, ``special_state_norm``, ``special_l1`` (first Lyapunov coefficient at a
+  Hopf, the Euler map's cubic coefficient d at a Neimark–Sacker point, the quadratic coefficient a
+  at a fold; NaN otherwise) and ``special_criticality`` (str: supercritical, subcritical,
+  degenerate, unconverged; '' where it does not apply), see :mod:`.criticality`;
 - attributes: provenance, the problem and options, ``stop_reason``, ``complete``.
 
 A Branch also carries its restart state — the last point ``x = (z, p)``, the unit direction ``t``
@@ -119,6 +122,7 @@ class Branch:
         specials = {name: np.array([getattr(sp, name) for sp in self.specials]) for name in SPECIAL_VARS}
         specials["kind"] = specials["kind"].astype(object)
         specials["operator"] = specials["operator"].astype(object)
+        specials["criticality"] = specials["criticality"].astype(object)
         specials["eig"] = specials["eig"].astype(np.complex128)
         for name, arr in specials.items():
             ds[f"special_{name}"] = ("special", arr)
@@ -144,7 +148,8 @@ class Branch:
         specials = []
         if "special_kind" in ds:
             for i in range(ds.sizes["special"]):
-                row = {name: ds[f"special_{name}"].values[i] for name in SPECIAL_VARS}
+                row = {name: ds[f"special_{name}"].values[i] for name in SPECIAL_VARS
+                       if f"special_{name}" in ds}  # stores older than l1/criticality lack them
                 specials.append(SpecialPoint(**{key: v if isinstance(v, str) else v.item()
                                                 for key, v in row.items()}))
         attrs = {key: v for key, v in ds.attrs.items() if key not in ("param", "stop_reason", "complete")}

@@ -21,6 +21,7 @@ tangent's p-component changes sign), else ``branch_point``. M — complex → ``
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ import torch
 
 from ..spectral.euler import is_complex, map_instability_kind
 from .corrector import BorderedNewton
+from .criticality import annotate
 from .options import ContinuationOptions
 from .problem import ContinuationProblem
 from .spectra import ModeSet, SpectrumTracker
@@ -42,7 +44,9 @@ class SpecialPoint:
     value ``param``; the crossing eigenvalue ``eig`` (λ for J, μ for M; Im ≥ 0 for a pair), its
     ``frequency`` (Im λ, or arg μ in radians per step), the ``precision`` (width in p of the final
     bracket), the branch ``point`` it follows, ‖z‖ there (``state_norm``), the indicator value
-    there and the trial solves it took (``evaluations``)."""
+    there and the trial solves it took (``evaluations``); for Hopf / Neimark–Sacker the normal-form
+    coefficient ``l1`` (l1, or the map's d; a fold's quadratic coefficient a) and its
+    ``criticality`` (:mod:`.criticality`)."""
 
     kind: str
     operator: str
@@ -54,6 +58,8 @@ class SpecialPoint:
     state_norm: float
     indicator: float
     evaluations: int
+    l1: float = math.nan
+    criticality: str = ""
 
 
 @dataclass
@@ -154,7 +160,9 @@ class EventLocator:
         eig = complex(best.modes.values[rank])
         eig = eig.conjugate() if eig.imag < 0 else eig
         z, p = self.problem.split(best.x)
-        return SpecialPoint(
+        special = SpecialPoint(
             kind=classify(op, eig, turning), operator=op, param=p, eig=eig,
             frequency=frequency(op, eig), precision=abs(float(hi.x[-1]) - float(lo.x[-1])), point=index,
             state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals)
+        self.matvecs += annotate(special, self.problem.field, self.problem.param, z, self.problem.eps)
+        return special
