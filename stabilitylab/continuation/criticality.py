@@ -89,21 +89,43 @@ class Derivatives:
 
         return torch.func.jvp(second, (self.z,), (w,))[1]
 
-    def B(self, u, v):
-        return _multilinear(self._b, u, v)
+    def B(self, *args):
+        return _multilinear(self._b, args)
 
-    def C(self, u, v, w):
-        return _multilinear(self._c, u, v, w)
+    def C(self, *args):
+        return _multilinear(self._c, args)
 
 
-def _multilinear(form, *vectors):
-    """A real multilinear ``form`` extended to complex arguments (2^k real evaluations at most)."""
-    parts = [(v.real, v.imag) if v.is_complex() else (v,) for v in vectors]
-    total = None
-    for choice in itertools.product(*[range(len(p)) for p in parts]):
-        term = form(*[p[c] for p, c in zip(parts, choice)]) * (1j ** sum(choice))
-        total = term if total is None else total + term
-    return total
+def _batched(form, columns: list[tuple]) -> list:
+    """``form`` at each tuple of real vectors, in one vmapped call when the field allows it."""
+    stacked = [torch.stack(arg, dim=1) for arg in zip(*columns)]
+    try:
+        out = torch.func.vmap(form, in_dims=1, out_dims=1)(*stacked)
+        return [out[:, j] for j in range(out.shape[1])]
+    except RuntimeError:
+        return [form(*cols) for cols in columns]
+
+
+def _multilinear(form, args):
+    """A real symmetric multilinear ``form`` at complex arguments, by multilinearity: each argument
+    is a tensor or ``(tensor, True)`` for its conjugate; real/imaginary parts are combined so that
+    every distinct multiset of parts is evaluated once (``C(q, q, q̄)``: 4 real evaluations)."""
+    parts = []
+    for arg in args:
+        v, conj = (arg[0], True) if isinstance(arg, tuple) else (arg, False)
+        if v.is_complex():
+            parts.append([((id(v), 0), v.real, 1.0), ((id(v), 1), v.imag, -1j if conj else 1j)])
+        else:
+            parts.append([((id(v), 0), v, 1.0)])
+    terms: dict = {}
+    for choice in itertools.product(*parts):
+        key = tuple(sorted(c[0] for c in choice))
+        coeff = math.prod(c[2] for c in choice)
+        tensors = terms.get(key, (0.0, tuple(c[1] for c in choice)))[1]
+        terms[key] = (terms.get(key, (0.0,))[0] + coeff, tensors)
+    wanted = [(c, t) for c, t in terms.values() if c != 0]
+    values = _batched(form, [t for _, t in wanted])
+    return sum(c * val for (c, _), val in zip(wanted, values))
 
 
 def _inner(p, q) -> complex:
@@ -155,11 +177,11 @@ def _classify(coefficient: float, scale: float, residual: float) -> str:
 
 def _cubic_terms(d: Derivatives, q, p, sigma: complex):
     """The three terms of g (see the module docstring) and the worst solve residual."""
-    b11 = d.B(q, q.conj()).real
+    b11 = d.B(q, (q, True)).real
     h11, r1 = _solve(d.J, b11, b11)
     b20 = d.B(q, q)
     h20, r2 = _solve(lambda v: sigma * v - d.J(v), b20, b20)
-    terms = (_inner(p, d.C(q, q, q.conj())), -2 * _inner(p, d.B(q, h11)), _inner(p, d.B(q.conj(), h20)))
+    terms = (_inner(p, d.C(q, q, (q, True))), -2 * _inner(p, d.B(q, h11)), _inner(p, d.B((q, True), h20)))
     return terms, max(r1, r2)
 
 
