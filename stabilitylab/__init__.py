@@ -12,6 +12,7 @@ _LAZY = {
     "load": ("stabilitylab.checkpoint", "load"),
     "save": ("stabilitylab.checkpoint", "save"),
     "spectrum": ("stabilitylab.spectral.spectrum", "spectrum"),
+    "curve": ("stabilitylab.continuation.curve", "curve"),
 }
 
 
@@ -24,4 +25,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'stabilitylab' has no attribute {name!r}")
 
 
-__all__ = ["Field", "StabilityLabError", "load", "save", "spectrum", "__version__"]
+__all__ = ["Field", "StabilityLabError", "curve", "load", "save", "spectrum", "__version__"]

@@ -185,3 +185,41 @@ def test_bad_input(bruss):
         curve(fld, ds, 0, "a", 1.5, 2.5)
     with pytest.raises(StabilityLabError, match="eps moves only"):
         curve(fld, ds, index(ds, "hopf"), "eps", 0.05, 0.2)
+
+
+SL = ["--field", "stabilitylab.examples:stuart_landau"]
+
+
+@pytest.fixture(scope="module")
+def sl_cont(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cv") / "cont.zarr"
+    res = CliRunner().invoke(cli, ["continuation", *SL, "--set", "mu=-0.2", "--param", "mu", "--range",
+                                   "-0.2:0.1", "--ds", "0.1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_cli_curve(sl_cont, tmp_path):
+    """``curve`` follows special point #1 of the continuation (#0 is the Euler map's NS at
+    μ ≈ −0.05, #1 the Hopf at μ = 0 with l1 = −1/ω) in ω and writes the dataset and figure."""
+    out = tmp_path / "curve.zarr"
+    res = CliRunner().invoke(cli, ["curve", "--from", str(sl_cont), "--point", "1", "--param2", "omega",
+                                   "--range", "0.9:1.1", "--ds", "0.1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "hopf curve" in res.output and "stopped:" in res.output
+    cv = store.read(out)
+    assert cv.attrs["analysis"] == "curve" and set(cv.coords) >= {"mu", "omega", "point"}
+    np.testing.assert_allclose(cv["mu"].values, 0.0, atol=TOL)
+    np.testing.assert_allclose(cv["l1"].values, -1 / cv["omega"].values, rtol=1e-6)
+    assert out.with_suffix(".png").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--point", "9", "--param2", "omega", "--range", "0.5:1.5"], "not a special point"),
+    (["--point", "0", "--param2", "gamma", "--range", "0.5:1.5"], "unknown knob"),
+    (["--point", "0", "--param2", "omega", "--range", "1.5:2"], "does not contain the start"),
+    (["--point", "0", "--param2", "omega", "--range", "2:1"], "runs downward"),
+])
+def test_cli_curve_bad_input(sl_cont, tmp_path, args, message):
+    res = CliRunner().invoke(cli, ["curve", "--from", str(sl_cont), *args, "--out", str(tmp_path / "x.zarr")])
+    assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1

@@ -67,9 +67,9 @@ def _rows(branch) -> list:
 
 def _special_rows(branch) -> list:
     rows = []
-    for sp in branch.specials:
+    for i, sp in enumerate(branch.specials):
         freq = f"{sp.frequency:.6g}" + (" (Im λ)" if sp.operator == "J" else " rad/step (arg μ)")
-        rows.append((sp.kind, sp.operator, f"{sp.param:.8g}", fmt(sp.eig, 6), freq, f"{sp.precision:.1e}",
+        rows.append((str(i), sp.kind, sp.operator, f"{sp.param:.8g}", fmt(sp.eig, 6), freq, f"{sp.precision:.1e}",
                      fmt(sp.l1, 4), sp.criticality or "-"))
     return rows
 
@@ -127,7 +127,7 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     if branch.specials:
         table("special points (l1: first Lyapunov coefficient at hopf, map coefficient d at "
               "neimark_sacker, quadratic coefficient a at fold; < 0 supercritical)",
-              ["kind", "operator", param, "eigenvalue (λ or μ)", "frequency", "precision", "l1 / d / a",
+              ["#", "kind", "operator", param, "eigenvalue (λ or μ)", "frequency", "precision", "l1 / d / a",
                "criticality"], _special_rows(branch))
     else:
         console.print("no change of stability along the branch")
