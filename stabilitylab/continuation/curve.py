@@ -36,7 +36,7 @@ from .defining import DefiningSystem
 
 MAX_LOCATE_ITERS = 30
 RESONANCES = {1: 1.0, 2: -1.0, 3: -0.5, 4: 0.0}  # cos(2π/k)
-FD_TOL = 1e-6  # inner GMRES tolerance floor: forward differences of G are good to ~1e-8
+FD_TOL = 1e-4  # inner GMRES tolerance floor: forward differences of G are good to ~1e-8 (less at small ε)
 STATE_RTOL = 1e-3  # the re-found fixed point must match the special point's ‖z‖ this well
 
 

@@ -8,7 +8,7 @@ eigenspace, the eigenvalue parameter κ for Hopf / Neimark–Sacker, the two kno
     fold  (J v = 0):                     J v = 0                  ⟨ℓ1, v⟩ = 1
     flip  (M v = −v):                    M v + v = 0              ⟨ℓ1, v⟩ = 1
     hopf  (λ = ±iω, κ = ω²):             J²v + κ v = 0            ⟨ℓ1, v⟩ = 1, ⟨ℓ2, v⟩ = 0
-    neimark_sacker (μ = e^{±iθ}, κ = cos θ): M²v − 2κ M v + v = 0  ⟨ℓ1, v⟩ = 1, ⟨ℓ2, v⟩ = 0
+    neimark_sacker (μ = e^{±iθ}, κ = cos θ): (M²v − 2κ M v + v)/ε² = 0  ⟨ℓ1, v⟩ = 1, ⟨ℓ2, v⟩ = 0
 
 with ``M = I + εJ``; ε may itself be the second knob (``p2 = 'eps'``, map curves only). The real
 formulations stay regular through the ends of a Hopf / NS curve: κ crosses 0 at a
@@ -94,9 +94,9 @@ class DefiningSystem:
             jjv = torch.func.jvp(f_of, (z,), (jv,))[1]
             if self.kind == "hopf":
                 r = jjv + kappa * v
-            else:  # (M² − 2κM + I)v with M = I + εJ
+            else:  # (M² − 2κM + I)v/ε² with M = I + εJ (O(1) as ε → 0, like the Hopf equation)
                 mv = v + eps * jv
-                r = mv + eps * (jv + eps * jjv) - 2 * kappa * mv + v
+                r = (mv + eps * (jv + eps * jjv) - 2 * kappa * mv + v) / eps**2
         return torch.cat([f, r, self.ell.T @ v - self.ell.new_tensor([1.0] + [0.0] * self.nk)])
 
     def error(self, Y: torch.Tensor, G: torch.Tensor | None = None) -> tuple[float, float]:
