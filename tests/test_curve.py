@@ -223,3 +223,31 @@ def test_cli_curve(sl_cont, tmp_path):
 def test_cli_curve_bad_input(sl_cont, tmp_path, args, message):
     res = CliRunner().invoke(cli, ["curve", "--from", str(sl_cont), *args, "--out", str(tmp_path / "x.zarr")])
     assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def _synthetic_curve(param2, x, y, crit, kind="hopf"):
+    from stabilitylab.continuation.curve import Codim2Point, Curve, CurvePoint
+
+    pts = [CurvePoint(yy, xx, 1.0, 1.0, -0.1, cc, 1.0, 1e-12, 1e-12, 2, 0.0) for xx, yy, cc in zip(x, y, crit)]
+    sp = [Codim2Point("bautin", y[1], x[1], 1.0, 0.0, 1, 0.0)]
+    return Curve(kind, "alpha", param2, pts, sp, ("a", "b"), {"checkpoint_sha256": "ab" * 32}).to_dataset()
+
+
+def test_stability_map_dataset_and_page(tmp_path):
+    """combine() joins curves of one first knob; the report recognises, draws and states it."""
+    from stabilitylab.report import document, kinds
+    from stabilitylab.report.stability_map import combine, sentence
+
+    a = _synthetic_curve("c", [0.0, 0.5, 1.0], [-0.1, -0.2, -0.3], ["supercritical", "supercritical", "subcritical"])
+    b = _synthetic_curve("eps", [0.05, 0.1], [-0.5, -0.4], ["", ""], kind="neimark_sacker")
+    ds = combine([a, b], {"alpha": 1.0, "c": 0.25, "eps": 0.25}, "ckpt")
+    store.write(ds, tmp_path / "map.zarr")
+    back = store.read(tmp_path / "map.zarr")
+    assert kinds.kind_of(back) == "stability_map"
+    assert list(back["curve"].values) == [0, 0, 0, 1, 1] and list(back["special_p2"].values) == [0.5, 0.1]
+    text = sentence(back)
+    assert "alpha = -0.3 … -0.1 for c in [0, 1]" in text and "Neimark–Sacker" in text and "alpha = 1" in text
+    pngs = document.build({"stability_map": back}, tmp_path / "r.pdf")
+    assert [p.name for p in pngs] == ["report-summary.png", "report-stability_map.png"]
+    with pytest.raises(StabilityLabError, match="one first knob"):
+        combine([a, a.assign_attrs(param="c2")], {})

@@ -40,10 +40,12 @@ def _special_rows(ds) -> list:
 @click.option("--ds", default=0.05, show_default=True, type=float, help="First step length (arclength).")
 @click.option("--ds-max", default=0.2, show_default=True, type=float, help="Largest step.")
 @click.option("--max-points", default=200, show_default=True, help="Maximum number of points per direction.")
+@click.option("--gmres-restart", default=60, show_default=True,
+              help="Krylov dimension of the inner GMRES (raise it, up to 2n+3, when it stalls on a large field).")
 @out_option("curve.zarr")
 @user_errors
 def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs, source, point,
-            param2, range_text, ds, ds_max, max_points, out):
+            param2, range_text, ds, ds_max, max_points, gmres_restart, out):
     """Continue special point I of a continuation (hopf, neimark_sacker, fold, flip) in its knob and
     a second knob: the stability boundary in two parameters, with l1 along it.
 
@@ -65,14 +67,15 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     if not ckpt and not field_spec:
         ckpt, field_spec = cont.attrs.get("checkpoint"), cont.attrs.get("field")
     fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
-    options = CurveOptions(lo, hi, ds=min(ds, ds_max), ds_max=ds_max, max_points=max_points)
+    options = CurveOptions(lo, hi, ds=min(ds, ds_max), ds_max=ds_max, max_points=max_points,
+                           gmres_restart=gmres_restart, gmres_maxiter=max(600, 2 * gmres_restart))
     result = curve(fld, cont, point, param2, lo, hi, options,
                    observer=lambda pt: console.print(f"  {param2}={pt.p2:.6g}  {cont.attrs['param']}={pt.p1:.8g}"
                                                      f"  l1={fmt(pt.l1, 4)}", highlight=False))
     data = result.to_dataset()
     p1 = str(cont.attrs["param"])
     table(f"{result.kind} curve of {fld.name} in ({param2}, {p1}) (residuals: force ||F||/max(||z||,1), "
-          "eigen ||eigen equations||/||v||)",
+          "eigen ||eigen equations||/(||v|| max(1, w^2)))",
           ["#", param2, p1, "frequency", "l1 / d / a", "criticality", "force res.", "eigen res."], _rows(data))
     if data.sizes["special"]:
         table("codimension-2 points", ["kind", param2, p1, "frequency", "l1 / d / a"], _special_rows(data))

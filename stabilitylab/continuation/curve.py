@@ -36,6 +36,7 @@ from .defining import DefiningSystem
 
 MAX_LOCATE_ITERS = 30
 RESONANCES = {1: 1.0, 2: -1.0, 3: -0.5, 4: 0.0}  # cos(2π/k)
+STALL = 0.5  # an inner solve that reduces the residual less than this has stalled
 FD_TOL = 1e-4  # inner GMRES tolerance floor: forward differences of G are good to ~1e-8 (less at small ε)
 STATE_RTOL = 1e-3  # the re-found fixed point must match the special point's ‖z‖ this well
 
@@ -53,7 +54,7 @@ class CurveOptions:
     ds_min: float = 1e-6
     ds_max: float = 0.1
     max_points: int = 200
-    tol: float = 1e-10
+    tol: float = 1e-9
     newton_maxiter: int = 12
     easy_iters: int = 3
     grow: float = 1.5
@@ -133,7 +134,7 @@ class Curve:
                  "param": self.param, "param2": self.param2, "stop_backward": self.stop_reasons[0],
                  "stop_forward": self.stop_reasons[1],
                  "residual_kind": "force_residual = ||F(z)||/max(||z||, 1); eigen_residual = "
-                                  "||eigen equations of the defining system||/||v||"}
+                                  "||eigen equations of the defining system||/(||v|| max(1, omega^2))"}
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
@@ -144,6 +145,7 @@ class _Tracer:
     def __init__(self, system: DefiningSystem, options: CurveOptions):
         self.sys, self.opts = system, options
         self.w = system.weights()
+        self.stalled = ""  # set when an inner GMRES made no progress (Newton cannot either)
 
     def norm(self, v) -> float:
         return float(torch.sqrt((self.w * v * v).sum()))
@@ -153,8 +155,13 @@ class _Tracer:
         return lambda d: torch.cat([dG(d), (wc * d).sum().reshape(1)])
 
     def _gmres(self, A, rhs, tol):
-        return gmres(A, rhs, tol=tol, restart=min(self.opts.gmres_restart, rhs.numel()),
-                     maxiter=self.opts.gmres_maxiter)
+        sol = gmres(A, rhs, tol=tol, restart=min(self.opts.gmres_restart, rhs.numel()),
+                    maxiter=self.opts.gmres_maxiter)
+        if not sol.residual_norm <= STALL:
+            self.stalled = (f"GMRES on the extended system stalled (relative residual {sol.residual_norm:.2g} "
+                            f"after {sol.iterations} iterations of GMRES({self.opts.gmres_restart})): this field "
+                            "needs a larger gmres_restart or a preconditioner")
+        return sol
 
     def correct(self, Y0, c, s, guess):
         """Newton on ``G = 0, ⟨c, Y − Y0⟩ = s`` from guess: (Y, converged, iterations, G)."""
@@ -178,6 +185,8 @@ class _Tracer:
             prev = err
             sol = self._gmres(self._bordered(Y, G, c), -torch.cat([G, G.new_zeros(1)]),
                               min(1e-3, max(err, FD_TOL)))
+            if self.stalled:
+                break
             Y = project(Y + sol.x)
         return Y, False, it, G
 
@@ -283,6 +292,8 @@ class _Run:
         ds, arc, tests = opts.ds, 0.0, tests0
         points, specials = [], []
         while True:
+            if tr.stalled:
+                return points, specials, tr.stalled
             if len(points) >= opts.max_points:
                 return points, specials, f"max_points={opts.max_points} reached"
             while True:
@@ -293,6 +304,8 @@ class _Run:
                     if turn <= opts.max_angle:
                         break
                 ds /= 2
+                if tr.stalled:
+                    return points, specials, tr.stalled
                 if ds < opts.ds_min:
                     return points, specials, (f"corrector failed after {self.sys.param2}={float(Y[-1]):.6g} "
                                               f"with ds < ds_min={opts.ds_min:g}")
@@ -374,8 +387,8 @@ def curve(field: Field, continuation: xr.Dataset, point: int, param2: str, lo: f
     Y0, ok, iters, _ = run.tracer.correct(Y0, _unit_p2(Y0, 1.0), 0.0, Y0)
     if not ok:
         raise StabilityLabError(f"the {sp['kind']} point {point} could not be re-solved from the field "
-                                f"(defining-system residuals {run.sys.error(Y0)}); is this the field the "
-                                "continuation ran on?")
+                                f"(force and eigen residuals {run.sys.error(Y0)}); "
+                                + (run.tracer.stalled or "is this the field the continuation ran on?"))
     znorm = float(torch.linalg.vector_norm(Y0[: field.n]))
     if abs(znorm - sp["state_norm"]) > STATE_RTOL * max(1.0, sp["state_norm"]):
         raise StabilityLabError(f"the fixed point re-found at {param}={float(Y0[-2]):.6g} has ||z||={znorm:.6g}, "
@@ -386,6 +399,7 @@ def curve(field: Field, continuation: xr.Dataset, point: int, param2: str, lo: f
     ell0 = system.ell.clone()
     back, sp_back, why_back = run.trace(Y0, tests0, -1.0)
     system.ell.copy_(ell0)
+    run.tracer.stalled = ""
     fwd, sp_fwd, why_fwd = run.trace(Y0, tests0, +1.0)
     nb = len(back)
     points = back[::-1] + [start] + fwd

@@ -25,20 +25,24 @@ def _runs(labels):
             start = i
 
 
-def curve_plane(ax, ds: xr.Dataset, color="tab:blue", label=None) -> None:
-    """The curve in (p2, p1) coordinates, styled by criticality, codim-2 points marked."""
-    p1, p2 = str(ds.attrs["param"]), str(ds.attrs["param2"])
-    x, y, crit = ds[p2].values, ds[p1].values, [str(c) for c in ds["criticality"].values]
+def curve_plane(ax, x, y, criticality, specials=(), color="tab:blue", label=None) -> None:
+    """A curve y(x) styled by ``criticality`` per point; ``specials``: (kind, x, y) marked."""
+    crit = [str(c) for c in criticality]
     for a, b, c in _runs(crit):
-        ax.plot(x[a:b], y[a:b], STYLE.get(c, ":"), color=color, lw=1.6,
-                label=label if a == 0 else None)
-    seen = set()
-    for i in range(ds.sizes.get("special", 0)):
-        kind = str(ds["special_kind"].values[i])
+        ax.plot(x[a:b], y[a:b], STYLE.get(c, ":"), color=color, lw=1.6, label=label if a == 0 else None)
+    seen = set(ax.get_legend_handles_labels()[1])
+    for kind, sx, sy in specials:
         marker, mcolor = MARKERS.get(kind, RESONANCE)
-        ax.plot([ds[f"special_{p2}"].values[i]], [ds[f"special_{p1}"].values[i]], marker, color=mcolor,
-                ms=9, ls="none", label=None if kind in seen else kind.replace("_", "-"))
-        seen.add(kind)
+        name = kind.replace("_", "-")
+        ax.plot([sx], [sy], marker, color=mcolor, ms=9, ls="none", label=None if name in seen else name)
+        seen.add(name)
+
+
+def specials_of(ds: xr.Dataset):
+    """[(kind, p2, p1)] of a curve dataset's codimension-2 points."""
+    p1, p2 = str(ds.attrs["param"]), str(ds.attrs["param2"])
+    return [(str(ds["special_kind"].values[i]), float(ds[f"special_{p2}"].values[i]),
+             float(ds[f"special_{p1}"].values[i])) for i in range(ds.sizes.get("special", 0))]
 
 
 def figure(ds: xr.Dataset) -> Figure:
@@ -46,7 +50,8 @@ def figure(ds: xr.Dataset) -> Figure:
     p2, kind = str(ds.attrs["param2"]), str(ds.attrs["kind"])
     fig = Figure(figsize=(7.5, 7.5))
     ax, ax_f = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1.6, 1]})
-    curve_plane(ax, ds, label=f"{kind.replace('_', '-')} curve")
+    curve_plane(ax, ds[p2].values, ds[str(ds.attrs["param"])].values, ds["criticality"].values, specials_of(ds),
+                label=f"{kind.replace('_', '-')} curve")
     ax.set_xlabel(p2)
     ax.set_ylabel(str(ds.attrs["param"]))
     ax.grid(alpha=0.3)

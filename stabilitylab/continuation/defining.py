@@ -100,11 +100,17 @@ class DefiningSystem:
         return torch.cat([f, r, self.ell.T @ v - self.ell.new_tensor([1.0] + [0.0] * self.nk)])
 
     def error(self, Y: torch.Tensor, G: torch.Tensor | None = None) -> tuple[float, float]:
-        """(force residual ‖F‖/max(‖z‖, 1), eigen residual ‖rest of G‖/‖v‖) at Y."""
+        """(force residual ‖F‖/max(‖z‖, 1), eigen residual ‖rest of G‖/(‖v‖·s)) at Y, where s =
+        max(1, ω²) for Hopf / NS (the size of J²v there; ω² = κ, or 2(1 − κ)/ε² for the map)."""
         G = self.residual(Y) if G is None else G
-        z, v = Y[: self.n], Y[self.n: 2 * self.n]
+        z, v, kappa, p1, p2 = self.parts(Y)
+        scale = 1.0
+        if self.kind == "hopf":
+            scale = max(1.0, abs(kappa))
+        elif self.kind == "neimark_sacker":
+            scale = max(1.0, 2 * abs(1 - kappa) / self.knobs(p1, p2)[1] ** 2)
         force = float(torch.linalg.vector_norm(G[: self.n])) / max(float(torch.linalg.vector_norm(z)), 1.0)
-        eig = float(torch.linalg.vector_norm(G[self.n:])) / max(float(torch.linalg.vector_norm(v)), 1e-300)
+        eig = float(torch.linalg.vector_norm(G[self.n:])) / (max(float(torch.linalg.vector_norm(v)), 1e-300) * scale)
         return force, eig
 
     def derivative(self, Y: torch.Tensor, G: torch.Tensor):

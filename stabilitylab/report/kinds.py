@@ -11,15 +11,16 @@ from .. import store
 from ..errors import StabilityLabError
 
 #: report sections, in page order
-SECTIONS = ("spectrum", "continuation", "cycle", "eps_sweep", "knockout", "drift", "gradients")
+SECTIONS = ("spectrum", "continuation", "stability_map", "cycle", "eps_sweep", "knockout", "drift", "gradients")
 TITLES = {"spectrum": "Spectrum of J and of the Euler map M",
           "continuation": "Continuation: bifurcation diagram",
+          "stability_map": "Stability map: boundaries in two knobs",
           "cycle": "Attractor of the relaxation",
           "eps_sweep": "ε-sweep: step size against the predicted ε_crit",
           "knockout": "Knockouts",
           "drift": "Training drift: EP vs BPTT",
           "gradients": "Gradient-estimator fidelity"}
-_ANALYSES = {"cycle": "cycle", "eps-sweep": "eps_sweep", "knockout": "knockout"}
+_ANALYSES = {"cycle": "cycle", "eps-sweep": "eps_sweep", "knockout": "knockout", "stability_map": "stability_map"}
 
 
 def kind_of(ds: xr.Dataset) -> str | None:
