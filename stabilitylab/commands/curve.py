@@ -31,7 +31,7 @@ def _special_rows(ds) -> list:
 @field_options
 @click.option("--from", "source", required=True, metavar="CONT.zarr",
               help="A continuation dataset (stabilitylab continuation --out).")
-@click.option("--point", type=int, required=True, metavar="I",
+@click.option("--point", required=True, metavar="I",
               help="Index of its special point to continue (the '#' column of its special points table).")
 @click.option("--param2", required=True, metavar="NAME",
               help="The second knob (a field knob, or eps for neimark_sacker / flip points).")
@@ -60,6 +60,10 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     from ..continuation.curve import CurveOptions, curve
     from ..continuation.curve_figure import figure
 
+    try:
+        index = int(point)
+    except ValueError:
+        raise StabilityLabError(f"--point expects the index of a special point, got {point!r}") from None
     lo, hi = parse_range(range_text, "--range", descending=False)
     cont = store.read(source)
     if "param" not in cont.attrs or "special" not in cont.dims:
@@ -69,7 +73,7 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
     options = CurveOptions(lo, hi, ds=min(ds, ds_max), ds_max=ds_max, max_points=max_points,
                            gmres_restart=gmres_restart, gmres_maxiter=max(600, 2 * gmres_restart))
-    result = curve(fld, cont, point, param2, lo, hi, options,
+    result = curve(fld, cont, index, param2, lo, hi, options,
                    observer=lambda pt: console.print(f"  {param2}={pt.p2:.6g}  {cont.attrs['param']}={pt.p1:.8g}"
                                                      f"  l1={fmt(pt.l1, 4)}", highlight=False))
     data = result.to_dataset()
