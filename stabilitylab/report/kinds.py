@@ -11,7 +11,9 @@ from .. import store
 from ..errors import StabilityLabError
 
 #: report sections, in page order
-SECTIONS = ("spectrum", "continuation", "stability_map", "cycle", "eps_sweep", "knockout", "drift", "gradients")
+SECTIONS = ("spectrum", "continuation", "cycle", "eps_sweep", "knockout", "drift", "gradients")
+#: sections outside the battery (from datasets of other recipes), after it
+EXTRA_SECTIONS = ("stability_map",)
 TITLES = {"spectrum": "Spectrum of J and of the Euler map M",
           "continuation": "Continuation: bifurcation diagram",
           "stability_map": "Stability map: boundaries in two knobs",
@@ -54,4 +56,4 @@ def load(paths) -> dict[str, xr.Dataset]:
         if kind in found:
             raise StabilityLabError(f"{found[kind][0]} and {path} are both {kind} datasets; give one of each")
         found[kind] = (path, ds)
-    return {kind: found[kind][1] for kind in SECTIONS if kind in found}
+    return {kind: found[kind][1] for kind in SECTIONS + EXTRA_SECTIONS if kind in found}
