@@ -183,6 +183,8 @@ def test_bad_input(bruss):
         curve(fld, ds, 0, "gamma", 0.5, 1.5)
     with pytest.raises(StabilityLabError, match="does not contain the start"):
         curve(fld, ds, 0, "a", 1.5, 2.5)
+    with pytest.raises(StabilityLabError, match="must be positive"):
+        curve(fld, ds, index(ds, "neimark_sacker"), "eps", 0.0, 0.2)
     with pytest.raises(StabilityLabError, match="eps moves only"):
         curve(fld, ds, index(ds, "hopf"), "eps", 0.05, 0.2)
 

@@ -371,6 +371,8 @@ def curve(field: Field, continuation: xr.Dataset, point: int, param2: str, lo: f
     field = field.with_params(**{k: v for k, v in recorded.items() if k in field.params})
     system = DefiningSystem(field, sp["kind"], param, param2, eps)
     p2 = eps if param2 == "eps" else float(field.params[param2])
+    if param2 == "eps" and lo <= 0:
+        raise StabilityLabError(f"the range of eps must be positive, got {lo:g}:{hi:g}")
     if not lo <= p2 <= hi:
         raise StabilityLabError(f"the range {lo:g}:{hi:g} of {param2} does not contain the start "
                                 f"{param2}={p2:g}")
