@@ -17,7 +17,7 @@ from stabilitylab.report.stability_map import combine
 
 out, ckpt = REPORTS / "stability_map", late_checkpoint()
 EPS_START, C_RANGE, EPS_RANGE = 0.05, "0.0:1.0", "0.02:0.5"
-CURVE = ["--ds", 0.5, "--ds-max", 3, "--max-points", 10, "--gmres-restart", 1100]
+CURVE = ["--ds", 0.1, "--ds-max", 0.5, "--max-points", 20, "--gmres-restart", 1100]
 
 stabilitylab("continuation", "--ckpt", ckpt, "--alpha", "0:-0.4", "--descending", "--eps", EPS_START,
              "--ds-max", 0.1, "--out", out / "continuation.zarr")

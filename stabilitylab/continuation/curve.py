@@ -245,8 +245,11 @@ class _Run:
             tests = {"cusp": l1}
         return point, tests
 
-    def ends_here(self, kappa) -> str:
-        """Why the curve of this kind ends at κ ('' if it does not)."""
+    def ends_here(self, point: CurvePoint) -> str:
+        """Why the curve ends at ``point`` ('' if it does not)."""
+        kappa = point.kappa
+        if self.sys.param2 == "eps" and point.p2 <= 0:
+            return "eps reached 0 (where the Euler map's bifurcation becomes the flow's)"
         if self.sys.kind == "hopf" and kappa <= 0:
             return "the Hopf curve ends at a Bogdanov-Takens point (omega -> 0)"
         if self.sys.kind == "neimark_sacker" and abs(kappa) >= 1:
@@ -311,12 +314,14 @@ class _Run:
                                               f"with ds < ds_min={opts.ds_min:g}")
             arc += ds
             point, tests1 = self.describe(Y1, iters, direction * arc)
+            end = self.ends_here(point)
+            if end.startswith("eps"):
+                return points, specials, end
             for name, g1 in tests1.items():
                 g0 = tests.get(name, math.nan)
                 if math.isfinite(g0) and math.isfinite(g1) and (g0 > 0) != (g1 > 0):
                     at, _ = self.locate(name, Y, t, ds, Y1, g0, g1)
                     specials.append(Codim2Point(name, at.p1, at.p2, at.frequency, at.l1, len(points), g1))
-            end = self.ends_here(point.kappa)
             if end:
                 return points, specials, end
             points.append(point)
