@@ -133,8 +133,8 @@ def _inner(p, q) -> complex:
     return complex((p.conj() * q).sum())
 
 
-def _eigvec(op, target: complex, k: int, v0=None) -> tuple[complex, torch.Tensor, float, int]:
-    """The eigenpair of ``op`` nearest ``target`` among its ``k`` rightmost (+ ranked) ones."""
+def eigenpair(op, target: complex, k: int, v0=None) -> tuple[complex, torch.Tensor, float, int]:
+    """(λ, x, residual, matvecs): the eigenpair of ``op`` nearest ``target`` (conjugates ranked alike)."""
     def key(lam):  # conjugates rank alike
         return -np.minimum(np.abs(lam - target), np.abs(lam - np.conj(target)))
 
@@ -153,8 +153,8 @@ def eigenvectors(d: Derivatives, target: complex, k: int = 4, v0=None):
     ``target``, normalised ``⟨p, q⟩ = 1``; with the eigenvalue, worst residual and matvecs."""
     n = d.z.numel()
     k = max(1, min(k, n - 2))
-    lam, q, rq, mv = _eigvec(d._J, target, k, v0)
-    lam_t, p, rp, mv2 = _eigvec(d._JT, complex(target).conjugate(), k, None)
+    lam, q, rq, mv = eigenpair(d._J, target, k, v0)
+    lam_t, p, rp, mv2 = eigenpair(d._JT, complex(target).conjugate(), k, None)
     if abs(target.imag) == 0.0 or abs(lam.imag) <= 1e-12 * max(1.0, abs(lam)):
         q, p = q.real.to(d.z.dtype), p.real.to(d.z.dtype)
         q = q / torch.linalg.vector_norm(q)

@@ -30,7 +30,7 @@ import xarray as xr
 from ..errors import ConfigError, StabilityLabError
 from ..field import Field
 from ..solvers import find_fixed_point, gmres
-from ..spectral import eigs
+from ..linear import Linearization
 from . import criticality as crit
 from .defining import DefiningSystem
 
@@ -348,17 +348,6 @@ def _special_point(ds: xr.Dataset, index: int) -> dict:
             "state_norm": float(ds["special_state_norm"].values[index])}
 
 
-def _critical_q(field: Field, z, target: complex):
-    """J's eigenvector for the eigenvalue nearest ``target`` (complex)."""
-    from ..linear import Linearization
-
-    J = Linearization(field, z).J()
-    key = lambda lam: -np.minimum(abs(lam - target), abs(lam - np.conj(target)))  # noqa: E731
-    res = eigs(J, k=min(4, field.n - 2), which=key, tol=1e-12, return_eigenvectors=True)
-    i = int(np.argmin(np.abs(res.eigenvalues.numpy() - target)))
-    return complex(res.eigenvalues[i]), res.eigenvectors[:, i]
-
-
 def curve(field: Field, continuation: xr.Dataset, point: int, param2: str, lo: float, hi: float,
           options: CurveOptions | None = None, observer: Callable | None = None,
           command: str | None = None) -> Curve:
@@ -388,7 +377,7 @@ def curve(field: Field, continuation: xr.Dataset, point: int, param2: str, lo: f
     eig_J = sp["eig"] if sp["kind"] == "hopf" else (sp["eig"] - 1.0) / eps
     if sp["kind"] == "fold":
         eig_J = 0j
-    lam, q = _critical_q(at, z, eig_J)
+    lam, q, _, _ = crit.eigenpair(Linearization(at, z).J(), eig_J, min(4, field.n - 2))
     Y0 = system.start(z, q, lam, sp["param"], p2)
     run = _Run(system, options, observer)
     Y0, ok, iters, _ = run.tracer.correct(Y0, _unit_p2(Y0, 1.0), 0.0, Y0)
