@@ -4,9 +4,9 @@ and the Euler map's Neimark–Sacker boundary in (ε, α) — at which step does
 given attention scale? The trained checkpoint (α = 1, its c and training ε) is marked.
 → reports/stability_map.pdf
 
-The α-continuation locates the boundary crossings nearest to α = 0 (on s3200 the fixed point is
-unstable for every α ≥ 0, and the stable window lies at negative α); `stabilitylab curve` then
-continues the last Hopf and the last Neimark–Sacker point before the stable window in c and in ε.
+The α-continuation runs from α = 0 downward (on s3200 the fixed point is already unstable at α = 0,
+and the stable window lies at negative α); `stabilitylab curve` then continues the Hopf and the
+Neimark–Sacker point at the window's edge (the most negative ones) in c and in ε.
 The extended systems have 2n + 3 unknowns; GMRES needs a full Krylov space on them
 (--gmres-restart 1100 for n = 512)."""
 import numpy as np
@@ -19,7 +19,7 @@ out, ckpt = REPORTS / "stability_map", late_checkpoint()
 EPS_START, C_RANGE, EPS_RANGE = 0.05, "0.0:1.0", "0.02:0.5"
 CURVE = ["--ds", 0.1, "--ds-max", 0.5, "--max-points", 20, "--gmres-restart", 1100]
 
-stabilitylab("continuation", "--ckpt", ckpt, "--alpha", "0:-0.4", "--descending", "--eps", EPS_START,
+stabilitylab("continuation", "--ckpt", ckpt, "--alpha", "0:-2", "--descending", "--eps", EPS_START,
              "--ds-max", 0.1, "--out", out / "continuation.zarr")
 cont = store.read(ROOT / out / "continuation.zarr")
 kinds, params = [str(k) for k in cont["special_kind"].values], cont["special_param"].values
