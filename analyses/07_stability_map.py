@@ -9,6 +9,8 @@ and the stable window lies at negative α); `stabilitylab curve` then continues 
 Neimark–Sacker point at the window's edge (the most negative ones) in c and in ε.
 The extended systems have 2n + 3 unknowns; GMRES needs a full Krylov space on them
 (--gmres-restart 1100 for n = 512)."""
+from pathlib import Path
+
 import numpy as np
 from recipe import REPORTS, ROOT, late_checkpoint, stabilitylab
 
@@ -39,7 +41,7 @@ stabilitylab("curve", "--from", out / "continuation.zarr", "--point", last("neim
 ck = checkpoint.read(ROOT / ckpt)
 marker = {"alpha": 1.0, "c": load(ROOT / ckpt).params["c"],
           "eps": float((ck.provenance.get("train_config") or {}).get("eps", 0.1))}
-label = f"{ck.path.name}: α = 1, c = {marker['c']:g}, training ε = {marker['eps']:g}"
+label = f"{Path(ck.path).name}: α = 1, c = {marker['c']:g}, training ε = {marker['eps']:g}"
 curves = [store.read(ROOT / out / name) for name in ("curve_c.zarr", "curve_eps.zarr")]
 store.write(combine(curves, marker, label), ROOT / out / "stability_map.zarr")
 stabilitylab("report", "--from", out / "stability_map.zarr", out / "continuation.zarr",

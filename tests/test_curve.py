@@ -248,7 +248,7 @@ def test_stability_map_dataset_and_page(tmp_path):
     assert kinds.kind_of(back) == "stability_map"
     assert list(back["curve"].values) == [0, 0, 0, 1, 1] and list(back["special_p2"].values) == [0.5, 0.1]
     text = sentence(back)
-    assert "alpha = -0.3 … -0.1 for c in [0, 1]" in text and "Neimark–Sacker" in text and "alpha = 1" in text
+    assert "alpha = -0.3 … -0.1 for c in [0, 1]" in text and "Neimark–Sacker" in text and "(alpha = 1)" in text
     pngs = document.build({"stability_map": back}, tmp_path / "r.pdf")
     assert [p.name for p in pngs] == ["report-summary.png", "report-stability_map.png"]
     with pytest.raises(StabilityLabError, match="one first knob"):

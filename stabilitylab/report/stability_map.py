@@ -99,5 +99,5 @@ def sentence(ds: xr.Dataset) -> str:
                      f"for {p2} in [{num(x.min(), 3)}, {num(x.max(), 3)}] ({' / '.join(crit) or 'criticality n/a'})")
     where = ""
     if p1 in marker:
-        where = f"; the {ds.attrs.get('marker_label', 'checkpoint')} sits at {p1} = {num(marker[p1])}"
+        where = f"; ★ marks {ds.attrs.get('marker_label', 'the checkpoint')} ({p1} = {num(marker[p1])})"
     return "Stability map: " + "; ".join(parts) + where + "."
