@@ -15,6 +15,7 @@ _LAZY = {  # torch loads on first use, so the CLI's --help answers at once
     "load": ("stabilitylab.checkpoint", "load"),
     "save": ("stabilitylab.checkpoint", "save"),
     "spectrum": ("stabilitylab.spectral.spectrum", "spectrum"),
+    "curve": ("stabilitylab.continuation.curve", "curve"),
 }
 
 
@@ -27,4 +28,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'stabilitylab' has no attribute {name!r}")
 
 
-__all__ = ["Field", "StabilityLabError", "load", "save", "spectrum", "__version__"]
+__all__ = ["Field", "StabilityLabError", "curve", "load", "save", "spectrum", "__version__"]

@@ -22,6 +22,8 @@ ANALYSES = {a.name: a for a in (
     Analysis("relax", "stabilitylab.solvers.result:SolveResult.to_dataset", "relax"),
     Analysis("spectrum", "stabilitylab.spectral.spectrum:spectrum", "spectrum", "spectrum"),
     Analysis("continuation", "stabilitylab.continuation.branch:Branch.to_dataset", "continuation", "continuation"),
+    Analysis("curve", "stabilitylab.continuation.curve:curve", "curve"),
+    Analysis("stability_map", "stabilitylab.report.stability_map:combine", "curve", "stability_map"),
     Analysis("cycle", "stabilitylab.dynamics.cycle:analyse_cycle", "cycle", "cycle"),
     Analysis("eps-sweep", "stabilitylab.dynamics.sweep:eps_sweep", "eps-sweep", "eps_sweep"),
     Analysis("knockout", "stabilitylab.dynamics.knockout:knockout", "knockout", "knockout"),

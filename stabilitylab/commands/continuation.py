@@ -69,11 +69,11 @@ def _rows(branch) -> list:
 
 def _special_rows(branch) -> list:
     rows = []
-    for sp in branch.specials:
+    for i, sp in enumerate(branch.specials):
         freq = f"{sp.frequency:.6g}" + (" (Im λ)" if sp.operator == "J" else " rad/step (arg μ)")
         copies = f" ×{sp.multiplicity}" if sp.multiplicity > 1 else ""
-        rows.append((sp.kind + copies, sp.operator, f"{sp.param:.10g}", fmt(sp.eig, 6), freq,
-                     f"{sp.precision:.1e}"))
+        rows.append((str(i), sp.kind + copies, sp.operator, f"{sp.param:.10g}", fmt(sp.eig, 6), freq,
+                     f"{sp.precision:.1e}", fmt(sp.l1, 4), sp.criticality or "-"))
     return rows
 
 
@@ -153,8 +153,10 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
           _rows(branch), secondary=["||z||", "Newton", "r_F", "J", "M"])
     problems = _unconverged(branch)
     if branch.specials:
-        table("special points", ["kind", "operator", param, "eigenvalue (λ or μ)", "frequency",
-                                 "precision"], _special_rows(branch))
+        table("special points (l1: first Lyapunov coefficient at hopf, map coefficient d at "
+              "neimark_sacker, quadratic coefficient a at fold; < 0 supercritical)",
+              ["#", "kind", "operator", param, "eigenvalue (λ or μ)", "frequency", "precision", "l1 / d / a",
+               "criticality"], _special_rows(branch))
     else:
         console.print("no change of stability along the branch"
                       + (" (in unconverged eigenvalues: see below)" if problems else ""))

@@ -17,7 +17,11 @@ Dataset layout (dims ``point``, ``mode``, ``special``):
   ``special_operator`` ('J' or 'M'), ``special_param``, ``special_eig`` (λ or μ, complex),
   ``special_frequency`` (Im λ, or arg μ per step), ``special_precision`` (uncertainty in p: bracket
   width or eigen-error over slope), ``special_point``, ``special_state_norm``,
-  ``special_multiplicity`` (copies of the eigenvalue crossing together);
+  ``special_multiplicity`` (copies of the eigenvalue crossing together), ``special_l1`` (first
+  Lyapunov coefficient at a Hopf, the Euler map's cubic coefficient d at a Neimark–Sacker point,
+  the quadratic coefficient a at a fold; NaN otherwise) and ``special_criticality`` (str:
+  supercritical, subcritical, degenerate, unconverged; '' where it does not apply), see
+  :mod:`.criticality`;
 - attributes: provenance, the problem and options, ``stop_reason``, ``reached_end`` (the branch
   reached the end of its range; the store's own ``complete`` flag says its writer finished).
 
@@ -125,6 +129,7 @@ class Branch:
         specials = {name: np.array([getattr(sp, name) for sp in self.specials]) for name in SPECIAL_VARS}
         specials["kind"] = specials["kind"].astype(object)
         specials["operator"] = specials["operator"].astype(object)
+        specials["criticality"] = specials["criticality"].astype(object)
         specials["eig"] = specials["eig"].astype(np.complex128)
         for name, arr in specials.items():
             ds[f"special_{name}"] = ("special", arr)
@@ -151,7 +156,7 @@ class Branch:
         if "special_kind" in ds:
             for i in range(ds.sizes["special"]):
                 row = {name: ds[f"special_{name}"].values[i] for name in SPECIAL_VARS
-                       if f"special_{name}" in ds}
+                       if f"special_{name}" in ds}  # stores older than l1/criticality lack them
                 specials.append(SpecialPoint(**{key: v if isinstance(v, str) else v.item()
                                                 for key, v in row.items()}))
         drop = ("param", "stop_reason", "reached_end", "complete", "analysis", "schema_version")

@@ -28,6 +28,7 @@ tangent's p-component changes sign), else ``branch_point``. M — complex → ``
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ import torch
 
 from ..spectral.euler import is_complex, map_instability_kind
 from .corrector import BorderedNewton
+from .criticality import annotate
 from .options import ContinuationOptions
 from .problem import ContinuationProblem
 from .spectra import ModeSet, SpectrumTracker
@@ -49,8 +51,10 @@ class SpecialPoint:
     value ``param``; the crossing eigenvalue ``eig`` (λ for J, μ for M; Im ≥ 0 for a pair), its
     ``frequency`` (Im λ, or arg μ in radians per step), the ``precision`` (width in p of the final
     bracket), the branch ``point`` it follows, ‖z‖ there (``state_norm``), the indicator value
-    there, the trial solves it took (``evaluations``) and the copies of the crossing eigenvalue
-    that cross together (``multiplicity``)."""
+    there, the trial solves it took (``evaluations``), the copies of the crossing eigenvalue
+    that cross together (``multiplicity``); for Hopf / Neimark–Sacker the normal-form
+    coefficient ``l1`` (l1, or the map's d; a fold's quadratic coefficient a) and its
+    ``criticality`` (:mod:`.criticality`)."""
 
     kind: str
     operator: str
@@ -63,6 +67,8 @@ class SpecialPoint:
     indicator: float
     evaluations: int
     multiplicity: int = 1
+    l1: float = math.nan
+    criticality: str = ""
 
 
 @dataclass
@@ -176,12 +182,14 @@ class EventLocator:
         eig = complex(best.modes.values[rank])
         eig = eig.conjugate() if eig.imag < 0 else eig
         z, p = self.problem.split(best.x)
-        return SpecialPoint(
+        special = SpecialPoint(
             kind=classify(op, eig, turning), operator=op, param=p, eig=eig,
             frequency=frequency(op, eig), point=index,
             precision=_precision(lo, hi, g, best, rank, exact is not None, delta),
             state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals,
             multiplicity=max(int(e.modes.copies[rank]) for e in (lo, hi, best)))
+        self.matvecs += annotate(special, self.problem.field, self.problem.param, z, self.problem.eps)
+        return special
 
 
 def _precision(lo: Sample, hi: Sample, g, best: Sample, rank: int, exact: bool, lag: float) -> float:

@@ -10,11 +10,15 @@ import xarray as xr
 from .. import store
 from ..analyses import ANALYSES
 from ..errors import StabilityLabError
+from .stages import STAGES
 
 #: report sections, in page order
-SECTIONS = ("spectrum", "continuation", "cycle", "eps_sweep", "knockout", "drift", "gradients")
+SECTIONS = STAGES  # the battery's stages (report.stages, light for the CLI)
+#: sections outside the battery (from datasets of other recipes), after it
+EXTRA_SECTIONS = ("stability_map",)
 TITLES = {"spectrum": "Spectrum of J and of the Euler map M",
           "continuation": "Continuation: bifurcation diagram",
+          "stability_map": "Stability map: boundaries in two knobs",
           "cycle": "Attractor of the relaxation",
           "eps_sweep": "ε-sweep: step size against the predicted ε_crit",
           "knockout": "Knockouts",
@@ -59,4 +63,4 @@ def load(paths) -> dict[str, xr.Dataset]:
         if kind in found:
             raise StabilityLabError(f"{found[kind][0]} and {path} are both {kind} datasets; give one of each")
         found[kind] = (path, ds)
-    return {kind: found[kind][1] for kind in SECTIONS if kind in found}
+    return {kind: found[kind][1] for kind in SECTIONS + EXTRA_SECTIONS if kind in found}

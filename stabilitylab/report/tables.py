@@ -79,9 +79,16 @@ def special_rows(ds: xr.Dataset):
                      "J (Re λ = 0)" if op == "J" else f"M (|μ| = 1, ε = {eps:g})",
                      num(float(ds["special_param"].values[i]), 6), eig(ds["special_eig"].values[i], 5),
                      f"{num(freq, 4)} {'rad/time' if op == 'J' else 'rad/step'}",
-                     num(float(ds["special_precision"].values[i]), 2)])
+                     num(float(ds["special_precision"].values[i]), 2), *_criticality(ds, i)])
     return ["kind", "operator", knob(param), "eigenvalue (λ or μ)", "frequency",
-            "bracket width"], rows[:MAX_ROWS]
+            "bracket width", "l1 / d / a", "criticality"], rows[:MAX_ROWS]
+
+
+def _criticality(ds: xr.Dataset, i: int) -> list:
+    """Normal-form coefficient and criticality of special point i ('–' in stores without them)."""
+    if "special_l1" not in ds:
+        return ["–", "–"]
+    return [num(float(ds["special_l1"].values[i]), 4), str(ds["special_criticality"].values[i]) or "–"]
 
 
 def attractor_rows(ds: xr.Dataset):
