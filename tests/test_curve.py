@@ -243,7 +243,7 @@ def test_stability_map_dataset_and_page(tmp_path):
     a = _synthetic_curve("c", [0.0, 0.5, 1.0], [-0.1, -0.2, -0.3], ["supercritical", "supercritical", "subcritical"])
     b = _synthetic_curve("eps", [0.05, 0.1], [-0.5, -0.4], ["", ""], kind="neimark_sacker")
     ds = combine([a, b], {"alpha": 1.0, "c": 0.25, "eps": 0.25}, "ckpt")
-    store.write(ds, tmp_path / "map.zarr")
+    store.write(ds, tmp_path / "map.zarr", "stability_map")
     back = store.read(tmp_path / "map.zarr")
     assert kinds.kind_of(back) == "stability_map"
     assert list(back["curve"].values) == [0, 0, 0, 1, 1] and list(back["special_p2"].values) == [0.5, 0.1]

@@ -136,8 +136,8 @@ def test_other_settings_or_checkpoint_are_recomputed(built, run_dir, tmp_path):
     fld = load(run_dir / "ep" / "s0004.pt")
     logs = []
     skip = [s for s in battery.STAGES if s != "spectrum"]
-    shutil.copytree(folder / "spectrum.zarr", tmp_path / "spectrum.zarr")  # quick settings, ε = 0.1
-    settings = battery.Settings().quick()
+    shutil.copytree(folder / "spectrum.zarr", tmp_path / "spectrum.zarr")  # quick settings, the run's ε
+    settings = replace(battery.Settings().quick(), eps=fld.meta["eps"])
     battery.run(fld, settings, tmp_path, skip=skip, log=logs.append)
     assert "reused" in logs[-1]
     for other, changed in ((fld, replace(settings, eps=0.2)), (fld.with_params(alpha=0.5), replace(settings, eps=0.2))):

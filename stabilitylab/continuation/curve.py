@@ -341,8 +341,8 @@ def _special_point(ds: xr.Dataset, index: int) -> dict:
     kinds = [str(k) for k in ds["special_kind"].values] if n else []
     if not 0 <= index < n:
         listing = ", ".join(f"{i}: {k}" for i, k in enumerate(kinds)) or "none"
-        raise StabilityLabError(f"--point {index} is not a special point of the continuation "
-                                f"(its special points are {listing})")
+        raise StabilityLabError(f"point {index} is not a special point of the continuation "
+                                f"(its special points are {listing})", param="point")
     return {"kind": kinds[index], "param": float(ds["special_param"].values[index]),
             "eig": complex(ds["special_eig"].values[index]),
             "state_norm": float(ds["special_state_norm"].values[index])}

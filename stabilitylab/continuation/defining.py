@@ -41,14 +41,14 @@ class DefiningSystem:
             raise StabilityLabError(f"a {kind} point cannot be continued in two knobs; "
                                     f"curve continues {', '.join(KINDS)} points")
         if param2 == param:
-            raise StabilityLabError(f"--param2 must differ from the continuation's knob {param}")
+            raise StabilityLabError(f"param2 must differ from the continuation's knob {param}", param="param2")
         if param2 == "eps" and kind not in MAP_KINDS:
             raise StabilityLabError(f"eps moves only the Euler map's bifurcations (neimark_sacker, flip), "
                                     f"not a {kind} of F")
         if param2 != "eps" and param2 not in field.params:
             knobs = ", ".join(sorted(field.params)) or "none"
-            raise StabilityLabError(f"unknown knob {param2!r} for --param2; this field's knobs are: {knobs}"
-                                    + (", and eps for map curves" if kind in MAP_KINDS else ""))
+            raise StabilityLabError(f"unknown knob {param2!r} for the second parameter; this field's knobs are: {knobs}"
+                                    + (", and eps for map curves" if kind in MAP_KINDS else ""), param="param2")
         self.field, self.kind, self.param, self.param2, self.eps = field, kind, param, param2, float(eps)
         self.n = field.n
         self.nk = 1 if kind in COMPLEX else 0

@@ -43,6 +43,6 @@ marker = {"alpha": 1.0, "c": load(ROOT / ckpt).params["c"],
           "eps": float((ck.provenance.get("train_config") or {}).get("eps", 0.1))}
 label = f"{Path(ck.path).name}: α = 1, c = {marker['c']:g}, training ε = {marker['eps']:g}"
 curves = [store.read(ROOT / out / name) for name in ("curve_c.zarr", "curve_eps.zarr")]
-store.write(combine(curves, marker, label), ROOT / out / "stability_map.zarr")
+store.write(combine(curves, marker, label), ROOT / out / "stability_map.zarr", "stability_map")
 stabilitylab("report", "--from", out / "stability_map.zarr", out / "continuation.zarr",
              "--out", out.with_suffix(".pdf"))
