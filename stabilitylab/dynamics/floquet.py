@@ -25,7 +25,9 @@ at z_P, a phase δ away, i.e. in the local (radial, phase) frame it is composed 
 the others move by O(δ) relatively. So the trivial multiplier is exactly 1 only when the period
 is an integer (rational rotation); a periodic orbit of the map that is not on an invariant circle
 (e.g. the 2-cycle of a flip) has no trivial multiplier at all. The multiplier closest to 1 counts
-as trivial when it is within max(``trivial_tol``, |δ|) of 1; the cycle is stable iff all others
+as trivial when it is within max(``trivial_tol``, 2|δ|) of 1 (a speed varying along the cycle makes
+the phase multiplier 1 + O(δ)); a short non-integer period is followed for several turns
+(:func:`_turns`) so that δ stays small; the cycle is stable iff all others
 have |μ| < 1.
 """
 from __future__ import annotations
@@ -129,13 +131,28 @@ def _refine(field: Field, z: torch.Tensor, eps: float, steps: int, tol: float) -
     return sol.z if sol.converged else None
 
 
+#: one turn of a non-integer period misses by more than this (rad): go round more turns
+MAX_MISMATCH, MAX_TURNS = 0.05, 8
+
+
+def _turns(period: float) -> int:
+    """Turns of the cycle the monodromy covers: 1, unless one turn of a non-integer period misses
+    a whole number of steps by more than :data:`MAX_MISMATCH` rad (a short invariant-circle period,
+    e.g. 12.75 steps); then the fewest turns m ≤ :data:`MAX_TURNS` that do not (or the best), so the
+    phase multiplier stays near 1. The non-trivial multipliers are those of one turn to the power m."""
+    miss = [abs(2 * math.pi * (round(m * period) - m * period) / period) for m in range(1, MAX_TURNS + 1)]
+    within = [m for m, d in enumerate(miss, 1) if d <= MAX_MISMATCH]
+    return within[0] if within else 1 + int(np.argmin(miss))
+
+
 def floquet(field: Field, z: torch.Tensor, eps: float, period: float, *, k: int = 6, tol: float = 1e-10,
             integer_tol: float = 1e-3, trivial_tol: float = 1e-2, refine: bool = True,
             newton_tol: float = 1e-12, seed: int = 0) -> Floquet:
     """Floquet multipliers of the cycle through ``z`` with the given ``period`` (see module docstring)."""
     if not (math.isfinite(period) and period >= 1):
         raise StabilityLabError(f"Floquet analysis needs a finite period >= 1 step, got {period}")
-    P = int(round(period))
+    turns = _turns(period)
+    P = int(round(turns * period))
     integer = abs(period - P) <= integer_tol
     z = z.detach().reshape(field.shape)
     how = "tail"
@@ -149,7 +166,7 @@ def floquet(field: Field, z: torch.Tensor, eps: float, period: float, *, k: int 
     res = leading_eigs(monodromy(field, z, eps, P), k=k, which="LM", tol=tol, seed=seed)
     mu = res.eigenvalues.numpy()
     near = int(np.argmin(np.abs(mu - 1)))
-    mismatch = 0.0 if integer else 2 * math.pi * (P - period) / period
-    trivial = near if abs(mu[near] - 1) <= max(trivial_tol, abs(mismatch)) else -1
+    mismatch = 0.0 if integer else 2 * math.pi * (P - turns * period) / period
+    trivial = near if abs(mu[near] - 1) <= max(trivial_tol, 2 * abs(mismatch)) else -1
     return Floquet(mu, res.residuals.numpy(), float(period), P, mismatch, closure, how, trivial,
                    res.converged, res.matvecs)
