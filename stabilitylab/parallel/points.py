@@ -71,14 +71,16 @@ class SpectrumPoint:
     k: int
     tol: float = 1e-8
     ncv: int | None = None
-    diagnostics: bool = True
+    diagnostics: bool | str = "fast"
+    search: str = "shared"
     source: CheckpointSource = CheckpointSource()
 
     def __call__(self, point: dict) -> PointResult:
         return self.analyse(self.source.field(point))
 
     def analyse(self, fld: Field) -> PointResult:
-        ds = spectrum(fld, k=self.k, eps=self.eps, tol=self.tol, ncv=self.ncv, diagnostics=self.diagnostics)
+        ds = spectrum(fld, k=self.k, eps=self.eps, tol=self.tol, ncv=self.ncv, diagnostics=self.diagnostics,
+                      search=self.search)
         data = ds.drop_attrs().assign({a: ((), ds.attrs[a]) for a in POINT_ATTRS if a in ds.attrs})
         if ds.attrs.get("fixed_point_converged", 1):
             return PointResult(data)

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 COLORS = {"J": "#1f77b4", "M": "#d62728", "stable": "#2ca02c", "unstable": "#d62728",
-          "ep": "#ff7f0e", "bptt": "#1f77b4", "boundary": "0.35",
+          "ep": "#ff7f0e", "bptt": "#1f77b4", "ep+jacreg": "#2ca02c", "ep-ungated": "#d62728", "boundary": "0.35",
           # attractor kinds
           "fixed_point": "#2ca02c", "limit_cycle": "#9467bd", "quasi_periodic": "#8c564b",
           "chaotic": "#d62728", "diverged": "0.55",

@@ -11,7 +11,7 @@ SPECIAL_NAMES = {"hopf": "Hopf", "neimark_sacker": "Neimark–Sacker", "fold": "
                  "branch_point": "branch point", "flip": "flip (period doubling)"}
 ESTIMATOR_NAMES = {"bptt": "BPTT", "implicit": "implicit (exact)", "naive": "naive EP", "aep": "AEP",
                    "aep_track": "tracking AEP"}
-RULE_NAMES = {"ep": "EP", "bptt": "BPTT"}
+RULE_NAMES = {"ep": "EP", "bptt": "BPTT", "ep+jacreg": "EP + Jacobian penalty", "ep-ungated": "EP without the gate"}
 KNOB_SYMBOLS = {"alpha": "α", "c": "c", "ffn_scale": "FFN scale"}
 TARGET_NAMES = {"attn": "attention", "ffn": "the FFN", "c": "the damping c"}
 
