@@ -217,7 +217,8 @@ def drift_panel(ax, ds: xr.Dataset, panel: tuple) -> None:
         ax.set_yscale("log")
     ax.set(xlabel="training step", title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    if var == DRIFT_PANELS[0][0]:  # one legend for the page (lanes, markers), on the first panel
+        ax.legend(fontsize=6, framealpha=0.6)
 
 
 # -- gradient fidelity -------------------------------------------------------------------------

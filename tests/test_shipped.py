@@ -1,0 +1,37 @@
+"""The shipped trajectory tells the story it is shipped for (a regeneration that changes it is noticed):
+EP's s3200.pt is past the Euler-map boundary at its training ε through a complex pair (Neimark–Sacker,
+Re λ < 0: discretisation-only), BPTT at the same step and the stabilised EP lane are inside it, and the
+α-continuation of s3200.pt from 0.2 to 1.0 starts stable and loses stability inside the range."""
+import numpy as np
+import pytest
+
+import stabilitylab as sl
+from stabilitylab.continuation import ContinuationOptions, ContinuationProblem, continuation
+from stabilitylab.spectral.spectrum import spectrum
+
+#: (file, verdict, max|μ| at the training ε = 0.25, min ε_crit) measured when the trajectory was shipped
+PINNED = [("s3200.pt", "discretisation-only-unstable", 1.0640654550863893, 0.15985284278660897),
+          ("bptt-s3200.pt", "stable", 0.9465729774639399, 0.4838047140658598),
+          ("ep+jacreg-s3200.pt", "stable", 0.8812501080713554, 1.261295770495291),
+          ("s0000.pt", "stable", 0.7707663223895543, 1.2736116683564573)]
+
+
+@pytest.mark.parametrize("name, verdict, mu, crit", PINNED)
+def test_shipped_snapshots_keep_their_numbers(name, verdict, mu, crit):
+    fld = sl.load(name)
+    assert fld.meta["eps"] == 0.25
+    ds = spectrum(fld, k=4, eps=fld.meta["eps"], diagnostics="none")
+    assert ds.attrs["verdict"] == verdict
+    assert float(ds.max_abs_mu) == pytest.approx(mu, abs=1e-6)
+    assert float(ds.min_eps_crit) == pytest.approx(crit, abs=1e-6)
+    if name == "s3200.pt":  # the leading multiplier is a complex pair, Re λ < 0 (the cycle dies as ε → 0)
+        assert abs(complex(ds.eig_M.values[0]).imag) > 0.1 and float(ds.leading_re_J) < 0
+
+
+def test_alpha_continuation_of_s3200_loses_stability_inside_the_range():
+    fld = sl.load("s3200.pt")
+    branch = continuation(ContinuationProblem(fld, "alpha", 0.25), ContinuationOptions(0.2, 1.0))
+    first = branch.points[0]
+    assert first.n_unstable_J == 0 and first.n_unstable_M == 0
+    kinds = [(sp.kind, sp.param) for sp in branch.specials]
+    assert any(k in ("hopf", "neimark_sacker") and 0.2 < p < 1.0 for k, p in kinds), kinds
