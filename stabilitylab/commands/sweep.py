@@ -73,7 +73,8 @@ def _engine_options(fn):
 def _point_options(fn):
     """What every point of a spectrum sweep takes: the field options that apply to all points,
     ``stabilitylab spectrum``'s settings, and where and how the points run."""
-    return _field_options(*SHARED_FIELD_OPTIONS)(spectrum_options(_engine_options(fn)))
+    no_diagnostics = click.option("--no-diagnostics", is_flag=True, help="Same as --diagnostics none.")
+    return _field_options(*SHARED_FIELD_OPTIONS)(spectrum_options(no_diagnostics(_engine_options(fn))))
 
 
 def _config(opts) -> BlockConfig | None:
@@ -107,6 +108,8 @@ def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str
     from ..parallel.points import CheckpointSource, SpectrumPoint
     from ..spectral.spectrum import RESIDUAL_KIND
 
+    if opts.pop("no_diagnostics", False):
+        opts["diagnostics"] = "none"
     spec = settings_from(SpectrumSettings, opts)
     readable = [p for p in points if p["checkpoint_sha256"]]
     if not readable:
