@@ -44,17 +44,19 @@ def late_checkpoint() -> str:
     return ep[-1].path if ep else "default.pt"
 
 
-def spectrum_at_unstable_eps(ckpt: str, folder: Path, eps: float = 0.1) -> tuple[float, float]:
-    """(ε, ε_crit): the spectrum at ``eps`` into ``folder/spectrum.zarr``; when the fixed point is
-    stable there, again at a step 30 % past its ε_crit, so that there is an instability to study."""
+def spectrum_at_unstable_eps(ckpt: str, folder: Path, eps: float | None = None) -> tuple[float, float]:
+    """(ε, ε_crit): the spectrum at ``eps`` (default: the checkpoint's own training ε) into
+    ``folder/spectrum.zarr``; when the fixed point is stable there, again at a step 30 % past its
+    ε_crit, so that there is an instability to study."""
     out = folder / "spectrum.zarr"
-    stabilitylab("spectrum", "--ckpt", ckpt, "--eps", eps, "--out", out)
+    stabilitylab("spectrum", "--ckpt", ckpt, *(("--eps", eps) if eps is not None else ()), "--overwrite", "--out", out)
     ds = store.read(ROOT / out)
+    eps = float(ds.attrs["eps"])
     crit = float(ds["min_eps_crit"])
     if ds.attrs["verdict"] == "stable" and crit > 0:
         eps = float(f"{1.3 * crit:.2g}")
         print(f"stable at ε = {ds.attrs['eps']:g} (ε_crit = {crit:.3g}): studying ε = {eps:g} instead", flush=True)
-        stabilitylab("spectrum", "--ckpt", ckpt, "--eps", eps, "--out", out)
+        stabilitylab("spectrum", "--ckpt", ckpt, "--eps", eps, "--overwrite", "--out", out)
     return eps, crit
 
 
