@@ -4,9 +4,9 @@ and the Euler map's Neimark–Sacker boundary in (ε, α) — at which step does
 given attention scale? The trained checkpoint (α = 1, its c and training ε) is marked.
 → reports/stability_map.pdf
 
-The α-continuation runs from α = 0 downward (on s3200 the fixed point is already unstable at α = 0,
-and the stable window lies at negative α); `stabilitylab curve` then continues the Hopf and the
-Neimark–Sacker point at the window's edge (the most negative ones) in c and in ε.
+The α-continuation runs from α = 0.2 to 1.0 at the checkpoint's training ε (on s3200 stability is
+lost at a Neimark–Sacker point of the Euler map); `stabilitylab curve` then continues that point in
+the damping c and in the step ε.
 The extended systems have 2n + 3 unknowns; GMRES needs a full Krylov space on them
 (--gmres-restart 1100 for n = 512)."""
 from pathlib import Path
@@ -18,24 +18,25 @@ from stabilitylab import checkpoint, load, store
 from stabilitylab.report.stability_map import combine
 
 out, ckpt = REPORTS / "stability_map", late_checkpoint()
-EPS_START, C_RANGE, EPS_RANGE = 0.05, "0.0:1.0", "0.02:0.5"
-CURVE = ["--ds", 0.1, "--ds-max", 0.5, "--max-points", 20, "--gmres-restart", 1100]
+C_RANGE, EPS_RANGE = "0.0:1.0", "0.05:0.5"
+CURVE = ["--ds", 0.1, "--ds-max", 0.5, "--max-points", 8, "--gmres-restart", 1100, "--overwrite"]
 
-stabilitylab("continuation", "--ckpt", ckpt, "--alpha", "0:-2", "--descending", "--eps", EPS_START,
-             "--ds-max", 0.1, "--out", out / "continuation.zarr")
+stabilitylab("continuation", "--ckpt", ckpt, "--alpha", "0.2:1.0", "--ds-max", 0.1, "--overwrite",
+             "--out", out / "continuation.zarr")
 cont = store.read(ROOT / out / "continuation.zarr")
 kinds, params = [str(k) for k in cont["special_kind"].values], cont["special_param"].values
 
 
-def last(kind: str) -> int:
-    """The special point of ``kind`` at the most negative α: the edge of the stable window."""
+def first(kind: str) -> int:
+    """The special point of ``kind`` at the smallest α: where stability is lost."""
     found = [i for i, k in enumerate(kinds) if k == kind]
     return found[int(np.argmin(params[found]))]
 
 
-stabilitylab("curve", "--from", out / "continuation.zarr", "--point", last("hopf"), "--param2", "c",
+point = first("neimark_sacker") if "neimark_sacker" in kinds else first("hopf")
+stabilitylab("curve", "--from", out / "continuation.zarr", "--point", point, "--param2", "c",
              "--range", C_RANGE, *CURVE, "--out", out / "curve_c.zarr")
-stabilitylab("curve", "--from", out / "continuation.zarr", "--point", last("neimark_sacker"), "--param2", "eps",
+stabilitylab("curve", "--from", out / "continuation.zarr", "--point", point, "--param2", "eps",
              "--range", EPS_RANGE, *CURVE, "--out", out / "curve_eps.zarr")
 
 ck = checkpoint.read(ROOT / ckpt)

@@ -192,7 +192,7 @@ def test_buffered_writes_crash_loses_only_unflushed_points(sl_field, sl_whole, t
         m.setattr(spectra.SpectrumTracker, "modes", crash_on_5th)
         with pytest.raises(KeyboardInterrupt):
             continuation(problem, opts, out=out)
-    assert store.read(out).sizes["point"] == 1  # four points computed, one flushed
+    assert store.read(out, partial=True).sizes["point"] == 1  # four points computed, one flushed
     assert torch.load(side_path(out), weights_only=True)["npoints"] == 1
     resumed = continuation(problem, opts, out=out)
     assert resumed.complete
