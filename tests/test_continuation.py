@@ -203,8 +203,13 @@ def test_buffered_writes_crash_loses_only_unflushed_points(sl_field, sl_whole, t
 def test_restart_from_a_branch_and_settings_mismatch(sl_field, sl_whole):
     problem, opts = sl_run(sl_field)
     short = continuation(problem, ContinuationOptions(-0.3, -0.1, ds=0.03))
-    assert short.complete and kinds(short) == []
-    _compare(continuation(problem, opts, restart=short), sl_whole[0])
+    assert short.complete and kinds(short) == [] and abs(short.params[-1] + 0.1) < 1e-9  # lands on the end
+    longer = continuation(problem, opts, restart=short)  # extended from -0.1: another grid, the same events
+    np.testing.assert_allclose(longer.params[: len(short.points)], short.params, rtol=0, atol=1e-12)
+    found = sorted((sp.param, sp.kind) for sp in longer.specials)
+    expected = sorted((sp.param, sp.kind) for sp in sl_whole[0].specials)
+    assert [k for _, k in found] == [k for _, k in expected]
+    np.testing.assert_allclose([p for p, _ in found], [p for p, _ in expected], rtol=0, atol=1e-8)
     with pytest.raises(StabilityLabError, match="other settings"):
         continuation(ContinuationProblem(sl_field, "mu", 0.05), opts, restart=short)
 

@@ -44,7 +44,11 @@ class PseudoArclength:
         return solver.tangent(x, unit_p(x, direction))
 
     def plan(self, cur: Cursor, ds: float, p_end: float):
-        """``(c, s, guess)`` for a step of length ds (it may end past ``p_end``)."""
+        """``(c, s, guess)`` for a step of length ds, shortened so that the prediction lands on
+        ``p_end`` rather than past it (the corrected point is then within O(ds²) of the end)."""
+        tp, remaining = float(cur.t[-1]), p_end - float(cur.x[-1])
+        if tp * remaining > 0 and ds * abs(tp) > abs(remaining):
+            ds = remaining / tp
         return cur.t, ds, cur.x + ds * cur.t
 
     def direction(self, solver: BorderedNewton, cur: Cursor, x: torch.Tensor) -> tuple[torch.Tensor, int]:
