@@ -2,7 +2,6 @@
 EP's s3200.pt is past the Euler-map boundary at its training ε through a complex pair (Neimark–Sacker,
 Re λ < 0: discretisation-only), BPTT at the same step and the stabilised EP lane are inside it, and the
 α-continuation of s3200.pt from 0.2 to 1.0 starts stable and loses stability inside the range."""
-import numpy as np
 import pytest
 
 import stabilitylab as sl

@@ -1,12 +1,9 @@
 """``stabilitylab knockout``: scale one component and watch the attractor and the spectrum."""
 from __future__ import annotations
 
-import math
-
 import click
 import numpy as np
 
-from ..errors import StabilityLabError
 from .common import check_k, console, default_out, eps_option, field_options, finish, fmt, out_option, resolve_eps, resolve_field, table, user_errors
 
 

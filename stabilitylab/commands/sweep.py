@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import click
 import numpy as np
 
-from ..errors import CheckpointError, StabilityLabError
+from ..errors import StabilityLabError
 from ..interrupts import Interrupted, trapped
 from .common import check_k, console, field_options, fmt, parse_knobs, resolve_eps, resolve_field, table, user_errors
 from ..spectral.settings import SpectrumSettings

@@ -8,5 +8,5 @@
   formats names and numbers;
 - :mod:`.document` — writes the PDF (deterministic metadata) and a PNG per page.
 
-``stabilitylab report`` (:mod:`stabilitylab.commands.report`) ties them together.
+The ``stabilitylab report`` command of the CLI ties them together.
 """

@@ -52,7 +52,6 @@ def build(sections: dict[str, xr.Dataset], pdf: str | Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     footer = f"stabilitylab {__version__} stability report · {_source(sections)}"
     pngs = []
-    matplotlib.use("Agg")  # the pages are files, never windows
     with matplotlib.rc_context(STYLE):
         built = pages.build(sections, footer)
         meta = {"Title": f"stabilitylab stability report: {pdf.stem}", "Creator": f"stabilitylab {__version__}",

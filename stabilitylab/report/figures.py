@@ -1,10 +1,10 @@
 """Figures shared by the CLI and the PDF report: the palette and the complex-plane panels of the
-spectrum of J and of the Euler map M = I + εJ. Importing this module selects no matplotlib
-backend; whoever renders (the CLI, :func:`.document.build`) chooses it."""
+spectrum of J and of the Euler map M = I + εJ. Figures are plain ``matplotlib.figure.Figure``
+objects (no pyplot state, no backend choice): ``fig.savefig`` renders them anywhere."""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 COLORS = {"J": "#1f77b4", "M": "#d62728", "stable": "#2ca02c", "unstable": "#d62728",
           "ep": "#ff7f0e", "bptt": "#1f77b4", "ep+jacreg": "#2ca02c", "ep-ungated": "#d62728", "boundary": "0.35",
@@ -75,7 +75,8 @@ def plot_M(ax, ds) -> None:
 
 def spectrum_figure(ds, title: str | None = None):
     """J spectrum in the complex plane (imaginary axis drawn) beside the M spectrum (unit circle)."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.4))
+    fig = Figure(figsize=(10, 4.4))
+    a, b = fig.subplots(1, 2)
     plot_J(a, ds)
     plot_M(b, ds)
     fig.suptitle(title or ds.attrs.get("verdict_text", ""), fontsize=9)

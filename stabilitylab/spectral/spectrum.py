@@ -35,6 +35,7 @@ from .euler import UNCONVERGED, eps_crit, is_complex, stability_verdict
 from .krylov_schur import eigs_shared
 from .multiplicity import count_copies, multiplicity as copies_found
 from .nonnormal import MODES, nonnormality
+from .settings import DIAGNOSTICS, SEARCHES
 from .transform import eigs_shift_invert
 
 RESIDUAL_KIND = RESIDUAL_KINDS
@@ -74,10 +75,10 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     settings (``matvecs_search``: products of the eigen-search(es)) and provenance.
     """
     diagnostics = {True: "fast", False: "none"}.get(diagnostics, diagnostics)
-    if diagnostics not in (*MODES, "none"):
-        raise StabilityLabError(f"diagnostics={diagnostics!r}: choose fast, full or none")
-    if search not in ("shared", "separate"):
-        raise StabilityLabError(f"search={search!r}: choose shared or separate")
+    if diagnostics not in DIAGNOSTICS:
+        raise StabilityLabError(f"diagnostics={diagnostics!r}: choose {', '.join(DIAGNOSTICS)}")
+    if search not in SEARCHES:
+        raise StabilityLabError(f"search={search!r}: choose {' or '.join(SEARCHES)}")
     if eps <= 0:
         raise StabilityLabError(f"eps must be > 0, got {eps}")
     if k < 1 or (field.n > DENSE_MAX_N and k > field.n - 2):
@@ -162,10 +163,9 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     if vectors:
         data["vec_J"] = (("mode", "state_index"), _pad_rows(rj.eigenvectors, m))
         data["vec_M"] = (("mode", "state_index"), _pad_rows(vec_M, m))
-    shared = search == "shared"
+    matvecs_M = rm.matvecs if search == "separate" else 0  # shared / shift-invert: one search did both
     settings = {"k": k, "tol": tol, "ncv": rj.ncv, "seed": seed, "search": search,
-                "matvecs_search": rj.matvecs + (0 if shared or sigma is not None else rm.matvecs),
-                "matvecs_J": rj.matvecs, "matvecs_M": 0 if shared or sigma is not None else rm.matvecs,
+                "matvecs_search": rj.matvecs + matvecs_M, "matvecs_J": rj.matvecs, "matvecs_M": matvecs_M,
                 "converged_J": int(rj.converged), "converged_M": int(rm.converged),
                 "restarts_J": rj.restarts, "restarts_M": rm.restarts, "diagnostics": diagnostics,
                 "converged": int(not problems), "not_converged": "; ".join(problems),
