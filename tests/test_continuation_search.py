@@ -1,7 +1,7 @@
 """J's and M's modes along a branch from one shared Krylov space vs two separate searches.
 
-The field is linear, F(z) = (A + pI) z with A = Q T Qᵀ non-normal (T upper triangular with random
-couplings): eigenvalues −0.2 ± i (Hopf at p = 0.2, Neimark–Sacker of the Euler map at
+The field is linear, F(z) = (A + pI) z with A = Q T Qᵀ non-normal (T upper triangular with
+random couplings): eigenvalues −0.2 ± i (Hopf at p = 0.2, Neimark–Sacker of the Euler map at
 p = 0.2 + (√(1 − ε²) − 1)/ε), 40 mild rates in [−3, −0.5] and 38 stiff ones in [−19.9, −16]. The
 stiff modes have ε(λ + p) near −2: the largest |μ| include them although they are the leftmost λ,
 so the M set is not the J set; at p = −1.5 fourteen of them are flips (μ < −1) and M's window
@@ -31,7 +31,8 @@ NS = HOPF + (math.sqrt(1 - EPS**2) - 1) / EPS
 
 def _matrix(seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    T = np.diag(np.concatenate([[-0.2, -0.2], np.linspace(-0.5, -3.0, 40), np.linspace(-16.0, -19.9, N - 42)]))
+    mild, stiff = np.linspace(-0.5, -3.0, 40), np.linspace(-16.0, -19.9, N - 42)
+    T = np.diag(np.concatenate([[-0.2, -0.2], mild, stiff]))
     T += np.triu(rng.standard_normal((N, N)), 1) / np.sqrt(N)
     T[0, 1], T[1, 0] = 1.0, -1.0  # the pair −0.2 ± i
     Q = np.linalg.qr(rng.standard_normal((N, N)))[0]
@@ -50,8 +51,8 @@ def _ranked(values: np.ndarray, key: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("p, unstable_M", [(0.0, 0), (NS + 0.01, 2), (-1.5, 14)])
 def test_shared_tracker_matches_separate_and_dense(field, p, unstable_M):
     opts = {s: ContinuationOptions(0.0, 0.3, k=4, max_window=24, search=s) for s in ("shared", "separate")}
-    modes = {s: SpectrumTracker(ContinuationProblem(field, "p", EPS), o).modes(torch.zeros(N, dtype=torch.float64), p)
-             for s, o in opts.items()}
+    z = torch.zeros(N, dtype=torch.float64)
+    modes = {s: SpectrumTracker(ContinuationProblem(field, "p", EPS), o).modes(z, p) for s, o in opts.items()}
     lam = np.linalg.eigvals(_matrix()) + p
     ref = {"J": _ranked(lam, lam.real), "M": _ranked(1 + EPS * lam, np.abs(1 + EPS * lam))}
     shared, separate = modes["shared"], modes["separate"]

@@ -140,9 +140,9 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     if tol is None:
         tol = 1e-9 if dtype == "float64" else 2e-5
     options = ContinuationOptions(p_start, p_end, ds=ds, ds_min=ds_min, ds_max=ds_max, method=method,
-                                  k=k, max_points=max_points, tol=tol, sigma=sigma, search=search, relax_steps=relax_steps,
-                                  gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter,
-                                  eig_maxiter=eig_maxiter, max_window=max_window)
+                                  k=k, max_points=max_points, tol=tol, sigma=sigma, search=search,
+                                  relax_steps=relax_steps, gmres_restart=gmres_restart,
+                                  gmres_maxiter=gmres_maxiter, eig_maxiter=eig_maxiter, max_window=max_window)
     note = resume.plan(out, options)
     fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
     k = check_k(k, fld)

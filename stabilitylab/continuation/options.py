@@ -44,9 +44,9 @@ class ContinuationOptions:
     count as a lower bound); ``eig_tol`` is the eigensolver tolerance, ``eig_maxiter`` its restart
     budget; ``sigma`` (None: off) tracks J by shift-invert about σ (:mod:`~..spectral.transform`;
     the multipliers are then 1 + ελ of those eigenvalues); ``search`` 'shared' computes J's and M's
-    modes from one Krylov space (:mod:`.spectra`), 'separate' by two searches. The first point is relaxed for
-    ``relax_steps`` Euler steps before the corrector. A branch stops, with the reason, when ‖z‖
-    exceeds ``diverge_factor``·max(‖z_start‖, 1) (a fold at infinity). Events: a mode counts as
+    modes from one Krylov space (:mod:`.spectra`), 'separate' by two searches. The first point is
+    relaxed for ``relax_steps`` Euler steps before the corrector. A branch stops, with the reason,
+    when ‖z‖ exceeds ``diverge_factor``·max(‖z_start‖, 1) (a fold at infinity). Events: a mode counts as
     unstable when ``Re λ > detect_tol`` (J) or ``|μ| > 1 + detect_tol`` (M); crossings are located
     to ``locate_tol`` in the step parameter (arclength for PALC, p for natural).
     """

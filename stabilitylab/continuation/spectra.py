@@ -78,7 +78,8 @@ class SpectrumTracker:
         full = self.n if needs_dense(self.n, self.n) else self.n - 1  # a tiny state: all n, densely
         self.kmax = min(full, options.max_window)
         # one search for J and M: not by shift-invert, nor on a tiny state (exact dense path)
-        self.shared = options.search == "shared" and options.sigma is None and not needs_dense(self.n, self.kmax)
+        self.shared = (options.search == "shared" and options.sigma is None
+                       and not needs_dense(self.n, self.kmax))
 
     def _search(self, lin, operator: str, want: int, v0):
         """(eigenvalues, vectors, residuals, converged, matvecs) of one search, unranked."""
@@ -111,8 +112,9 @@ class SpectrumTracker:
         values, vectors, resid = values[order], vectors[:, torch.as_tensor(order)], resid[order]
         count = unstable_count(values, operator, self.delta)
         need = count + self.margin  # distinct modes the window must hold (copies take slots)
-        grow = 0 if need <= len(values) or want == self.kmax else min(self.kmax, want + max(2, need - len(values)))
-        return ModeSet(operator, values, vectors, count, matvecs, resid, converged, need > len(values), copies), grow
+        full = need > len(values)
+        grow = min(self.kmax, want + max(2, need - len(values))) if full and want < self.kmax else 0
+        return ModeSet(operator, values, vectors, count, matvecs, resid, converged, full, copies), grow
 
     def _modes(self, lin, operator: str, warm: ModeSet | None, at_least: int) -> ModeSet:
         want, v0, matvecs = self._want(warm, at_least), (warm.vectors if warm is not None else None), 0
@@ -127,13 +129,14 @@ class SpectrumTracker:
     def _shared_modes(self, lin, warm: dict, at_least: int) -> dict:
         """J's and M's ModeSets from one :func:`eigs_shared` search on J (rerun with the larger
         window while either set needs one); its products are counted on J's."""
-        eps, opts = self.problem.eps, self.options
-        want = {op: self._want(warm.get(op), at_least) for op in ("J", "M")}
+        eps = self.problem.eps
+        key = {"J": "LR", "M": lambda lam: np.abs(1 + eps * lam)}
+        want = {op: self._want(warm.get(op), at_least) for op in key}
         old = [w.vectors for w in warm.values() if w is not None and w.vectors is not None]
         v0, matvecs = (torch.cat(old, dim=1) if old else None), 0
         while True:
-            res = eigs_shared(lin.J(), {"J": ("LR", want["J"]), "M": (lambda lam: np.abs(1 + eps * lam), want["M"])},
-                              tol=self.tol, maxiter=opts.eig_maxiter, v0=v0, return_eigenvectors=True)
+            res = eigs_shared(lin.J(), {op: (key[op], want[op]) for op in key}, tol=self.tol,
+                              maxiter=self.options.eig_maxiter, v0=v0, return_eigenvectors=True)
             matvecs += res.matvecs
             out, grow = {}, {}
             for op, r in res.results.items():
