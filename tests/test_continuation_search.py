@@ -106,3 +106,17 @@ def test_search_option_is_validated_and_recorded(tmp_path):
     res = CliRunner().invoke(cli, ["continuation", "--field", "stabilitylab.examples:flip", "--param", "p",
                                    "--range", "1:1.2", "--search", "both", "--out", str(tmp_path / "d.zarr")])
     assert res.exit_code == 2 and "both" in res.output
+
+
+def test_shared_branch_locates_a_flip_that_J_never_sees():
+    """The stiff mode of :func:`~stabilitylab.examples.flip` (n = 80: not the dense path) leaves
+    through μ = −1 at p = 2/ε while J stays stable: only the M set of the shared search holds it."""
+    ref = ex.flip_point(EPS)
+    br = continuation(ContinuationProblem(ex.flip(n=N), "p", EPS),
+                      ContinuationOptions(15.0, 25.0, ds=0.5, ds_max=2.0))
+    assert br.complete, br.stop_reason
+    (flip,) = br.specials
+    assert (flip.kind, flip.operator) == ("flip", "M")
+    assert abs(flip.param - ref["p"]) < 1e-8 and abs(flip.eig - ref["multiplier"]) < 1e-8
+    assert all(pt.n_unstable_J == 0 for pt in br.points)
+    assert [pt.n_unstable_M for pt in br.points] == [int(pt.param > ref["p"]) for pt in br.points]
