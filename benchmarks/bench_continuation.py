@@ -2,7 +2,7 @@
 
     python benchmarks/bench_continuation.py [--C 128 --T 64 --H 4 --seed 0 --range 0.2:1.0]
                                             [--ds 0.05 --ds-max 0.2 --points 10 --k 6]
-                                            [--method palc --threads 1]
+                                            [--method palc --search shared --threads 1]
 
 Continues the fixed point of ``make_block(BlockConfig(vocab=32, C, H, T), seed)`` on a seeded
 token batch in ``alpha`` (float64, ε = 0.1) and prints, per point, the Newton iterations and the
@@ -46,6 +46,8 @@ def main():
     ap.add_argument("--points", type=int, default=10)
     ap.add_argument("--k", type=int, default=6)
     ap.add_argument("--method", choices=["palc", "natural"], default="palc")
+    ap.add_argument("--search", choices=["shared", "separate"], default="shared",
+                    help="J's and M's modes from one Krylov space per point, or two searches")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -66,14 +68,14 @@ def main():
 
     problem = ContinuationProblem(fld, "alpha", 0.1)
     options = ContinuationOptions(lo, hi, ds=args.ds, ds_max=args.ds_max, k=args.k, method=args.method,
-                                  max_points=args.points)
+                                  max_points=args.points, search=args.search)
     t0, c0 = time.perf_counter(), time.process_time()
     branch = continuation(problem, options)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 
     console = Console()
     console.print(f"thick block C={cfg.C} H={cfg.H} T={cfg.T} (state n={fld.n}), float64, "
-                  f"{args.threads} thread(s), {args.method}, alpha {lo:g}:{hi:g}, k={args.k}")
+                  f"{args.threads} thread(s), {args.method}, {args.search} search, alpha {lo:g}:{hi:g}, k={args.k}")
     console.print(f"CPU per forward {fwd * 1e3:.2f} ms, per jvp {jvp * 1e3:.2f} ms ({jvp / fwd:.1f}x), "
                   f"linearize trace {trace:.2f} s then {lin * 1e3:.2f} ms per product ({lin / fwd:.1f}x)")
     tab = Table(header_style="bold")

@@ -6,6 +6,7 @@ import sys
 import click
 
 from ..errors import StabilityLabError
+from ..spectral.settings import SEARCHES
 from .common import (EXIT_UNCONVERGED, check_k, console, eps_option, field_options, finish, fmt, out_option,
                      resolve_eps, resolve_field, table, user_errors)
 
@@ -112,6 +113,8 @@ def _unconverged(branch) -> str:
               help="Newton tolerance on the force residual ||F||/max(||z||,1) (default 1e-9, float32: 2e-5).")
 @click.option("--sigma", default=None, type=float,
               help="Track J by shift-invert about this real shift (stiff fields; multipliers from the same eigenvalues).")
+@click.option("--search", type=click.Choice(SEARCHES), default="shared", show_default=True,
+              help="shared: J's and M's modes from one Krylov space per point; separate: two searches.")
 @click.option("--relax-steps", default=300, show_default=True, help="Euler steps before the first corrector solve.")
 @click.option("--gmres-restart", default=40, show_default=True, help="GMRES restart length of the linear solves.")
 @click.option("--gmres-maxiter", default=400, show_default=True, help="GMRES iterations per linear solve at most.")
@@ -121,7 +124,7 @@ def _unconverged(branch) -> str:
 @user_errors
 def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs, param,
             alpha_range, generic_range, descending, eps, ds, ds_min, ds_max, method, k, max_points,
-            tol, sigma, relax_steps, gmres_restart, gmres_maxiter, eig_maxiter, max_window, out):
+            tol, sigma, search, relax_steps, gmres_restart, gmres_maxiter, eig_maxiter, max_window, out):
     """Continue the fixed point z*(p) of F(z; p) = 0 in a knob p, tracking the leading eigenvalues
     of J and of the Euler map M = I + eps*J, and locate where stability is lost: hopf / fold /
     branch_point (J: Re lambda through 0), neimark_sacker / flip / fold (M: |mu| through 1).
@@ -137,9 +140,9 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     if tol is None:
         tol = 1e-9 if dtype == "float64" else 2e-5
     options = ContinuationOptions(p_start, p_end, ds=ds, ds_min=ds_min, ds_max=ds_max, method=method,
-                                  k=k, max_points=max_points, tol=tol, sigma=sigma, relax_steps=relax_steps,
-                                  gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter,
-                                  eig_maxiter=eig_maxiter, max_window=max_window)
+                                  k=k, max_points=max_points, tol=tol, sigma=sigma, search=search,
+                                  relax_steps=relax_steps, gmres_restart=gmres_restart,
+                                  gmres_maxiter=gmres_maxiter, eig_maxiter=eig_maxiter, max_window=max_window)
     note = resume.plan(out, options)
     fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
     k = check_k(k, fld)

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from ..errors import ConfigError
+from ..spectral.settings import SEARCHES
 
 METHODS = ("palc", "natural")
 
@@ -42,9 +43,10 @@ class ContinuationOptions:
     its loss of stability would otherwise grow the window without end; a full window reports its
     count as a lower bound); ``eig_tol`` is the eigensolver tolerance, ``eig_maxiter`` its restart
     budget; ``sigma`` (None: off) tracks J by shift-invert about σ (:mod:`~..spectral.transform`;
-    the multipliers are then 1 + ελ of those eigenvalues). The first point is relaxed for
-    ``relax_steps`` Euler steps before the corrector. A branch stops, with the reason, when ‖z‖
-    exceeds ``diverge_factor``·max(‖z_start‖, 1) (a fold at infinity). Events: a mode counts as
+    the multipliers are then 1 + ελ of those eigenvalues); ``search`` 'shared' computes J's and M's
+    modes from one Krylov space (:mod:`.spectra`), 'separate' by two searches. The first point is
+    relaxed for ``relax_steps`` Euler steps before the corrector. A branch stops, with the reason,
+    when ‖z‖ exceeds ``diverge_factor``·max(‖z_start‖, 1) (a fold at infinity). Events: a mode counts as
     unstable when ``Re λ > detect_tol`` (J) or ``|μ| > 1 + detect_tol`` (M); crossings are located
     to ``locate_tol`` in the step parameter (arclength for PALC, p for natural).
     """
@@ -72,6 +74,7 @@ class ContinuationOptions:
     max_window: int = 0
     eig_maxiter: int = 300
     sigma: float | None = None
+    search: str = "shared"
     relax_steps: int = 300
     diverge_factor: float = 1e6
 
@@ -92,6 +95,8 @@ class ContinuationOptions:
             raise ConfigError(f"the parameter range {self.p_start:g}:{self.p_end:g} is empty")
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.search not in SEARCHES:
+            raise ConfigError(f"search must be one of {', '.join(SEARCHES)}, got {self.search!r}")
         if not 0 < self.ds_min <= self.ds <= self.ds_max:
             raise ConfigError(f"need 0 < ds_min <= ds <= ds_max, got ds_min={self.ds_min:g}, "
                               f"ds={self.ds:g}, ds_max={self.ds_max:g}")
