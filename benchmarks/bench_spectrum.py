@@ -6,8 +6,9 @@ forward of F at the same size, measured in the same run), the unit the acceptanc
 Sections (``--parts``, comma-separated; all by default):
 
 - ``spectrum``: the whole ``spectrum()`` with default settings (fixed point, shared J + M + ε_crit
-  search, ``fast`` diagnostics), broken into fixed point / search / diagnostics, with the product
-  counts; then the search alone: shared vs a J-only search vs separate J and M searches;
+  search, ``fast`` diagnostics), with the product counts, and the fixed point alone;
+- ``search``: the search alone from a random start: shared vs a J-only search vs separate J and M;
+- ``diagnostics``: the non-normality diagnostics alone, ``fast`` and ``full``;
 - ``arpack``: the 8 rightmost λ of J to tol 1e-8, ours vs ``scipy.sparse.linalg.eigs`` wrapping
   **the same linearised product** (``Linearization.J()``, float64 host round trip), the explicit
   residuals of both;
@@ -19,6 +20,7 @@ each. Long: minutes per section at C=512 on 2 CPU cores; run by hand, never in t
 
     python benchmarks/bench_spectrum.py                         # C=512 H=16 T=256 B=1 float64
     python benchmarks/bench_spectrum.py --batch 8 --dtype float32
+    python benchmarks/bench_spectrum.py --medium                # C=256 H=8 T=128 (n = 32,768)
     python benchmarks/bench_spectrum.py --small                 # C=128 H=4 T=64 (n = 8,192)
     python benchmarks/bench_spectrum.py --device cuda
 """
@@ -40,6 +42,7 @@ from stabilitylab.model import BlockConfig, block_field, make_block
 from stabilitylab.solvers import find_fixed_point, relax_euler
 from stabilitylab.spectral import eigs
 from stabilitylab.spectral.krylov_schur import eigs_shared
+from stabilitylab.spectral.nonnormal import nonnormality
 from stabilitylab.spectral.spectrum import _crit_key, spectrum
 
 EPS = 0.1
@@ -91,15 +94,21 @@ def field(C, H, T, B, dtype, device):
     return block_field(block, idx)
 
 
-def part_spectrum(fld, z, fwd, device, k):
+def part_spectrum(fld, fwd, device, k):
+    """The whole spectrum() with default settings, and its fixed point alone; returns the dataset
+    and a linearisation at the fixed point."""
     t_fp, fp = once(lambda: find_fixed_point(fld, eps=EPS, tol=max(1e-9, 10 * torch.finfo(fld.dtype).eps)), device)
     t_all, ds = once(lambda: spectrum(fld, k=k, eps=EPS), device)
     a = ds.attrs
     print(f"  whole spectrum(): {t_all:7.1f} s = {t_all / fwd:6.0f} forward-eq.  [verdict {a['verdict']}; "
           f"search {a['matvecs_search']} products, diagnostics {a.get('matvecs_nonnormality', 0)} products; "
-          f"fixed point alone {t_fp:.1f} s = {t_fp / fwd:.0f} fwd-eq.]  peak {peak_memory(device)}")
-    lin = Linearization(fld, fp.z)
-    lin.J()(z)  # trace the product outside the timings below
+          f"fixed point alone {t_fp:.1f} s = {t_fp / fwd:.0f} fwd-eq. ({fp.nfev} forwards, {fp.matvecs} "
+          f"Newton products)]  peak {peak_memory(device)}")
+    return ds, Linearization(fld, fp.z)
+
+
+def part_search(lin, fwd, device, k):
+    """The eigen-search alone (random start): shared vs J only vs separate J and M searches."""
     J = lin.J()
     rows = [("shared J+M+eps_crit", lambda: eigs_shared(J, {"J": ("LR", k), "M": (lambda l: np.abs(1 + EPS * l), k),
                                                            "eps_crit": (_crit_key, 1)}).matvecs),
@@ -109,7 +118,18 @@ def part_spectrum(fld, z, fwd, device, k):
         t, mv = once(fn, device)
         print(f"  search {name:22s} {mv:5d} products {t:7.1f} s = {t / fwd:6.0f} fwd-eq. "
               f"({t / fwd / mv:.2f} fwd-eq. per product)")
-    return lin
+
+
+def part_diagnostics(lin, fwd, device, k, max_abs_mu):
+    """The non-normality diagnostics alone, fast and full, start vectors from a J search."""
+    space = eigs_shared(lin.J(), {"J": ("LR", k)}, return_space=True).space
+    for mode in ("fast", "full"):
+        t, nn = once(lambda: nonnormality(Linearization(lin.field, lin.z), EPS, mode=mode, space=space,
+                                          max_abs_mu=max_abs_mu), device)
+        print(f"  diagnostics {mode}: {nn.matvecs:5d} products {t:7.1f} s = {t / fwd:6.0f} fwd-eq. "
+              f"(omega {nn.numerical_abscissa:.6g}, growth {nn.transient_growth:.6g} at k = "
+              f"{nn.transient_growth_step}, residual {nn.transient_growth_residual:.1e}, "
+              f"converged {nn.converged}{'; skipped: ' + nn.skipped if nn.skipped else ''})")
 
 
 def part_arpack(lin, fwd, device, k):
@@ -152,31 +172,39 @@ def part_relax(fld, fwd, device):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true", help="C=128, H=4, T=64 instead of C=512, H=16, T=256")
+    ap.add_argument("--medium", action="store_true", help="C=256, H=8, T=128 (n = 32,768)")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     ap.add_argument("--k", type=int, default=8)
-    ap.add_argument("--parts", default="spectrum,arpack,continuation,relax")
+    ap.add_argument("--parts", default="spectrum,search,diagnostics,arpack,continuation,relax")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: ratios stable on a shared box)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     parts = args.parts.split(",")
-    C, H, T = (128, 4, 64) if args.small else (512, 16, 256)
+    C, H, T = (128, 4, 64) if args.small else (256, 8, 128) if args.medium else (512, 16, 256)
     fld = field(C, H, T, args.batch, dtype, device)
     z = fld.z0.reshape(-1)
     f = fld.flat_force()
-    with torch.no_grad():
-        fwd, _ = clock(lambda: f(z), device, repeat=5)
+    with torch.no_grad():  # the median of 21 forwards: one lucky or unlucky call moves every ratio
+        fwd = float(np.median([clock(lambda: f(z), device)[0] for _ in range(21)]))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, 1-min load {load:.1f}; device {device}")
     print(f"state n = {z.numel():,} (C={C}, H={H}, T={T}, B={args.batch}), {dtype}; one forward {fwd * 1e3:.1f} ms")
-    lin = None
-    if "spectrum" in parts or "arpack" in parts:
-        lin = part_spectrum(fld, z, fwd, device, args.k) if "spectrum" in parts else None
-        if "arpack" in parts:
-            if lin is None:
-                lin = Linearization(fld, find_fixed_point(fld, eps=EPS).z)
-            part_arpack(lin, fwd, device, args.k)
+    lin, max_abs_mu = None, None
+    if "spectrum" in parts:
+        ds, lin = part_spectrum(fld, fwd, device, args.k)
+        max_abs_mu = float(ds.max_abs_mu)
+    if lin is None and {"search", "diagnostics", "arpack"} & set(parts):
+        lin = Linearization(fld, find_fixed_point(fld, eps=EPS).z)
+    if "search" in parts:
+        part_search(lin, fwd, device, args.k)
+    if "diagnostics" in parts:
+        part_diagnostics(lin, fwd, device, args.k, max_abs_mu)
+    if "arpack" in parts:
+        part_arpack(lin, fwd, device, args.k)
     if "continuation" in parts:
         part_continuation(fld, fwd, device, args.k)
     if "relax" in parts:

@@ -3,8 +3,8 @@
 For symmetric ``A`` the Krylov–Schur decomposition ``A U = U B + u bᵀ`` of
 :mod:`~stabilitylab.spectral.krylov_schur` has a symmetric ``B``: tridiagonal after expansion,
 arrowhead ("thick") after a restart that keeps Ritz vectors. The expansion is the same Arnoldi
-step with full reorthogonalisation (Gram–Schmidt against the whole basis on the device, repeated
-by the DGKS test), which keeps Lanczos free of ghost eigenvalues; the Rayleigh–Ritz step is ``eigh`` of the symmetrised
+step with full reorthogonalisation (CGS2 against the whole basis on the device), which is what
+keeps Lanczos free of ghost eigenvalues; the Rayleigh–Ritz step is ``eigh`` of the symmetrised
 projected matrix on the host (float64); the restart keeps the best Ritz vectors and locks the
 converged ones. Used for the numerical abscissa ``ω(J) = λ_max((J + Jᵀ)/2)``.
 """

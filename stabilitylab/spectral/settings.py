@@ -18,10 +18,13 @@ class SpectrumSettings:
                 "(recorded in it), else 0.1."})
     k: int = field(default=8, metadata={"help": "Eigenvalues wanted from each search."})
     tol: float = field(default=1e-8, metadata={"help": "Relative eigen-residual tolerance."})
-    ncv: int | None = field(default=None, metadata={"help": "Krylov subspace size (default max(2k+1, 40))."})
+    ncv: int | None = field(default=None, metadata={
+        "help": "Krylov subspace size (default: shared search max(2K+1, 60) for K wanted in all; separate "
+                "searches max(2k+1, 40))."})
     diagnostics: str = field(default="fast", metadata={
-        "help": "Non-normality diagnostics (‖Av‖/‖Jv‖, ω(J), ‖A‖, transient growth): fast (tol 1e-3, start "
-                "vectors from the eigen-search), full (tol 1e-8, more probes) or none."})
+        "help": "Non-normality diagnostics (‖Av‖/‖Jv‖, ω(J), ‖A‖, transient growth): fast (tol 1e-3; ‖A‖ only "
+                "where ω < 0; the growth within a work budget of ~100 products at n = 131,072, shown as a "
+                "lower bound if that does not certify it), full (tol 1e-8, everything certified) or none."})
     search: str = field(default="shared", metadata={
         "help": "shared: one Krylov space for J, M and ε_crit; separate: independent searches of J and M."})
 
