@@ -187,29 +187,38 @@ def main():
     fld = field(C, H, T, args.batch, dtype, device)
     z = fld.z0.reshape(-1)
     f = fld.flat_force()
-    with torch.no_grad():  # the median of 21 forwards: one lucky or unlucky call moves every ratio
-        fwd = float(np.median([clock(lambda: f(z), device)[0] for _ in range(21)]))
+
+    def forward():  # median of 11 no-grad forwards, re-measured before every part: on this VM one
+        with torch.no_grad():  # forward drifted 36–53 ms within minutes, and every ratio with it
+            t = float(np.median([clock(lambda: f(z), device)[0] for _ in range(11)]))
+        print(f"  [one forward now: {t * 1e3:.1f} ms]")
+        return t
+
+    with torch.no_grad():  # warm up ~5 s first: a fresh process's forwards ran ~25% slower here
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 5:
+            f(z)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, 1-min load {load:.1f}; device {device}")
-    print(f"state n = {z.numel():,} (C={C}, H={H}, T={T}, B={args.batch}), {dtype}; one forward {fwd * 1e3:.1f} ms")
+    print(f"state n = {z.numel():,} (C={C}, H={H}, T={T}, B={args.batch}), {dtype}")
     lin, max_abs_mu = None, None
     if "spectrum" in parts:
-        ds, lin = part_spectrum(fld, fwd, device, args.k)
+        ds, lin = part_spectrum(fld, forward(), device, args.k)
         max_abs_mu = float(ds.max_abs_mu)
     if lin is None and {"search", "diagnostics", "arpack"} & set(parts):
         lin = Linearization(fld, find_fixed_point(fld, eps=EPS).z)
     if "search" in parts:
-        part_search(lin, fwd, device, args.k)
+        part_search(lin, forward(), device, args.k)
     if "diagnostics" in parts:
-        part_diagnostics(lin, fwd, device, args.k, max_abs_mu)
+        part_diagnostics(lin, forward(), device, args.k, max_abs_mu)
     if "arpack" in parts:
-        part_arpack(lin, fwd, device, args.k)
+        part_arpack(lin, forward(), device, args.k)
     if "continuation" in parts:
-        part_continuation(fld, fwd, device, args.k)
+        part_continuation(fld, forward(), device, args.k)
     if "relax" in parts:
-        part_relax(fld, fwd, device)
-
+        part_relax(fld, forward(), device)
+    forward()
 
 if __name__ == "__main__":
     main()

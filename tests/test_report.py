@@ -5,6 +5,7 @@ import shutil
 from dataclasses import replace
 
 import numpy as np
+import xarray as xr
 import pytest
 import torch
 from click.testing import CliRunner
@@ -212,3 +213,20 @@ def test_bad_inputs_are_one_line_errors(built, tmp_path):
     assert res.exit_code == 2 and "--from needs the datasets" in res.output
     res = CliRunner().invoke(cli, ["report", "--skip", "nope", "--out", str(tmp_path / "x.pdf")])
     assert res.exit_code == 2 and "Invalid value for '--skip'" in res.output
+
+
+def test_nonnormality_phrase_shows_a_budgeted_growth_as_a_lower_bound():
+    """The phrase says '≥ … (a lower bound)' when the growth's residual missed the tolerance, '='
+    when it met it, and leaves out ‖A‖ where fast mode did not compute it (ω ≥ 0)."""
+    from stabilitylab.report.text import nonnormality
+
+    def ds(residual, norm_A):
+        vals = dict(antisymmetry_ratio=0.3, numerical_abscissa=2.0, norm_A=norm_A, rho_bound=np.inf,
+                    transient_growth=5.07, transient_growth_step=24, transient_growth_residual=residual,
+                    max_abs_mu=0.95)
+        return xr.Dataset({k: ((), v) for k, v in vals.items()}, attrs={"nonnormality_tol": 1e-3})
+
+    short = nonnormality(ds(1.2, np.nan))
+    assert "≥ 5.07 at k = 24 (a lower bound" in short and "‖A‖" not in short
+    done = nonnormality(ds(1e-4, 4.06))
+    assert "= 5.07 at k = 24" in done and "lower bound" not in done and "‖A‖ = 4.06" in done
