@@ -41,7 +41,8 @@ def _figure(res, eps):
 @click.option("--state", "state_path", default=None, metavar="PATH",
               help="Start from a saved state (a relax dataset, .npy or .pt) instead of the field's z0.")
 @click.option("--relax-steps", default=300, show_default=True,
-              help="newton: Euler warm-up steps before Newton–Krylov (0: Newton only).")
+              help="newton: Euler warm-up steps at most before Newton–Krylov, which takes over once the force "
+                   "residual is below 1e-2 (0: Newton only).")
 @click.option("--gmres-restart", default=30, show_default=True, help="newton: GMRES restart length.")
 @click.option("--gmres-maxiter", default=300, show_default=True, help="newton: GMRES iterations per solve at most.")
 @out_option("relax.zarr")

@@ -87,7 +87,8 @@ spectrum_options = settings_options(SpectrumSettings)
               help="Shift-invert about this real shift: J's eigenvalues nearest sigma (for stiff "
                    "fields, a sigma at or right of the rightmost ones), via preconditioned GMRES.")
 @click.option("--relax-steps", default=300, show_default=True,
-              help="Euler steps before the Newton–Krylov polish of the fixed point (0: Newton only).")
+              help="Euler steps at most before the Newton–Krylov polish of the fixed point; relaxation hands "
+                   "over early once the force residual is below 1e-2 (0: Newton only).")
 @click.option("--state", "state_path", default=None, metavar="PATH",
               help="Start the fixed-point search from a saved state (relax dataset, .npy or .pt).")
 @click.option("--gmres-restart", default=40, show_default=True, help="GMRES restart length (Krylov dimension).")
