@@ -66,8 +66,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory() as tmp:  # warm the zarr/xarray imports
-        run(args.n, 0.25, True)
+    run(args.n, 0.25, True)  # warm the zarr/xarray imports
     for label, per_point in (("buffered (default)", False), ("flush every point", True)):
         wall, io, pts = run(args.n, args.ds, per_point)
         print(f"{label:20s} points {pts:4d}  wall {wall:7.2f} s  I/O {io:6.2f} s  share {io / wall:6.1%}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import console, fmt, table, user_errors
+from .common import fmt, table, user_errors
 
 
 @click.command("info")
