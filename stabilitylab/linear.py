@@ -1,8 +1,9 @@
 """Matrix-free linear operators of a field at a state: J, Jᵀ, M = I + εJ, S = (J + Jᵀ)/2.
 
 ``Jᵀ u`` is a reverse-mode product on a retained graph; ``J v`` is reverse-over-reverse on the same
-graph (optionally a replay of a ``torch.func.linearize`` trace, see :class:`Linearization`). Operators act on flat vectors of shape ``(n,)`` or on blocks
-``(n, m)`` (columns are vectors, batched through one autograd call or ``torch.func.vmap``).
+graph (optionally a replay of a ``torch.func.linearize`` trace, see :class:`Linearization`).
+Operators act on flat vectors of shape ``(n,)`` or on blocks ``(n, m)`` (columns are vectors,
+batched through one autograd call or ``torch.func.vmap``, or column by column on large CPU states).
 The dense Jacobian is never formed.
 """
 from __future__ import annotations

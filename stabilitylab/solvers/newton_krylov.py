@@ -150,11 +150,12 @@ def find_fixed_point(
 
     Relaxation hands over to Newton once the force residual is ≤ ``newton_from`` (it is then
     settling on the fixed point it selects: Newton gets there in a few steps, where contraction at
-    rate max|μ| would take hundreds; at n = 131,072 this cut the fixed point from 315 to ~140
-    forward-equivalents); without ``newton`` it relaxes to ``tol``. Newton starts from the relaxed state, or from ``z0`` when relaxation increased the force
-    residual (it ran away from an unstable fixed point, or blew up): Newton can still reach that
-    fixed point. The returned traces concatenate both stages on one ``step`` axis (Newton entries
-    have ``eps`` = NaN); ``solver`` is ``'euler+newton'``, or ``'euler'`` if Newton was not needed.
+    rate max|μ| would take hundreds; at n = 131,072 this cut the fixed point from 315 to 172
+    forward-equivalents); without ``newton`` it relaxes to ``tol``. Newton starts from the relaxed
+    state, or from ``z0`` when relaxation increased the force residual (it ran away from an
+    unstable fixed point, or blew up): Newton can still reach that fixed point. The returned traces
+    concatenate both stages on one ``step`` axis (Newton entries have ``eps`` = NaN); ``solver``
+    is ``'euler+newton'``, or ``'euler'`` if Newton was not needed.
     """
     if overrides:
         field = field.with_params(**overrides)

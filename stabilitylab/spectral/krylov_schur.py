@@ -609,8 +609,8 @@ def eigs_shared(A, wanted: dict, ncv: int | None = None, tol: float = 1e-8,
     to at least ``K + 2``: keeping several sets fills the restart, so a larger space pays (at
     n = 131,072, J 8 + M 8 + 1: 431 products with 40, 384 with 60, 359 with 80, whose
     orthogonalisation then costs more than it saves). Each result is ranked by its own key;
-    residuals are the explicit ``‖Ax − λx‖/‖x‖`` (one block product of the union). ``return_space``: also return the final
-    :class:`KrylovSpace`.
+    residuals are the explicit ``‖Ax − λx‖/‖x‖`` (one block product of the union).
+    ``return_space``: also return the final :class:`KrylovSpace`.
     """
     op = _Operator(A, n, dtype, device, v0)
     sets = {name: (*_score_fn(which, _NONSYMMETRIC), k) for name, (which, k) in wanted.items()}

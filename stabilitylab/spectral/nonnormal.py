@@ -19,11 +19,12 @@ Accuracy. ``full`` (tol 1e-8): every Lanczos value meets the residual test
 ‖Sx − θx‖ ≤ tol·max(|θ|, ‖S‖ estimate), so ω is within that of an eigenvalue of S (and, being a
 Ritz value, never above λ_max); ‖M^{k*}‖ is certified likewise at a settled peak step. ``fast``
 (tol 1e-3): ω to the same test at 1e-3; ‖A‖ only when ω < 0 (where it bounds ρ); the growth within
-:func:`growth_budget` products (100 at n ≥ 131,072) — always a lower bound (a norm actually reached), certified to
-1e-3 only when the budget sufficed (``converged``), else ``transient_growth_residual`` says how far
-its last power step was from an eigenpair of (M^k)ᵀM^k. A peak far out costs 2k products per power
-step: on a random C=512 block at ε = 0.1 (ω = 2.0, peak ≈ 5.65 at k ≈ 30) certifying took 848
-products, the budget gives ≥ 5.07 (10% low). A Krylov basis of J
+:func:`growth_budget` products (100 at n ≥ 131,072) — always a lower bound (a norm actually
+reached), certified to 1e-3 only when the budget sufficed (``converged``), else
+``transient_growth_residual`` says how far its last power step was from an eigenpair of
+(M^k)ᵀM^k. A peak far out costs 2k products per power step: on a random C=512 block at ε = 0.1
+(ω = 2.0, peak ≈ 5.65 at k ≈ 30) certifying took 848 products, the budget gives ≥ 5.07 (10% low).
+A Krylov basis of J
 (:class:`~stabilitylab.spectral.krylov_schur.KrylovSpace`, from the eigen-search) gives start
 vectors for ω and ‖A‖ for free: ``U S Uᵀ = (B + Bᵀ)/2``, ``U A Uᵀ = (B − Bᵀ)/2`` (its projected
 map ``I + εB`` showed no growth at all on that block, so the growth does not start there).

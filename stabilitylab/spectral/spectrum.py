@@ -63,8 +63,8 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     fixed points are found too; GMRES(``gmres_restart``), ≤ ``gmres_maxiter`` iterations per
     solve, preconditioned by the field's hook); the shared search then starts from the error the
     relaxation left for Newton, ``z* − z_relaxed`` (rich in the slowest modes of M: 15% fewer
-    products at n = 131,072), otherwise from a ``seed``-ed random vector. ``sigma``: search J by shift-invert about σ (see
-    the module docstring). ``multiplicity``: count the copies of the leading λ of J and μ of M by
+    products at n = 131,072), otherwise from a ``seed``-ed random vector. ``sigma``: search J by
+    shift-invert about σ (see the module docstring). ``multiplicity``: count the copies of the leading λ of J and μ of M by
     deflation (:func:`~.multiplicity.count_copies`; not with ``sigma``). Data variables on
     dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
     1 + ελ, ``eig_M``, ``residual_M``, ``lambda_of_M`` = (μ − 1)/ε, ``complex_J``/``complex_M``;
