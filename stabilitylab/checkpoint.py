@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from .data import analysis_batch, corpus_from_spec
+from .batches import batch_for
+from .data import GENERATED
 from .errors import CheckpointError, ConfigError
 from .field import Field
 from .model import BLOCKS, BlockConfig, EquilibriumBlock, block_field
@@ -177,20 +178,28 @@ def _step(raw: dict) -> int:
     return step if type(step) is int else 0
 
 
-def read(path: str | Path | None = None, config: BlockConfig | None = None) -> Checkpoint:
-    """Read and validate a checkpoint (or a research-format file, given ``config``)."""
+def read(path: str | Path | None = None, config: BlockConfig | ResearchSpec | str | None = None) -> Checkpoint:
+    """Read and validate a checkpoint (or a research-format file, given its :class:`ResearchSpec`).
+
+    ``config`` may be ``--config`` text, parsed as the file needs (:func:`_config_for`)."""
     p = resolve(path)
     raw = _torch_load(p)
     sha = file_sha256(p)
     if not isinstance(raw, dict):
         raise CheckpointError(f"checkpoint {p} holds a {type(raw).__name__}, not a stabilitylab checkpoint")
     is_ours = _is(raw.get("format"), FORMAT)
+    if isinstance(config, str):
+        config = _config_for(config, "allp" in raw and not is_ours) if config else None
     if "allp" in raw and not is_ours:
         if config is None:
             raise CheckpointError(f"{p} is in the research format (an 'allp' list without a config); "
-                                  "pass the model config (e.g. C=512,H=16,T=256,vocab=256,c=1.0)")
-        return Checkpoint(config, import_research(raw["allp"], config, p), step=_step(raw),
-                          provenance={"imported_from": "research-allp"}, path=str(p), sha256=sha)
+                                  f"pass the model config, e.g. --config {RESEARCH_EXAMPLE}")
+        names = raw.get("names") if isinstance(raw.get("names"), (list, tuple)) else None
+        state = import_research(raw["allp"], config, p, names)
+        return Checkpoint(config.config, state, step=_step(raw),
+                          provenance={"imported_from": "research-allp", "eps": config.eps,
+                                      "allp_order": list(names or config.order or RESEARCH_ORDER)},
+                          path=str(p), sha256=sha)
     if not is_ours:
         raise CheckpointError(f"{p} is not a stabilitylab checkpoint (no format marker); "
                               "for a research-format file pass the model config")
@@ -202,6 +211,8 @@ def read(path: str | Path | None = None, config: BlockConfig | None = None) -> C
         raise CheckpointError(f"checkpoint {p} has an invalid config: {exc}") from None
     except TypeError as exc:
         raise CheckpointError(f"checkpoint {p} has an invalid config: {exc}") from None
+    if isinstance(config, ResearchSpec):
+        config = config.config
     if config is not None and config != cfg:
         raise CheckpointError(f"checkpoint {p} config {cfg} differs from the one given {config}")
     state = _check_state(cfg, raw.get("state_dict"), p)
@@ -216,45 +227,155 @@ def read(path: str | Path | None = None, config: BlockConfig | None = None) -> C
 
 def relaxation_eps(ck: Checkpoint) -> float | None:
     """The relaxation step ε the checkpoint was trained and deployed at (its training config's
-    ``eps``), or None when it records none (e.g. an untrained or imported block)."""
-    eps = (ck.provenance.get("train_config") or {}).get("eps")
+    ``eps``, or the ``eps`` given when it was imported), or None when it records none."""
+    eps = (ck.provenance.get("train_config") or {}).get("eps", ck.provenance.get("eps"))
     return float(eps) if isinstance(eps, (int, float)) and eps > 0 else None
 
 
-def import_research(allp, config: BlockConfig, path="<allp>") -> dict:
-    """Map a research ``allp`` list (order :data:`RESEARCH_ORDER`) onto a thick block's state."""
+#: --config keys a research-format import must state (no default can stand in for them: the
+#: research code's defaults differ from stabilitylab's, e.g. qknorm off there)
+RESEARCH_REQUIRED = ("C", "H", "T", "vocab", "c", "qknorm", "mode", "eps")
+RESEARCH_EXAMPLE = "C=512,H=16,T=256,vocab=4096,c=1.0,qknorm=false,mode=thick,eps=0.1,order=research"
+
+
+@dataclass(frozen=True)
+class ResearchSpec:
+    """How to read a research ``allp`` list: the model config, the ε it was trained at, and the
+    order of the list (``None``: not confirmed — refused where shapes cannot place every tensor)."""
+
+    config: BlockConfig
+    eps: float
+    order: tuple[str, ...] | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "ResearchSpec":
+        """``--config`` text with every key of :data:`RESEARCH_REQUIRED`; ``order=research`` confirms
+        :data:`RESEARCH_ORDER`, ``order=a/b/...`` gives another one."""
+        items = dict(item.strip().partition("=")[::2] for item in text.split(",") if item.strip())
+        missing = [k for k in RESEARCH_REQUIRED if k not in items]
+        if missing:
+            raise ConfigError(f"a research-format import needs {', '.join(missing)} in --config (the research "
+                              f"code's defaults differ from stabilitylab's), e.g. {RESEARCH_EXAMPLE}")
+        try:
+            eps = float(items.pop("eps"))
+        except ValueError:
+            raise ConfigError(f"config eps has an invalid value {items.get('eps')!r}") from None
+        if not eps > 0:
+            raise ConfigError(f"config eps (the relaxation step it was trained at) must be > 0, got {eps:g}")
+        order = items.pop("order", None)
+        names = None if order is None else RESEARCH_ORDER if order == "research" else tuple(order.split("/"))
+        if names is not None and sorted(names) != sorted(RESEARCH_ORDER):
+            raise ConfigError(f"config order names {len(names)} tensors; it must be 'research' or a "
+                              f"/-separated permutation of {'/'.join(RESEARCH_ORDER)}")
+        return cls(BlockConfig.parse(",".join(f"{k}={v}" for k, v in items.items())), eps, names)
+
+
+def _config_for(text: str, research: bool) -> BlockConfig | ResearchSpec:
+    """``--config`` text as a file needs it: strict for a research file, else a BlockConfig to
+    compare with the stored one (``eps``/``order`` only mean something for research files)."""
+    if research:
+        return ResearchSpec.parse(text)
+    return BlockConfig.parse(",".join(i for i in text.split(",") if i.split("=")[0].strip() not in ("eps", "order")))
+
+
+def _placement_problem(shapes: dict, order: tuple[str, ...] | None) -> str | None:
+    """Why an unconfirmed order cannot be trusted: tensors of one shape that shapes cannot tell apart."""
+    if order is not None:
+        return None
+    groups: dict = {}
+    for name, shape in shapes.items():
+        groups.setdefault(shape, []).append(name)
+    same = [names for names in groups.values() if len(names) > 1]
+    if not same:
+        return None
+    return "; ".join(f"{len(g)} tensors of shape {tuple(s)} ({', '.join(g)})"
+                     for s, g in ((shapes[g[0]], g) for g in same))
+
+
+#: slots that hold a LayerNorm gain (≈ 1 at init and in practice) and slots that hold biases (≈ 0)
+_GAINS, _BIASES = ("ln1_w", "ln2_w"), ("ln1_b", "ln2_b", "b1", "b2")
+
+
+def _implausible(state: dict) -> list[str]:
+    """Slots whose values contradict their role (a gain that looks like a bias or the reverse)."""
+    bad = []
+    for name in _GAINS:
+        m = float(state[name].double().mean())
+        if not 0.25 < m < 4:
+            bad.append(f"{name} (a LayerNorm gain) has mean {m:.3g}")
+    for name in _BIASES:
+        m = float(state[name].double().mean())
+        if abs(m - 1) < 0.25 and float(state[name].double().std()) < 0.25:
+            bad.append(f"{name} (a bias) looks like a gain (mean {m:.3g})")
+    return bad
+
+
+def import_research(allp, spec: ResearchSpec | BlockConfig, path="<allp>", names=None) -> dict:
+    """Map a research ``allp`` list onto a thick block's state.
+
+    The list is read in ``names`` (stored beside it in the file) or the spec's confirmed order;
+    an unconfirmed order is refused where shapes alone cannot place every tensor (the expected
+    order is printed), and a placement whose values contradict the roles (a LayerNorm gain with
+    mean far from 1, a bias that looks like a gain) is refused in any case.
+    """
+    if not isinstance(spec, ResearchSpec):
+        raise CheckpointError(f"{path} is in the research format: give its config with every key stated "
+                              f"(qknorm, mode and eps have no safe default), e.g. --config {RESEARCH_EXAMPLE}")
+    config = spec.config
     if config.mode != "thick":
-        raise CheckpointError("research-format import supports the thick block only")
+        raise CheckpointError("research-format import supports the thick block only (mode=thick)")
     if not isinstance(allp, (list, tuple)):
         raise CheckpointError(f"{path}: 'allp' must be a list of tensors")
     if len(allp) != len(RESEARCH_ORDER):
         raise CheckpointError(f"{path}: 'allp' has {len(allp)} tensors, expected {len(RESEARCH_ORDER)} "
                               f"in the order {', '.join(RESEARCH_ORDER)}")
-    return _check_state(config, dict(zip(RESEARCH_ORDER, allp)), path)
+    order = tuple(names) if names is not None else spec.order
+    state = _check_state(config, dict(zip(order or RESEARCH_ORDER, allp)), path)
+    problem = _placement_problem({k: tuple(v.shape) for k, v in state.items()}, order)
+    if problem:
+        raise CheckpointError(f"{path}: the 'allp' order is ambiguous — {problem} cannot be placed by "
+                              f"shape. Expected order: {', '.join(RESEARCH_ORDER)}. If the list is in "
+                              "that order add order=research to --config; otherwise give "
+                              "order=name/name/... in the list's order")
+    bad = _implausible(state)
+    if bad:
+        raise CheckpointError(f"{path}: the 'allp' list does not look like the order "
+                              f"{'/'.join(order or RESEARCH_ORDER)}: {'; '.join(bad)} — give its real "
+                              "order with order=name/name/... in --config")
+    return state
+
+
+def recorded_data(ck: Checkpoint) -> str | None:
+    """The training data the checkpoint records, when it can be read here (offline), else None."""
+    spec = ck.data.get("source") if ck.data else None
+    if not isinstance(spec, str):
+        return None
+    return spec if spec.startswith(GENERATED) or Path(spec).exists() else None
 
 
 def load(path: str | Path | None = None, *, batch_seed: int = 0, batch_size: int = 1,
-         config: BlockConfig | None = None, device=None, dtype=torch.float64) -> Field:
-    """A checkpoint as a Field on a deterministic, seeded input batch.
+         config: BlockConfig | ResearchSpec | str | None = None, device=None, dtype=torch.float64,
+         data: str | None = None, split: str = "val") -> Field:
+    """A checkpoint as a Field on a deterministic, seeded input batch (:mod:`stabilitylab.batches`).
 
-    The batch is drawn from the checkpoint's training corpus when it is available offline (the
-    generated corpus always is), else uniform random tokens; its token ids are recorded in
-    ``field.meta['batch_idx']``.
+    The batch is ``batch_size`` windows of ``data`` (a text, a nanoGPT folder, a token array) from
+    ``split``; without ``data``, of the training data the checkpoint records when it is readable
+    here, else uniform random tokens — ``field.meta['batch_synthetic']`` says so. The batch's
+    source, hash, split, offsets, B and T go into ``field.meta`` (hence every dataset's attributes),
+    its next-token targets into ``field.meta['batch_targets']`` (for gradient studies).
     """
     ck = read(path, config)
     block = ck.block().requires_grad_(False)  # analyses differentiate in z only
-    corpus_spec = ck.data.get("source") if ck.data else None
-    try:
-        corpus = corpus_from_spec(corpus_spec) if (corpus_spec is None or Path(str(corpus_spec)).is_file()
-                                                   or str(corpus_spec).startswith("generated")) else None
-    except Exception:
-        corpus = None
-    idx = analysis_batch(ck.config.vocab, ck.config.T, batch_size, batch_seed, corpus)
+    spec = data if data is not None else recorded_data(ck)
+    batch = batch_for(ck.config.vocab, ck.config.T, batch_size, batch_seed, spec, split)
     meta = {"source": "checkpoint", "checkpoint": ck.path, "checkpoint_sha256": ck.sha256,
-            "step": ck.step, "rule": ck.rule or "", "batch_seed": batch_seed,
-            "batch_corpus": corpus.source if corpus is not None else "uniform-random"}
+            "step": ck.step, "rule": ck.rule or "", **batch.describe(), "batch_corpus": batch.source,
+            "batch_data": "--data" if data is not None else "recorded in the checkpoint" if spec else "none",
+            "batch_targets": None if batch.targets is None else batch.targets.tolist()}
     eps = relaxation_eps(ck)
     if eps is not None:
         meta["eps"] = eps
-    fld = block_field(block, idx, name=Path(ck.path).name, meta=meta)
+        meta["eps_origin"] = ("the eps given with --config at import" if "imported_from" in ck.provenance
+                              else "the checkpoint's training ε")
+    fld = block_field(block, batch.idx, name=Path(ck.path).name, meta=meta)
     return fld.to(device=device, dtype=dtype)

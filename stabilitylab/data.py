@@ -157,28 +157,10 @@ def corpus_from_spec(spec: str | None) -> Corpus:
 
 
 def analysis_batch(vocab_size: int, T: int, B: int = 1, seed: int = 0, corpus: Corpus | None = None):
-    """The deterministic (seeded) token batch (B, T) an analysis runs on.
+    """The deterministic (seeded) token batch (B, T) the trainer's monitor runs on: windows of
+    ``corpus``'s validation split when its vocabulary matches the model's, else uniformly random
+    tokens (:func:`stabilitylab.batches.batch_for`, the batch ``stabilitylab.load`` draws)."""
+    from .batches import batch_for
 
-    Windows of ``corpus``'s validation split when its vocabulary matches the model's, else
-    uniformly random tokens; both depend only on ``seed``.
-    """
-    g = torch.Generator().manual_seed(seed)
-    if corpus is not None and corpus.vocab_size == vocab_size:
-        return corpus.batch("val", B, T, g)[0]
-    return torch.randint(0, vocab_size, (B, T), generator=g)
-
-
-def analysis_batch_with_targets(vocab_size: int, T: int, B: int = 1, seed: int = 0,
-                                corpus: Corpus | None = None):
-    """``(idx, targets)``: :func:`analysis_batch`'s tokens (identical for the same arguments) and
-    the next token of each position, both (B, T).
-
-    From the corpus the targets are the windows shifted by one character; for uniform random
-    tokens they are ``idx`` shifted by one plus one more random token per sequence.
-    """
-    g = torch.Generator().manual_seed(seed)
-    if corpus is not None and corpus.vocab_size == vocab_size:
-        return corpus.batch("val", B, T, g)
-    idx = torch.randint(0, vocab_size, (B, T), generator=g)
-    nxt = torch.randint(0, vocab_size, (B, 1), generator=g)
-    return idx, torch.cat([idx[:, 1:], nxt], dim=1)
+    data = corpus.source if corpus is not None and corpus.vocab_size == vocab_size else None
+    return batch_for(vocab_size, T, B, seed, data).idx

@@ -96,7 +96,9 @@ def provenance(field=None, command: str | None = None, **settings) -> dict:
         attrs["dtype"] = str(field.dtype).replace("torch.", "")
         attrs["field_params"] = dict(field.params)
         for key in ("checkpoint", "checkpoint_sha256", "config", "field", "step", "rule",
-                    "batch_seed", "batch_corpus", "batch_idx", "source", "eps_source"):
+                    "batch_seed", "batch_corpus", "batch_idx", "source", "eps_source", "batch_source",
+                    "batch_kind", "batch_split", "batch_sha256", "batch_offsets", "batch_size", "batch_T",
+                    "batch_synthetic", "batch_data"):
             if key in meta:
                 attrs[key] = meta[key]
     attrs.update(settings)

@@ -79,18 +79,6 @@ def test_shape_mismatch_and_nan_weights(tmp_path):
         checkpoint.read(tmp_path / "nan.pt")
 
 
-def test_research_format_import(tmp_path):
-    block = make_block(CFG, seed=2)
-    sd = block.state_dict()
-    torch.save({"allp": [sd[k] for k in checkpoint.RESEARCH_ORDER]}, tmp_path / "old.pt")
-    with pytest.raises(CheckpointError, match="pass the model config"):
-        checkpoint.read(tmp_path / "old.pt")
-    ck = checkpoint.read(tmp_path / "old.pt", config=CFG)
-    assert all(torch.equal(ck.state_dict[k], sd[k]) for k in sd)
-    with pytest.raises(CheckpointError, match="shape"):
-        checkpoint.read(tmp_path / "old.pt", config=BlockConfig(vocab=26, C=32, H=4, T=8))
-
-
 def test_shipped_default_resolves():
     assert checkpoint.resolve(None).exists()
     with pytest.raises(CheckpointError, match="not found"):

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from stabilitylab import Field
-from stabilitylab.data import analysis_batch, analysis_batch_with_targets, generated_corpus
+from stabilitylab.batches import batch_for
+from stabilitylab.data import analysis_batch, generated_corpus
 from stabilitylab.errors import ConfigError, FieldError
 from stabilitylab.gradients import (BlendedBlock, antisymmetry_ratio, block_objective, bptt, bptt_gradient,
                                     compare, cosine, ep_gradient, ep_sweep, equilibrium_propagation,
@@ -265,6 +266,7 @@ def test_compare_cosines_ratios_and_groups():
 def test_targets_are_the_next_tokens_of_the_analysis_batch():
     for corpus in (None, generated_corpus()):
         vocab = corpus.vocab_size if corpus else 9
-        idx, tgt = analysis_batch_with_targets(vocab, 12, 3, 5, corpus)
+        batch = batch_for(vocab, 12, 3, 5, corpus.source if corpus else None)
+        idx, tgt = batch.idx, batch.targets
         assert torch.equal(idx, analysis_batch(vocab, 12, 3, 5, corpus))
         assert torch.equal(idx[:, 1:], tgt[:, :-1]) and tgt.shape == idx.shape

@@ -50,11 +50,22 @@ def field_options(fn):
                           "python -m), so mymod:make finds ./mymod.py. This imports and runs that "
                           "module's code."),
         click.option("--config", "config_text", default=None, metavar="K=V,...",
-                     help="Model config for research-format checkpoints (an 'allp' list without "
-                          "config), e.g. C=512,H=16,T=256,vocab=256,c=1.0."),
+                     help="Model config of a research-format checkpoint (an 'allp' list without config); "
+                          "every key must be stated (the research code's defaults differ), e.g. "
+                          "C=512,H=16,T=256,vocab=4096,c=1.0,qknorm=false,mode=thick,eps=0.1,order=research "
+                          "(eps: the ε it was trained at; order=research confirms the list is in "
+                          "stabilitylab.checkpoint.RESEARCH_ORDER, order=a/b/... gives another)."),
+        click.option("--data", default=None, metavar="PATH",
+                     help="The data the checkpoint is analysed on: a text file, a nanoGPT-style folder "
+                          "(train.bin/val.bin uint16 + meta.pkl, read as plain data only), a .npy/.pt token "
+                          "array, or 'generated'. Default: the data the checkpoint records, when readable "
+                          "here, else uniform random tokens (the summary says so)."),
+        click.option("--split", type=click.Choice(["train", "val"]), default="val", show_default=True,
+                     help="Which split of --data the windows are drawn from."),
         click.option("--batch-seed", default=0, show_default=True,
-                     help="Seed of the deterministic input batch the checkpoint is analysed on."),
-        click.option("--batch-size", default=1, show_default=True, help="Sequences in the input batch."),
+                     help="Seed of the input batch: the window offsets are drawn from it alone."),
+        click.option("--batch-size", default=1, show_default=True,
+                     help="Sequences (windows of T tokens) in the input batch."),
         click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
                      show_default=True, help="Where tensors live; auto = cuda if available."),
         click.option("--dtype", type=click.Choice(list(DTYPES)), default="float64", show_default=True,
@@ -156,6 +167,9 @@ def _partial(target: Target) -> str:
     return f"nothing was written to {target.path} (it is written whole); rerun the command to start over"
 
 
+SYNTHETIC_NOTE = ("uniform random tokens: the checkpoint records no data readable here; "
+                  "pass --data for the model's own data")
+
 #: ε used when neither --eps nor the checkpoint gives one (user fields, untrained blocks)
 FALLBACK_EPS = 0.1
 
@@ -176,7 +190,8 @@ def resolve_eps(eps, fld: Field) -> float:
             raise StabilityLabError(f"--eps must be > 0 and finite, got {eps:g}")
         source = "--eps"
     elif fld.meta.get("eps"):
-        eps, source = float(fld.meta["eps"]), "the checkpoint's training ε; --eps overrides"
+        eps = float(fld.meta["eps"])
+        source = f"{fld.meta.get('eps_origin', 'recorded by the field')}; --eps overrides"
     else:
         eps, source = FALLBACK_EPS, "default; the field records no ε, --eps overrides"
     fld.meta["eps_source"] = source
@@ -207,24 +222,26 @@ def pick_device(name: str) -> torch.device:
 
 
 def resolve_field(ckpt=None, field_spec=None, config_text=None, batch_seed=0, batch_size=1,
-                  device="cpu", dtype="float64", knobs=(), **extra_knobs) -> Field:
-    """The Field an analysis runs on: ``--field`` factory, else ``--ckpt`` (else the default)."""
+                  device="cpu", dtype="float64", knobs=(), data=None, split="val", **extra_knobs) -> Field:
+    """The Field an analysis runs on: ``--field`` factory, else ``--ckpt`` (else the default) on
+    the batch ``--data``/``--split``/``--batch-size``/``--batch-seed`` selects."""
     import torch
 
     from ..checkpoint import load
     from ..field import load_factory
-    from ..model import BlockConfig
 
     if ckpt and field_spec:
         raise StabilityLabError("give either --ckpt or --field, not both")
+    if field_spec and data:
+        raise StabilityLabError("--data selects a checkpoint's input batch; a --field defines its own state")
     if batch_size < 1:
         raise StabilityLabError(f"--batch-size must be >= 1, got {batch_size}")
     dev, dt = pick_device(device), getattr(torch, dtype)
     if field_spec:
         fld = load_factory(field_spec).to(device=dev, dtype=dt)
     else:
-        cfg = BlockConfig.parse(config_text) if config_text else None
-        fld = load(ckpt, batch_seed=batch_seed, batch_size=batch_size, config=cfg, device=dev, dtype=dt)
+        fld = load(ckpt, batch_seed=batch_seed, batch_size=batch_size, config=config_text, device=dev,
+                   dtype=dt, data=data, split=split)
     overrides = {**parse_knobs(knobs), **{k: v for k, v in extra_knobs.items() if v is not None}}
     if overrides:
         fld = fld.with_params(**overrides)
@@ -263,6 +280,8 @@ def finish(ds, out: Path, figure=None) -> None:
     eps = ds.attrs.get("eps", ds["eps"].item() if "eps" in ds.variables and ds["eps"].size == 1 else None)
     if eps is not None and "eps_source" in ds.attrs:
         console.print(f"ε = {float(eps):g} ({ds.attrs['eps_source']})")
+    if ds.attrs.get("batch_synthetic"):
+        console.print(f"input: [yellow]synthetic[/] batch ({SYNTHETIC_NOTE})")
     console.print(f"dataset: {out}")
     if figure is not None:
         import matplotlib.pyplot as plt

@@ -122,7 +122,8 @@ def _unconverged(branch) -> str:
 @click.option("--max-window", default=0, help="Most eigenvalues computed per point (default 4k).")
 @out_option("cont.zarr", resumable=("alpha_range", "generic_range", "max_points"))
 @user_errors
-def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs, param,
+def command(ckpt, field_spec, config_text, data, split, batch_seed, batch_size, device, dtype, knobs,
+            param,
             alpha_range, generic_range, descending, eps, ds, ds_min, ds_max, method, k, max_points,
             tol, sigma, search, relax_steps, gmres_restart, gmres_maxiter, eig_maxiter, max_window, out):
     """Continue the fixed point z*(p) of F(z; p) = 0 in a knob p, tracking the leading eigenvalues
@@ -144,7 +145,8 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
                                   relax_steps=relax_steps, gmres_restart=gmres_restart,
                                   gmres_maxiter=gmres_maxiter, eig_maxiter=eig_maxiter, max_window=max_window)
     note = resume.plan(out, options)
-    fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
+    fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs,
+                        data=data, split=split)
     k = check_k(k, fld)
     eps = resolve_eps(eps, fld)
     problem = ContinuationProblem(fld, param, eps)

@@ -44,7 +44,8 @@ def _special_rows(ds) -> list:
               help="Krylov dimension of the inner GMRES (raise it, up to 2n+3, when it stalls on a large field).")
 @out_option("curve.zarr")
 @user_errors
-def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs, source, point,
+def command(ckpt, field_spec, config_text, data, split, batch_seed, batch_size, device, dtype, knobs,
+            source, point,
             param2, range_text, ds, ds_max, max_points, gmres_restart, out):
     """Continue special point I of a continuation (hopf, neimark_sacker, fold, flip) in its knob and
     a second knob: the stability boundary in two parameters, with l1 along it.
@@ -68,9 +69,13 @@ def command(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype
     cont = store.read(source)
     if "param" not in cont.attrs or "special" not in cont.dims:
         raise StabilityLabError(f"{source} is not a continuation dataset (stabilitylab continuation --out)")
-    if not ckpt and not field_spec:
+    if not ckpt and not field_spec:  # the field and input batch the continuation ran on
         ckpt, field_spec = cont.attrs.get("checkpoint"), cont.attrs.get("field")
-    fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs)
+        if cont.attrs.get("batch_data") == "--data" and data is None:
+            data, split = cont.attrs["batch_source"], cont.attrs.get("batch_split", split)
+            batch_seed, batch_size = int(cont.attrs["batch_seed"]), int(cont.attrs["batch_size"])
+    fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs,
+                        data=data, split=split)
     options = CurveOptions(lo, hi, ds=min(ds, ds_max), ds_max=ds_max, max_points=max_points,
                            gmres_restart=gmres_restart, gmres_maxiter=max(600, 2 * gmres_restart))
     result = curve(fld, cont, index, param2, lo, hi, options,

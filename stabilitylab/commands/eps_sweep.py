@@ -40,14 +40,16 @@ def command(eps_text, log, steps, tail, k, no_lyapunov, seed, out, **fopts):
     ds = eps_sweep(fld, eps, steps, tail=tail, k=k, lyapunov=not no_lyapunov, seed=seed, progress=True)
     eps = ds["eps"].values
     pred = ds["predicted_max_abs_mu"].values if "predicted_max_abs_mu" in ds else np.full(len(eps), np.nan)
-    rows = [(fmt(e, 4), str(kind), fmt(fl), fmt(osc), fmt(sr), fmt(p, 5), fmt(lam), fmt(m, 5))
-            for e, kind, fl, osc, sr, p, lam, m in zip(
-                eps, ds["kind"].values, ds["residual_floor"].values, ds["oscillation"].values,
-                ds["step_residual_floor"].values, ds["period"].values, ds["lyapunov"].values, pred)]
+    rows = [(fmt(e, 4), str(kind), "yes" if done else "[yellow]decaying[/]", fmt(fl), fmt(osc), fmt(sr),
+             fmt(p, 5), fmt(lam), fmt(m, 5))
+            for e, kind, done, fl, osc, sr, p, lam, m in zip(
+                eps, ds["kind"].values, ds["converged"].values, ds["residual_floor"].values,
+                ds["oscillation"].values, ds["step_residual_floor"].values, ds["period"].values,
+                ds["lyapunov"].values, pred)]
     table("ε-sweep (force residual ||F||/||z||, step residual ||εF||/||z||, tail of "
           f"{ds.attrs['tail']} steps)",
-          ["ε", "kind", "force res. floor", "oscillation", "step res. floor", "period", "Lyapunov", "pred. max|μ|"],
-          rows)
+          ["ε", "kind", "settled", "force res. floor", "oscillation", "step res. floor", "period", "Lyapunov",
+           "pred. max|μ|"], rows, secondary=["period", "oscillation", "step res. floor", "Lyapunov"])
     console.print(f"fixed point: {ds.attrs['fixed_point']}")
     console.print(f"[bold]verdict:[/] {ds.attrs['verdict']}")
     finish(ds, default_out(out, "eps_sweep.zarr"), sweep_figure(ds, log=log or eps_text is None))

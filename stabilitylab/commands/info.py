@@ -9,14 +9,14 @@ from .common import fmt, table, user_errors
 @click.command("info")
 @click.option("--ckpt", default=None, metavar="PATH", help="Checkpoint (default: the project's default).")
 @click.option("--config", "config_text", default=None, metavar="K=V,...",
-              help="Config for research-format files (an 'allp' list without config).")
+              help="Config of a research-format file (an 'allp' list without config), every key "
+                   "stated: see `stabilitylab spectrum --help`.")
 @user_errors
 def command(ckpt, config_text):
     """Print a checkpoint's config, parameter count, state size and provenance."""
     from ..checkpoint import read
-    from ..model import BlockConfig
 
-    ck = read(ckpt, BlockConfig.parse(config_text) if config_text else None)
+    ck = read(ckpt, config_text)
     cfg = ck.config
     nparam = sum(t.numel() for t in ck.state_dict.values())
     rows = [(k, str(v)) for k, v in cfg.to_dict().items()]

@@ -82,9 +82,10 @@ def command(eps, steps, solver, tol, state_path, relax_steps, gmres_restart, gmr
                    {"long_name": "final state z (flat; reuse with --state)"})
     ds.attrs = {**store.provenance(fld, requested_steps=steps), **ds.attrs, "eps": eps}
     first = res.force_residual[0] if len(res.force_residual) else float("nan")
+    status = ("[green]converged[/]" if res.converged else "no tolerance given" if tol is None and solver == "euler"
+              else "[red]not converged[/]")
     console.print(f"{res.solver}: force residual {fmt(first)} -> {fmt(res.final_force_residual)}, "
-                  f"step residual {fmt(res.final_step_residual)} (ε={eps:g}), "
-                  f"{'[green]converged[/]' if res.converged else '[red]not converged[/]'}: {res.reason}")
+                  f"step residual {fmt(res.final_step_residual)} (ε={eps:g}), {status}: {res.reason}")
     finish(ds, default_out(out, "relax.zarr"), _figure(res, eps))
     if not res.converged and (tol is not None or solver != "euler"):
         sys.exit(EXIT_UNCONVERGED)

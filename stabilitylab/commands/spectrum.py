@@ -32,26 +32,38 @@ def _copies(count: int) -> str:
 def print_spectrum(ds) -> None:
     """The readable summary: J table, M table, non-normality line, verdict."""
     eps = float(ds.attrs["eps"])
+    fixed = bool(ds.attrs.get("fixed_point_converged", 1))
+    if not fixed:
+        console.print(f"[red]the fixed point did not converge (force residual {fmt(ds.attrs['force_residual'])}): "
+                      "the eigenvalues below are of J at that state, not of a fixed point[/]")
+    at = "" if fixed else " at the UNCONVERGED state"
     rows = []
     eig_J = ds["eig_J"].values
     for i, count in _groups(eig_J):
-        lam, crit, res = eig_J[i], ds["eps_crit"].values[i], ds["residual_J"].values[i]
+        lam, crit, res, u = (eig_J[i], ds["eps_crit"].values[i], ds["residual_J"].values[i],
+                             ds["uncertainty_J"].values[i])
         count = max(count, int(ds["multiplicity_J"].values[i])) if "multiplicity_J" in ds else count
         mu = 1 + eps * lam
         kind = "complex" if abs(lam.imag) > 1e-8 * max(abs(lam), 1) else "real"
-        mark = "[red]unstable[/]" if lam.real > 0 else ("[yellow]map-unstable[/]" if abs(mu) > 1 else "stable")
-        rows.append((fmt(complex(lam), 5), _copies(count), fmt(crit), fmt(complex(mu), 5), fmt(abs(mu), 6),
-                     kind, mark, fmt(res, 2)))
+        mark = ("[yellow]marginal[/]" if abs(lam.real) <= u else "[red]unstable[/]" if lam.real > 0
+                else "[yellow]map-unstable[/]" if abs(mu) > 1 else "stable")
+        rows.append((fmt(complex(lam), 5), fmt(u, 2), _copies(count), fmt(crit), fmt(complex(mu), 5),
+                     fmt(abs(mu), 6), kind, mark, fmt(res, 2)))
     how = f", shift-invert σ = {ds.attrs['sigma']:g}" if "sigma" in ds.attrs else ""
-    table(f"rightmost eigenvalues λ of J (ε = {eps:g}{how})",
-          ["λ", "copies", "ε_crit (mode)", "μ = 1+ελ", "|μ|", "kind", "", "residual"], rows)
+    table(f"rightmost eigenvalues λ of J{at} (ε = {eps:g}{how})",
+          ["λ", "±", "copies", "ε_crit (mode)", "μ = 1+ελ", "|μ|", "kind", "", "residual"], rows,
+          secondary=["residual", "copies", "kind", "ε_crit (mode)", "μ = 1+ελ"])
     rows = []
     eig_M = ds["eig_M"].values
     for i, count in _groups(ds["lambda_of_M"].values):
-        mu, lam, res = eig_M[i], ds["lambda_of_M"].values[i], ds["residual_M"].values[i]
-        rows.append((fmt(complex(mu), 5), _copies(count), fmt(abs(mu), 6), fmt(complex(lam), 5),
-                     "[red]>1[/]" if abs(mu) > 1 else "<1", fmt(res, 2)))
-    table("largest-|μ| eigenvalues of M = I + εJ", ["μ", "copies", "|μ|", "λ = (μ−1)/ε", "", "residual"], rows)
+        mu, lam, res, u = (eig_M[i], ds["lambda_of_M"].values[i], ds["residual_M"].values[i],
+                           ds["uncertainty_M"].values[i])
+        side = "≈1" if abs(abs(mu) - 1) <= u else "[red]>1[/]" if abs(mu) > 1 else "<1"
+        rows.append((fmt(complex(mu), 5), fmt(abs(mu), 6), fmt(u, 2), _copies(count), fmt(complex(lam), 5),
+                     side, fmt(res, 2)))
+    table(f"largest-|μ| eigenvalues of M = I + εJ{at}",
+          ["μ", "|μ|", "±", "copies", "λ = (μ−1)/ε", "", "residual"], rows,
+          secondary=["residual", "copies", "λ = (μ−1)/ε"])
     if "leading_multiplicity_J" in ds.attrs:
         console.print(f"multiplicity by deflation: leading λ ×{ds.attrs['leading_multiplicity_J']}, "
                       f"leading μ ×{ds.attrs['leading_multiplicity_M']}")
@@ -107,10 +119,14 @@ def command(alpha, vectors, no_diagnostics, maxiter, sigma, relax_steps, state_p
     one matrix-free Krylov–Schur search that keeps the rightmost eigenvalues of J, the
     largest-modulus eigenvalues of M (flips, eps*lambda < -2, that the first set ranks last) and the
     smallest eps_crit (--search separate: two independent searches).
-    Prints both tables with eps_crit = -2a/(a^2+b^2), non-normality diagnostics and a verdict:
-    stable, continuous-unstable (Re lambda > 0) or discretisation-only-unstable (Re lambda < 0 but
-    |1 + eps*lambda| > 1). If the fixed point, an eigenvalue or a linear solve did not converge the
-    verdict says "not converged: ..." and the exit status is 3.
+    Prints both tables with eps_crit = -2a/(a^2+b^2), each eigenvalue's uncertainty (±: its residual
+    plus 10x the fixed point's force residual plus round-off), non-normality diagnostics and a
+    verdict: stable, marginal (the leading Re lambda within its uncertainty of 0 -- a null space or
+    the Hopf boundary -- or max|mu| within its uncertainty of 1), continuous-unstable
+    (Re lambda > 0) or discretisation-only-unstable (Re lambda < 0 but |1 + eps*lambda| > 1). If the
+    fixed point, an eigenvalue or a linear solve did not converge the verdict says
+    "not converged: ..." and the exit status is 3; an unconverged fixed point gives no stability
+    verdict at all.
     """
     from ..report.figures import spectrum_figure
     from ..spectral.spectrum import spectrum

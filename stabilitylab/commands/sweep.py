@@ -28,12 +28,10 @@ from .spectrum import spectrum_options
 if TYPE_CHECKING:
     import xarray as xr
 
-    from ..model import BlockConfig
-
 # torch, xarray and dask load on use (inside the functions), so ``sweep --help`` answers at once
 
 #: the field options of ``stabilitylab spectrum`` that apply to every checkpoint of a sweep
-SHARED_FIELD_OPTIONS = ("config_text", "batch_size", "device", "dtype", "knobs")
+SHARED_FIELD_OPTIONS = ("config_text", "data", "split", "batch_size", "device", "dtype", "knobs")
 
 
 def _field_options(*names):
@@ -77,12 +75,6 @@ def _point_options(fn):
     return _field_options(*SHARED_FIELD_OPTIONS)(spectrum_options(no_diagnostics(_engine_options(fn))))
 
 
-def _config(opts) -> BlockConfig | None:
-    from ..model import BlockConfig
-
-    return BlockConfig.parse(opts["config_text"]) if opts["config_text"] else None
-
-
 def _checkpoint_paths(patterns) -> list[Path]:
     """Files named by glob patterns or paths (or shipped file names), sorted, without repeats."""
     from .. import checkpoint
@@ -113,16 +105,16 @@ def _spectrum_sweep(points: list[dict], x: str, out: str, opts: dict, title: str
     spec = settings_from(SpectrumSettings, opts)
     readable = [p for p in points if p["checkpoint_sha256"]]
     if not readable:
-        checkpoint.read(points[0]["checkpoint"], _config(opts))  # raises why none can be read
+        checkpoint.read(points[0]["checkpoint"], opts["config_text"])  # raises why none can be read
     fld = resolve_field(ckpt=readable[0]["checkpoint"], batch_seed=readable[0]["batch_seed"],
                         **{name: opts[name] for name in SHARED_FIELD_OPTIONS})
     check_k(spec.k, fld)
     spec = dataclasses.replace(spec, eps=resolve_eps(spec.eps, fld))
-    source = CheckpointSource(_config(opts), opts["batch_size"], str(fld.device), opts["dtype"],
-                              tuple(sorted(parse_knobs(opts["knobs"]).items())))
+    source = CheckpointSource(opts["config_text"], opts["batch_size"], str(fld.device), opts["dtype"],
+                              tuple(sorted(parse_knobs(opts["knobs"]).items())), opts["data"], opts["split"])
     compute = SpectrumPoint(**spec.kwargs(), source=source)
     settings = {"analysis": "spectrum", **spec.kwargs(), "config": opts["config_text"],
-                "batch_size": opts["batch_size"], "dtype": opts["dtype"], "knobs": sorted(opts["knobs"])}
+                "data": opts["data"], "split": opts["split"], "batch_size": opts["batch_size"], "dtype": opts["dtype"], "knobs": sorted(opts["knobs"])}
     attrs = {**store.provenance(None, **settings, residual_kind=RESIDUAL_KIND, model_config=fld.meta.get("config"),
                                 state_size=fld.n, state_shape=list(fld.shape), field_params=dict(fld.params)),
              "analysis": analysis}  # the store's analysis; settings["analysis"] is each point's
@@ -252,7 +244,7 @@ def spectrum_command(ckpt_args, ckpts, batch_seed, out, **opts):
     patterns = [*ckpts, *ckpt_args]
     if not patterns:
         raise StabilityLabError("give the checkpoints: --ckpts 'runs/x/s*.pt' (quoted) or paths")
-    points = sorted((checkpoint_coords(p, _config(opts)) for p in _checkpoint_paths(patterns)),
+    points = sorted((checkpoint_coords(p, opts["config_text"]) for p in _checkpoint_paths(patterns)),
                     key=lambda q: (q["step"], q["checkpoint"]))
     _spectrum_sweep([{**p, "batch_seed": batch_seed} for p in points], "step", out, opts,
                     "spectral drift toward the stability boundary", "sweep-spectrum")
@@ -288,6 +280,6 @@ def batches_command(ckpt, seeds, out, **opts):
     from .. import checkpoint
     from ..parallel.points import checkpoint_coords
 
-    head = checkpoint_coords(checkpoint.resolve(ckpt), _config(opts))
+    head = checkpoint_coords(checkpoint.resolve(ckpt), opts["config_text"])
     _spectrum_sweep([{**head, "batch_seed": s} for s in parse_seeds(seeds)], "batch_seed", out, opts,
                     "spectrum across analysis batches", "sweep-batches")

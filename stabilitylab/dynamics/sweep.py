@@ -34,37 +34,47 @@ def default_grid(crit: float, eps: float) -> np.ndarray:
     return np.geomspace(GRID_SPAN[0] * scale, GRID_SPAN[1] * scale, GRID_POINTS)
 
 
-def _verdict(eps: np.ndarray, kinds: list[str], crit: float, how: str,
-             unsettled=()) -> tuple[str, float, float]:
-    """(text, last converging ε below the onset, onset ε); ``unsettled``: the ε classified as fixed
-    points only because ‖F‖ was still decaying when the run ended (named in the text)."""
-    text, last, onset = _verdict_text(eps, kinds, crit, how)
-    if len(unsettled):
-        text += (f"; not converged within the run at ε = {', '.join(f'{e:g}' for e in unsettled)} "
-                 "(||F|| still decaying: counted as fixed points)")
-    return text, last, onset
+def _list(values) -> str:
+    return ", ".join(f"{v:.4g}" for v in values)
 
 
-def _verdict_text(eps: np.ndarray, kinds: list[str], crit: float, how: str) -> tuple[str, float, float]:
-    bad = [e for e, k in zip(eps, kinds) if k != "fixed_point"]
-    onset = min(bad) if bad else math.nan
-    good = [e for e, k in zip(eps, kinds) if k == "fixed_point" and not e > onset]
-    last = max(good) if good else math.nan
+def _span(values) -> str:
+    values = sorted(values)
+    return f"ε = {values[0]:.4g}" if len(values) == 1 else f"ε = {values[0]:.4g} … {values[-1]:.4g}"
+
+
+def verdict_text(eps: np.ndarray, kinds: list[str], converged, predicted, crit: float,
+                 how: str) -> tuple[str, float, float]:
+    """The sweep's sentence, from exactly the columns its table prints: per ε the attractor
+    ``kinds``, whether ‖F‖ had ``converged`` by the end (a fixed point still decaying is named)
+    and the ``predicted`` max|1 + ελ| (stable iff < 1; NaN without a spectrum). Every ε where
+    the observation (a fixed point or not) and the prediction differ is listed. Returns (text, the
+    largest ε below the first non-fixed-point one that reaches a fixed point, that first ε)."""
+    fixed = np.array([k == "fixed_point" for k in kinds])
+    other = [(e, k) for e, k in zip(eps, kinds) if k != "fixed_point"]
+    onset = min((e for e, _ in other), default=math.nan)
+    below = [e for e, f in zip(eps, fixed) if f and not e > onset]
+    last = max(below) if below else math.nan
+    parts = []
+    if fixed.any():
+        slow = [e for e, f, c in zip(eps, fixed, converged) if f and not c]
+        parts.append(f"fixed point at {_span(eps[fixed])} ({int(fixed.sum())} of {len(eps)})"
+                     + (f", still decaying at the end at ε = {_list(slow)}" if slow else ""))
+    for kind in dict.fromkeys(k for _, k in other):
+        parts.append(f"{kind.replace('_', ' ')} at {_span([e for e, k in other if k == kind])}")
+    observed = "; ".join(parts)
     if math.isnan(crit):
-        pred = f"no spectrum prediction ({how})"
-    elif crit == 0:
-        pred = "the fixed point has Re λ ≥ 0: unstable for every ε — a real (continuous-time) instability"
-    else:
-        pred = f"spectrum predicts ε_crit = {crit:.6g}"
-    if not bad:
-        return f"converges for every ε up to {max(eps):g}; {pred}", last, onset
-    kind = kinds[list(eps).index(onset)].replace("_", " ")
-    if not good:
-        return f"converges for no ε down to {min(eps):g} ({kind} at ε={onset:g}); {pred}", last, onset
-    agree = "" if math.isnan(crit) or crit == 0 else (
-        "; consistent: a discretisation artifact, ε < ε_crit restores the fixed point" if last < crit <= onset
-        else "; inconsistent with the observed onset")
-    return f"fixed point up to ε={last:g}, {kind} from ε={onset:g}; {pred}{agree}", last, onset
+        return f"{observed}; no spectrum prediction ({how})", last, onset
+    pred = ("the fixed point has Re λ ≥ 0: no ε is stable (a real, continuous-time instability)" if crit == 0
+            else f"the spectrum predicts ε_crit = {crit:.6g}")
+    stable = np.asarray(predicted) < 1
+    wrong = [e for e, f, p in zip(eps, fixed, stable) if f != p]
+    if wrong:
+        return (f"{observed}; {pred}, but the observation differs from the predicted max|μ| at "
+                f"ε = {_list(wrong)}"), last, onset
+    tail = ("" if crit == 0 or fixed.all() or not fixed.any()
+            else " — a discretisation artifact: ε < ε_crit restores the fixed point")
+    return f"{observed}; {pred}: consistent with the predicted max|μ| at every ε{tail}", last, onset
 
 
 def eps_sweep(field: Field, eps=None, steps: int = 3000, *, tail: int | None = None, k: int = 6,
@@ -106,8 +116,8 @@ def eps_sweep(field: Field, eps=None, steps: int = 3000, *, tail: int | None = N
                        {"long_name": "1 if ||F|| <= fp_tol max||z|| at the last step (0: a fixed point only "
                                      "by its still-decaying residual, or no fixed point)"})
     kinds = [r.kind for r in att.rows]
-    unsettled = [e for e, k, s in zip(eps, kinds, settled) if k == "fixed_point" and not s]
-    text, last, onset = _verdict(eps, kinds, crit, how, unsettled)
+    predicted = ds["predicted_max_abs_mu"].values if "predicted_max_abs_mu" in ds else np.full(len(eps), np.nan)
+    text, last, onset = verdict_text(eps, kinds, settled, predicted, crit, how)
     ds.attrs = provenance(field, command=command, analysis="eps-sweep", verdict=text, eps_converged_max=last,
                           eps_onset=onset, fixed_point=how,
                           spectrum_eps=float(eps.max()), **ds.attrs)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..data import analysis_batch_with_targets, corpus_from_spec
 from ..errors import FieldError
 from ..field import Field
 from ..model import BlockForce, EquilibriumBlock
@@ -28,19 +27,16 @@ def readout_loss(block: EquilibriumBlock, z: torch.Tensor, targets: torch.Tensor
 
 def readout_batch(field: Field) -> tuple[EquilibriumBlock, torch.Tensor, torch.Tensor]:
     """The block, its token batch ``idx`` and the next-token ``targets`` behind a checkpoint's Field
-    (:func:`stabilitylab.load`): the same tokens, redrawn from the batch seed with their targets."""
+    (:func:`stabilitylab.load`, which records both)."""
     if not isinstance(field.force, BlockForce):
         raise FieldError("gradcheck needs a checkpoint's field (an equilibrium block with a next-token "
                          "readout loss); for another field use stabilitylab.gradients.field_objective")
-    block, meta = field.force.block, field.meta
-    spec = meta.get("batch_corpus")
-    corpus = corpus_from_spec(spec) if spec and spec != "uniform-random" else None
-    idx = torch.tensor(meta["batch_idx"])
-    B, T = idx.shape
-    idx2, targets = analysis_batch_with_targets(block.config.vocab, T, B, meta["batch_seed"], corpus)
-    if not torch.equal(idx, idx2):
-        raise RuntimeError("the target batch does not match the analysed batch")  # a bug, not user input
-    return block, idx.to(field.device), targets.to(field.device)
+    targets = field.meta.get("batch_targets")
+    if targets is None:
+        raise FieldError("the input batch has no next token after its windows (prepared sequences of "
+                         "exactly T tokens): a readout loss needs sequences of at least T + 1 tokens")
+    idx = torch.tensor(field.meta["batch_idx"])
+    return field.force.block, idx.to(field.device), torch.tensor(targets).to(field.device)
 
 
 def block_objective(block: EquilibriumBlock, idx: torch.Tensor, targets: torch.Tensor,

@@ -18,7 +18,6 @@ import xarray as xr
 from .. import checkpoint
 from ..errors import CheckpointError
 from ..field import Field
-from ..model import BlockConfig
 from ..spectral.spectrum import spectrum
 from .engine import PointResult
 from .sweepstore import NOT_CONVERGED, template_like
@@ -29,7 +28,7 @@ POINT_ATTRS = ("verdict", "verdict_text", "leading_kind", "force_residual", "ste
                "converged_M", "matvecs_J", "matvecs_M", "matvecs_nonnormality")
 
 
-def checkpoint_coords(path: Path, config: BlockConfig | None = None) -> dict:
+def checkpoint_coords(path: Path, config: str | None = None) -> dict:
     """A point's coordinates from the checkpoint file (an unreadable one fails in its task); the
     path is made absolute, so a rerun from another directory resumes the same sweep."""
     try:
@@ -45,15 +44,18 @@ class CheckpointSource:
     """How a point's checkpoint becomes a Field: :func:`stabilitylab.checkpoint.load` on the point's
     batch seed with these options, then the knob overrides ``knobs`` ((name, value) pairs)."""
 
-    config: BlockConfig | None = None
+    config: str | None = None  # --config text
     batch_size: int = 1
     device: str = "cpu"
     dtype: str = "float64"
     knobs: tuple[tuple[str, float], ...] = ()
+    data: str | None = None
+    split: str = "val"
 
     def field(self, point: dict) -> Field:
         fld = checkpoint.load(point["checkpoint"], batch_seed=point["batch_seed"], batch_size=self.batch_size,
-                              config=self.config, device=torch.device(self.device), dtype=getattr(torch, self.dtype))
+                              config=self.config, device=torch.device(self.device), dtype=getattr(torch, self.dtype),
+                              data=self.data, split=self.split)
         if self.knobs:
             fld = fld.with_params(**dict(self.knobs))
         fld.check_finite(what="initial state")

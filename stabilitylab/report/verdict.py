@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from .. import store
-from ..spectral.euler import CONTINUOUS_UNSTABLE, DISCRETISATION_ONLY, is_complex, map_instability_kind, modulus_text
+from ..spectral.euler import CONTINUOUS_UNSTABLE, DISCRETISATION_ONLY, MARGINAL, is_complex, map_instability_kind, modulus_text
 from . import drift, stability_map
 from .text import (ESTIMATOR_NAMES, KIND_NAMES, RULE_NAMES, SPECIAL_NAMES, TARGET_NAMES, eig, knob, knob_label,
                    num, values)
@@ -40,6 +40,8 @@ def spectrum(ds: xr.Dataset) -> str:
         how = SPECIAL_NAMES[map_instability_kind(mu[np.argmax(np.abs(mu))])]
         text = (f"No stable fixed point at ε = {eps:g} (max|μ| = {modulus_text(mu_max)} > 1, {how}); {what} has "
                 f"Re λ < 0, so the loss of stability is a discretisation effect: ε < {num(crit)} restores it.")
+    elif ds.attrs["verdict"] == MARGINAL:
+        text = f"Marginal at ε = {eps:g}: {ds.attrs['verdict_text'].split(': marginal, ')[-1]} ({what})."
     else:
         text = (f"Stable fixed point at ε = {eps:g}: max|μ| = {modulus_text(mu_max)} < 1 and {what} has Re λ < 0; "
                 f"the relaxation stays stable for ε < {num(crit)}.")
@@ -120,31 +122,8 @@ def cycle(ds: xr.Dataset) -> str:
 
 
 def eps_sweep(ds: xr.Dataset) -> str:
-    """The observed onset of non-convergence against the predicted ε_crit."""
-    crit, onset, last = float(ds["eps_crit"]), float(ds.attrs["eps_onset"]), float(ds.attrs["eps_converged_max"])
-    grid = ds["eps"].values
-    if math.isnan(crit):
-        pred = "no spectrum prediction"
-    elif crit == 0:
-        pred = "the spectrum has Re λ ≥ 0, so no ε is stable"
-    else:
-        pred = f"the spectrum predicts ε_crit = {num(crit)}"
-    if math.isnan(onset):
-        return f"ε-sweep: the relaxation converges for every ε up to {num(grid.max())}; {pred}."
-    kind = KIND_NAMES.get(str(ds["kind"].values[list(grid).index(onset)]), "")
-    if math.isnan(last):
-        return f"ε-sweep: no ε down to {num(grid.min())} converges ({kind} at ε = {num(onset)}); {pred}."
-    agree = ""
-    if crit > 0 and last < crit <= onset:
-        agree = " — consistent"
-    elif crit > 0 and onset < crit and "predicted_max_abs_mu" in ds:
-        mu = float(ds["predicted_max_abs_mu"].values[list(grid).index(onset)])
-        agree = (f" — below the prediction: at ε = {num(onset)} the spectrum gives max|μ| = {num(mu, 4)}, so the "
-                 "relaxation there should converge, if slowly")
-    elif crit > 0:
-        agree = " — the observed onset lies above the prediction"
-    return f"ε-sweep: fixed point up to ε = {num(last)}, {kind} from ε = {num(onset)}; {pred}{agree}."
-
+    """The sweep's own sentence (derived from its table by :func:`stabilitylab.dynamics.sweep.verdict_text`)."""
+    return f"ε-sweep: {ds.attrs['verdict']}."
 
 def knockout(ds: xr.Dataset) -> str:
     """Which scales of the knocked-out component converge, and whether the spectrum agrees."""

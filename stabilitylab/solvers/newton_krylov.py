@@ -130,6 +130,30 @@ def newton_krylov(
                        **trace.arrays())
 
 
+#: stagnated Newton solves go back to relaxation at most this many times, each handing over at a
+#: residual HANDOVER_SHRINK times smaller (1e-2 → 1e-4 → 1e-6 by default)
+MAX_HANDOVERS, HANDOVER_SHRINK = 3, 1e-2
+
+
+def _stagnated(nk: SolveResult) -> bool:
+    return not nk.converged and nk.reason.startswith("stagnated")
+
+
+def _chain(stages: list[tuple[SolveResult, bool]]) -> dict:
+    """The traces of solver stages on one ``step`` axis; ``(result, continues)``: whether the stage
+    started from the previous stage's final state (whose trace entry it then repeats)."""
+    parts, offset = [], 0
+    for i, (res, continues) in enumerate(stages):
+        drop = 1 if continues and i else 0
+        if parts and drop:  # the previous stage's last entry is this stage's first
+            parts[-1] = {k: v[:-1] for k, v in parts[-1].items()}
+        steps = res.step + offset + (0 if (continues or not i) else 1)
+        parts.append({"step": steps, "force_residual": res.force_residual,
+                      "step_residual": res.step_residual, "eps": res.eps})
+        offset = int(steps[-1]) if len(steps) else offset
+    return {k: np.concatenate([p[k] for p in parts]) for k in ("step", "force_residual", "step_residual", "eps")}
+
+
 def find_fixed_point(
     field: Field,
     eps: float = 0.1,
@@ -153,34 +177,56 @@ def find_fixed_point(
     rate max|μ| would take hundreds; at n = 131,072 this cut the fixed point from 315 to 172
     forward-equivalents); without ``newton`` it relaxes to ``tol``. Newton starts from the relaxed
     state, or from ``z0`` when relaxation increased the force residual (it ran away from an
-    unstable fixed point, or blew up): Newton can still reach that fixed point. The returned traces
-    concatenate both stages on one ``step`` axis (Newton entries have ``eps`` = NaN); ``solver``
-    is ``'euler+newton'``, or ``'euler'`` if Newton was not needed.
+    unstable fixed point, or blew up): Newton can still reach that fixed point.
+
+    Newton is local: from the hand-over state it can stagnate in a local minimum of ‖F‖ (where J
+    is nearly singular) although the relaxation converges. A stagnated Newton solve goes back to
+    relaxation (the same Euler map, at most ``relax_steps`` more steps from the relaxed state —
+    not an overshoot-driven ε, which on non-normal fields shrinks ε at every transient rise of ‖F‖)
+    and hands over again at a residual 100× smaller, up to :data:`MAX_HANDOVERS` times, while the
+    relaxation still makes progress; the reason names every stage. The returned traces concatenate all stages on one ``step`` axis (Newton entries
+    have ``eps`` = NaN); ``solver`` lists the stages (``'euler+newton'``, ``'euler'`` if Newton was
+    not needed, ``'euler+newton+euler+newton'`` after a fallback).
     """
     if overrides:
         field = field.with_params(**overrides)
     z_start = initial_state(field, z0)
-    rel = relax_euler(field, eps, relax_steps, z_start, tol=max(tol, newton_from) if newton else tol,
-                      progress=progress)
+    handover = max(tol, newton_from) if newton else tol
+    rel = relax_euler(field, eps, relax_steps, z_start, tol=handover, progress=progress)
+    stages, names, reasons = [(rel, True)], ["euler"], [f"euler: {rel.reason}"]
     if not newton or rel.final_force_residual <= tol:
         return rel
     from_relaxed = len(rel.step) > 0 and rel.final_force_residual <= rel.force_residual[0]
-    newton_start = rel.z if from_relaxed else z_start
-    nk = newton_krylov(field, newton_start, tol=tol, maxiter=maxiter,
-                       gmres_tol=gmres_tol, gmres_restart=gmres_restart, line_search=line_search,
-                       gmres_maxiter=gmres_maxiter)
-    keep = slice(0, -1) if from_relaxed else slice(None)
-    offset = (rel.step[-1] if len(rel.step) else -1) + (0 if from_relaxed else 1)
-    start = "relaxed state" if from_relaxed else "z0 (relaxation increased the force residual)"
-    reason = f"euler: {rel.reason}; newton from {start}: {nk.reason}"
+    newton_start, relaxed = (rel.z if from_relaxed else z_start), rel
+    for attempt in range(MAX_HANDOVERS + 1):
+        nk = newton_krylov(field, newton_start, tol=tol, maxiter=maxiter, gmres_tol=gmres_tol,
+                           gmres_restart=gmres_restart, line_search=line_search, gmres_maxiter=gmres_maxiter)
+        start = ("relaxed state" if newton_start is relaxed.z else
+                 "z0 (relaxation increased the force residual)")
+        stages.append((nk, newton_start is relaxed.z))
+        names.append("newton")
+        reasons.append(f"newton from {start}: {nk.reason}")
+        if nk.converged or not _stagnated(nk) or attempt == MAX_HANDOVERS or newton_start is not relaxed.z:
+            break
+        handover = max(tol, handover * HANDOVER_SHRINK)
+        again = relax_euler(field, eps, relax_steps, relaxed.z, tol=handover, progress=progress)
+        stages.append((again, False))  # restarts from the relaxed state, not from Newton's
+        names.append("euler")
+        reasons.append(f"back to relaxation (Newton stagnated): {again.reason}")
+        if again.converged and handover <= tol:
+            nk = again
+            break
+        if again.final_force_residual >= relaxed.final_force_residual:
+            break  # relaxation makes no progress either: report the stagnation
+        newton_start, relaxed = again.z, again
     settings = {**nk.settings, "eps": eps, "relax_steps": relax_steps, "newton_from": newton_from,
-                "newton_start": "relaxed" if from_relaxed else "z0"}
+                "newton_start": "relaxed" if newton_start is relaxed.z else "z0",
+                "handovers": names.count("newton")}
+    newtons = [r for r, _ in stages if r.solver == "newton"]
     return SolveResult(
-        nk.z, nk.converged, reason, "euler+newton", settings,
-        step=np.concatenate([rel.step[keep], nk.step + offset]),
-        force_residual=np.concatenate([rel.force_residual[keep], nk.force_residual]),
-        step_residual=np.concatenate([rel.step_residual[keep], nk.step_residual]),
-        eps=np.concatenate([rel.eps[keep], nk.eps]),
-        iterations=rel.iterations + nk.iterations, nfev=rel.nfev + nk.nfev, matvecs=nk.matvecs,
-        linear_iterations=nk.linear_iterations, polished_from=newton_start,
+        nk.z, nk.converged, "; ".join(reasons), "+".join(names), settings, **_chain(stages),
+        iterations=sum(r.iterations for r, _ in stages), nfev=sum(r.nfev for r, _ in stages),
+        matvecs=sum(r.matvecs for r in newtons),
+        linear_iterations=np.concatenate([r.linear_iterations for r in newtons]),
+        polished_from=newton_start if nk.solver == "newton" else None,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 from ..errors import ConfigError
@@ -42,6 +43,26 @@ def progress_bar(total: int, description: str, enabled: bool):
 def initial_state(field: Field, z0: torch.Tensor | None) -> torch.Tensor:
     """A private copy of ``z0`` (default ``field.z0``) in the field's shape."""
     return (field.z0 if z0 is None else z0).detach().reshape(field.shape).clone()
+
+
+#: a force residual within this many ulps is at the round-off floor of the state's dtype
+ROUNDOFF_ULPS = 1000
+
+
+def trend(residuals, ulp: float) -> str:
+    """What a residual trace did over its last quarter: at the round-off floor, still decreasing
+    (by the factor per step), stalled, or rising."""
+    r = np.asarray(residuals, dtype=float)
+    if r[-1] <= ROUNDOFF_ULPS * ulp:
+        return "at the round-off floor (converged as far as the dtype allows)"
+    q = max(1, len(r) // 4)
+    start, end = r[-1 - q], r[-1]
+    rate = (end / start) ** (1 / q) if start > 0 else math.nan
+    if rate < 0.999:
+        return f"still decreasing (×{rate:.4f} per step over the last {q} steps): give more steps or a tol"
+    if rate > 1.001:
+        return f"rising (×{rate:.4f} per step over the last {q} steps): not settling on a fixed point"
+    return f"stalled (no decrease over the last {q} steps): not a fixed point within round-off"
 
 
 def _done(tol, r, k) -> str:
@@ -90,7 +111,8 @@ def relax_euler(
     if reason is None:
         r = trace.rows[-1][1]
         reason = (f"maxiter reached ({steps} steps), force residual {r:.2e} > tol {tol:.0e}"
-                  if tol is not None else f"ran all {steps} steps (no tol); force residual {r:.2e}")
+                  if tol is not None else f"ran all {steps} steps (no tol): force residual {r:.2e}, "
+                  f"{trend([row[1] for row in trace.rows], torch.finfo(z.dtype).eps)}")
     settings = dict(eps=eps, steps=steps, tol=tol, record_every=record_every)
     return SolveResult(good, converged, reason, "euler", settings, iterations=good_k, nfev=nfev,
                        **trace.arrays())

@@ -12,7 +12,21 @@ import numpy as np
 STABLE = "stable"
 CONTINUOUS_UNSTABLE = "continuous-unstable"
 DISCRETISATION_ONLY = "discretisation-only-unstable"
+MARGINAL = "marginal"  # on the boundary within the eigenvalues' uncertainty (or a null space)
 UNCONVERGED = "unconverged"  # some number the verdict rests on did not converge: no verdict
+
+#: an eigenvalue of J at a state with force residual r (a rate, like λ) is known to about
+#: FIXED_POINT_FACTOR · r: the state is ~J⁻¹F from the fixed point and J varies on the scale of the
+#: state, so eigenvalues near the boundary move by O(r) (a continuum of fixed points: exactly ∝ r)
+FIXED_POINT_FACTOR = 10.0
+
+
+def eigen_uncertainty(residuals, force_residual: float, scale: float, dtype_eps: float) -> np.ndarray:
+    """Uncertainty of each eigenvalue of J: its residual ‖Jx − λx‖ (backward error), plus
+    :data:`FIXED_POINT_FACTOR` × the fixed point's force residual, plus the round-off floor
+    100 · ulp · ``scale`` (``scale``: the largest |λ| found)."""
+    res = np.nan_to_num(np.asarray(residuals, dtype=float), nan=0.0)
+    return res + FIXED_POINT_FACTOR * max(force_residual, 0.0) + 100 * dtype_eps * max(scale, 1e-300)
 
 
 def multiplier(lam, eps: float):
@@ -53,16 +67,25 @@ def modulus_text(m: float, digits: int = 4) -> str:
     return text
 
 
-def stability_verdict(eig_J, eig_M, eps: float, min_eps_crit: float | None = None) -> tuple[str, str]:
+def stability_verdict(eig_J, eig_M, eps: float, min_eps_crit: float | None = None,
+                      uncertainty_J=None, uncertainty_M=None) -> tuple[str, str]:
     """(verdict, one-line explanation) from leading eigenvalues of J and of M = I + εJ.
 
-    continuous-unstable: some Re λ > 0 (no ε helps); discretisation-only-unstable: all Re λ < 0
-    but some |μ| > 1 (a smaller ε restores stability: ε < min ε_crit); otherwise stable.
-    ``min_eps_crit``: the smallest ε_crit over all modes when known (else over the given modes).
+    continuous-unstable: some Re λ > 0 beyond its uncertainty (no ε helps); marginal: the leading
+    Re λ within its uncertainty of 0 (a zero eigenvalue: a null space — a continuum of fixed points
+    or a symmetry; a complex pair: on the Hopf boundary), or, with Re λ < 0, the largest |μ| within
+    its uncertainty of 1; discretisation-only-unstable: all Re λ < 0 but some |μ| > 1 (a smaller ε
+    restores stability: ε < min ε_crit); otherwise stable. ``uncertainty_J``/``uncertainty_M``: per
+    eigenvalue (:func:`eigen_uncertainty`; default 0). ``min_eps_crit``: the smallest ε_crit over all
+    modes when known (else over the given modes).
     """
     eig_J = np.asarray(eig_J, dtype=complex)
     eig_M = np.asarray(eig_M, dtype=complex)
-    lead = eig_J[np.argmax(eig_J.real)] if eig_J.size else 0j
+    u_J = np.zeros(eig_J.shape) if uncertainty_J is None else np.asarray(uncertainty_J, dtype=float)
+    u_M = np.zeros(eig_M.shape) if uncertainty_M is None else np.asarray(uncertainty_M, dtype=float)
+    i_lead = int(np.argmax(eig_J.real)) if eig_J.size else None
+    lead = eig_J[i_lead] if eig_J.size else 0j
+    u_lead = float(u_J[i_lead]) if eig_J.size else 0.0
     kind = "complex pair" if is_complex(lead) else "real mode"
     # the M search may see stiff modes (ελ < −2) the rightmost-J search ranks last: λ = (μ − 1)/ε
     crit = eps_crit(np.concatenate([eig_J, (eig_M - 1.0) / eps]))
@@ -70,14 +93,25 @@ def stability_verdict(eig_J, eig_M, eps: float, min_eps_crit: float | None = Non
     emin = float(pos.min()) if pos.size else 0.0
     if min_eps_crit is not None:
         emin = min_eps_crit
-    mu_max = float(np.abs(eig_M).max()) if eig_M.size else 0.0
-    if lead.real > 0:
+    i_mu = int(np.argmax(np.abs(eig_M))) if eig_M.size else None
+    mu_max = float(np.abs(eig_M[i_mu])) if eig_M.size else 0.0
+    u_mu = float(u_M[i_mu]) if eig_M.size else 0.0
+    if lead.real > u_lead:
         return CONTINUOUS_UNSTABLE, (f"{kind}, Re λ={lead.real:.3g}>0: the fixed point is unstable for "
                                      "every ε (continuous-time instability)")
-    if mu_max > 1:
-        mu_lead = eig_M[np.argmax(np.abs(eig_M))]
-        how = map_instability_kind(mu_lead).replace("_", "–")
+    if abs(lead.real) <= u_lead:
+        what = ("on the Hopf boundary" if is_complex(lead) else
+                "a zero eigenvalue: a null space (a continuum of fixed points or a symmetry)")
+        return MARGINAL, (f"{kind}, Re λ={lead.real:.3g} lies within its uncertainty ±{u_lead:.2g} of 0: "
+                          f"marginal, {what}")
+    mu_lead = eig_M[i_mu] if eig_M.size else 0j
+    how = map_instability_kind(mu_lead).replace("_", "–")
+    if mu_max - 1 > u_mu:
         return DISCRETISATION_ONLY, (f"{kind}, Re λ<0, Euler-unstable at ε={eps:g} (max|μ|={modulus_text(mu_max)}, "
                                      f"{how}; ε_crit={emin:.3g}): discretisation-only instability")
+    if abs(mu_max - 1) <= u_mu:
+        return MARGINAL, (f"{kind}, Re λ<0, max|μ|={modulus_text(mu_max)} lies within its uncertainty "
+                          f"±{u_mu:.2g} of 1 at ε={eps:g}: marginal, on the Euler-map ({how}) boundary "
+                          f"(ε_crit={emin:.3g})")
     return STABLE, (f"{kind}, Re λ={lead.real:.3g}<0 and max|μ|={modulus_text(mu_max)}<1 at ε={eps:g}: stable "
                     f"(ε_crit={emin:.3g})")

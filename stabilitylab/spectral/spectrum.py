@@ -31,7 +31,7 @@ from ..solvers import find_fixed_point
 from ..store import provenance
 from ..solvers.result import RESIDUAL_KINDS
 from .dense import DENSE_MAX_N, leading_eigs, needs_dense
-from .euler import UNCONVERGED, eps_crit, is_complex, stability_verdict
+from .euler import UNCONVERGED, eigen_uncertainty, eps_crit, is_complex, stability_verdict
 from .krylov_schur import eigs_shared
 from .multiplicity import count_copies, multiplicity as copies_found
 from .nonnormal import MODES, nonnormality
@@ -140,12 +140,22 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         lead |= np.abs(lam - np.conj(lam[0])) <= 1e-6 * max(abs(lam[0]), 1.0)
         mult_J[lead] = copies["J"][0]
     crit = eps_crit(lam)
-    verdict, text = stability_verdict(lam, mu, eps, min_crit)
-    if problems:
-        verdict, text = UNCONVERGED, f"not converged: {'; '.join(problems)} — unusable as is ({text})"
+    scale = float(np.abs(np.concatenate([lam, (mu - 1) / eps])).max())
+    floor = torch.finfo(field.dtype).eps
+    u_J = eigen_uncertainty(rj.residuals.numpy(), force_res, scale, floor)
+    u_M = eigen_uncertainty(np.asarray(res_M) / eps, force_res, scale, floor) * eps
+    verdict, text = stability_verdict(lam, mu, eps, min_crit, u_J, u_M)
+    if not fp_attrs.get("fixed_point_converged", 1):
+        verdict, text = UNCONVERGED, (f"not converged: {'; '.join(problems)} — no stability verdict: the "
+                                      "eigenvalues are of J at a state that is not a fixed point")
+    elif problems:
+        verdict, text = UNCONVERGED, f"not converged: {'; '.join(problems)} — unusable as is (tentative: {text})"
     data = {
         "eig_J": ("mode", _pad(lam, m, nan), {"long_name": "eigenvalues of J, rightmost first"}),
         "residual_J": ("mode", _pad(rj.residuals.numpy(), m, np.nan), {"long_name": "||Jx - lambda x||/||x||"}),
+        "uncertainty_J": ("mode", _pad(u_J, m, np.nan),
+                          {"long_name": "uncertainty of lambda: residual_J + 10 force_residual + round-off",
+                           "units": "per unit time"}),
         "eps_crit": ("mode", _pad(crit, m, np.nan), {"long_name": "-2a/(a^2+b^2) for a<0, else 0"}),
         "mu_of_J": ("mode", _pad(1 + eps * lam, m, nan), {"long_name": "1 + eps*lambda"}),
         "complex_J": ("mode", _pad(is_complex(lam), m, False)),
@@ -154,6 +164,8 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
                                          "by deflation for the leading one if asked)"}),
         "eig_M": ("mode", _pad(mu, m, nan), {"long_name": "eigenvalues of M = I + eps J, largest modulus first"}),
         "residual_M": ("mode", _pad(res_M, m, np.nan), {"long_name": "||Mx - mu x||/||x||"}),
+        "uncertainty_M": ("mode", _pad(u_M, m, np.nan),
+                          {"long_name": "uncertainty of mu: residual_M + eps (10 force_residual + round-off)"}),
         "lambda_of_M": ("mode", _pad((mu - 1) / eps, m, nan), {"long_name": "(mu - 1)/eps"}),
         "complex_M": ("mode", _pad(is_complex(mu), m, False)),
         "n_unstable_J": ((), int((lam.real > 0).sum())),
