@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import GENERATED, corpus_from_spec
+from .data import GENERATED, Corpus, corpus_from_spec
 from .errors import StabilityLabError
 
 SPLITS = ("train", "val")
@@ -36,11 +36,10 @@ HASH_WHOLE, HASH_SAMPLE = 256 << 20, 16 << 20
 
 
 class DataError(StabilityLabError):
-    """The --data source cannot be read or does not fit the model."""
+    """The data source cannot be read or does not fit the model (messages start with ``data``)."""
 
     def __init__(self, message: str):
-        super().__init__(message)
-        self.param = "data"
+        super().__init__(message, param="data")
 
 
 @dataclass(frozen=True)
@@ -112,12 +111,12 @@ def read_meta(path: Path) -> dict:
     try:
         meta = _PlainUnpickler(io.BytesIO(path.read_bytes())).load()
     except pickle.UnpicklingError as exc:
-        raise DataError(f"--data {path} holds Python objects ({exc}), not plain data; stabilitylab "
+        raise DataError(f"data {path} holds Python objects ({exc}), not plain data; stabilitylab "
                         "refuses to run pickled code — re-save it with plain dicts/lists/str/int") from None
     except Exception as exc:
-        raise DataError(f"--data {path} is not a readable pickle ({type(exc).__name__}: {exc})") from None
+        raise DataError(f"data {path} is not a readable pickle ({type(exc).__name__}: {exc})") from None
     if not isinstance(meta, dict):
-        raise DataError(f"--data {path} holds a {type(meta).__name__}, expected a dict with vocab_size")
+        raise DataError(f"data {path} holds a {type(meta).__name__}, expected a dict with vocab_size")
     return meta
 
 
@@ -131,10 +130,10 @@ def _stream_split(tokens: np.ndarray, split: str) -> np.ndarray:
 def _integer_tokens(arr, path) -> np.ndarray:
     arr = np.asarray(arr)
     if arr.dtype.kind not in "iu" or arr.ndim not in (1, 2):
-        raise DataError(f"--data {path} holds a {arr.ndim}-D {arr.dtype} array; expected a 1-D token "
+        raise DataError(f"data {path} holds a {arr.ndim}-D {arr.dtype} array; expected a 1-D token "
                         "stream or 2-D sequences of integer token ids")
     if arr.size and int(arr.min()) < 0:
-        raise DataError(f"--data {path} has negative token ids")
+        raise DataError(f"data {path} has negative token ids")
     return arr
 
 
@@ -143,14 +142,14 @@ def _array(path: Path, split: str) -> TokenSource:
         try:
             arr = np.load(path, allow_pickle=False, mmap_mode="r")
         except ValueError as exc:
-            raise DataError(f"--data {path} cannot be read without pickle ({exc})") from None
+            raise DataError(f"data {path} cannot be read without pickle ({exc})") from None
     else:
         try:
             arr = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise DataError(f"--data {path} is not a plain tensor file ({str(exc).splitlines()[0][:120]})") from None
+            raise DataError(f"data {path} is not a plain tensor file ({str(exc).splitlines()[0][:120]})") from None
         if not isinstance(arr, torch.Tensor):
-            raise DataError(f"--data {path} holds a {type(arr).__name__}, expected a tensor of token ids")
+            raise DataError(f"data {path} holds a {type(arr).__name__}, expected a tensor of token ids")
         arr = arr.numpy()
     arr = _integer_tokens(arr, path)
     return TokenSource(_stream_split(arr, split), str(path), "array", split, _file_sha(path))
@@ -160,14 +159,14 @@ def _nanogpt(folder: Path, split: str) -> TokenSource:
     binary = folder / f"{split}.bin"
     if not binary.is_file():
         have = sorted(p.name for p in folder.glob("*.bin"))
-        raise DataError(f"--data {folder} has no {split}.bin (found: {', '.join(have) or 'no .bin files'}); "
+        raise DataError(f"data {folder} has no {split}.bin (found: {', '.join(have) or 'no .bin files'}); "
                         "a nanoGPT-style folder holds train.bin and val.bin (uint16 token ids)")
     meta_path = folder / "meta.pkl"
     vocab = None
     if meta_path.is_file():
         vocab = read_meta(meta_path).get("vocab_size")
         if not (isinstance(vocab, int) and vocab > 0):
-            raise DataError(f"--data {meta_path}: vocab_size is {vocab!r}, expected a positive integer")
+            raise DataError(f"data {meta_path}: vocab_size is {vocab!r}, expected a positive integer")
     tokens = np.memmap(binary, dtype=np.uint16, mode="r")
     return TokenSource(tokens, str(folder), "nanogpt", split, _file_sha(binary), vocab)
 
@@ -175,7 +174,7 @@ def _nanogpt(folder: Path, split: str) -> TokenSource:
 def open_source(spec: str, split: str = "val") -> TokenSource:
     """The token source named by ``spec`` (see the module docstring), restricted to ``split``."""
     if split not in SPLITS:
-        raise DataError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+        raise StabilityLabError(f"split must be one of {', '.join(SPLITS)}, got {split!r}", param="split")
     path = Path(spec)
     if spec.startswith(GENERATED) or path.suffix.lower() not in (".npy", ".pt") and path.is_file():
         corpus = corpus_from_spec(spec)
@@ -186,18 +185,18 @@ def open_source(spec: str, split: str = "val") -> TokenSource:
         return _nanogpt(path, split)
     if path.is_file():
         return _array(path, split)
-    raise DataError(f"--data {spec} not found (give a text file, a nanoGPT folder with train.bin/val.bin, "
+    raise DataError(f"data {spec} not found (give a text file, a nanoGPT folder with train.bin/val.bin, "
                     "a .npy/.pt token array, or generated)")
 
 
 def check_vocab(src: TokenSource, vocab: int) -> None:
     """The source's tokens must index the model's embedding (and a declared vocabulary match it)."""
     if src.vocab_size is not None and src.vocab_size != vocab:
-        raise DataError(f"--data {src.source} has a vocabulary of {src.vocab_size} tokens but the model "
+        raise DataError(f"data {src.source} has a vocabulary of {src.vocab_size} tokens but the model "
                         f"embeds {vocab}; give the data the model was trained on")
     top = int(src.tokens.max()) if src.tokens.size else -1
     if top >= vocab:
-        raise DataError(f"--data {src.source} has token id {top}, outside the model's vocabulary of {vocab}")
+        raise DataError(f"data {src.source} has token id {top}, outside the model's vocabulary of {vocab}")
 
 
 def draw(src: TokenSource, B: int, T: int, seed: int = 0) -> Batch:
@@ -211,7 +210,7 @@ def draw(src: TokenSource, B: int, T: int, seed: int = 0) -> Batch:
     tokens = src.tokens
     if tokens.ndim == 1:
         if len(tokens) <= T + 1:
-            raise DataError(f"--data {src.source}: the {src.split} split has {len(tokens)} tokens, fewer "
+            raise DataError(f"data {src.source}: the {src.split} split has {len(tokens)} tokens, fewer "
                             f"than T+1 = {T + 1}")
         offsets = torch.randint(0, len(tokens) - T - 1, (B,), generator=g).tolist()
         windows = np.stack([np.asarray(tokens[s:s + T + 1], dtype=np.int64) for s in offsets])
@@ -219,9 +218,9 @@ def draw(src: TokenSource, B: int, T: int, seed: int = 0) -> Batch:
     else:
         rows, length = tokens.shape
         if length < T:
-            raise DataError(f"--data {src.source}: its sequences have {length} tokens, the model needs T = {T}")
+            raise DataError(f"data {src.source}: its sequences have {length} tokens, the model needs T = {T}")
         if B > rows:
-            raise DataError(f"--data {src.source} has {rows} sequences, fewer than --batch-size {B}")
+            raise DataError(f"data {src.source} has {rows} sequences, fewer than the batch size {B}")
         offsets = torch.randperm(rows, generator=g)[:B].tolist()
         windows = np.stack([np.asarray(tokens[r, :T + 1], dtype=np.int64) for r in offsets])
         targets = torch.from_numpy(windows[:, 1:]) if length > T else None
@@ -247,3 +246,10 @@ def batch_for(vocab: int, T: int, B: int = 1, seed: int = 0, data: str | None = 
     src = open_source(data, split)
     check_vocab(src, vocab)
     return draw(src, B, T, seed)
+
+
+def analysis_batch(vocab_size: int, T: int, B: int = 1, seed: int = 0, corpus: Corpus | None = None):
+    """The token ids (B, T) of :func:`batch_for` on ``corpus`` (when its vocabulary matches the
+    model's, else synthetic): the trainer's monitor batch, the one ``stabilitylab.load`` draws."""
+    data = corpus.source if corpus is not None and corpus.vocab_size == vocab_size else None
+    return batch_for(vocab_size, T, B, seed, data).idx

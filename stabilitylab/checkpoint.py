@@ -193,7 +193,7 @@ def read(path: str | Path | None = None, config: BlockConfig | ResearchSpec | st
     if "allp" in raw and not is_ours:
         if config is None:
             raise CheckpointError(f"{p} is in the research format (an 'allp' list without a config); "
-                                  f"pass the model config, e.g. --config {RESEARCH_EXAMPLE}")
+                                  f"pass the model config with every key stated, e.g. {RESEARCH_EXAMPLE}")
         names = raw.get("names") if isinstance(raw.get("names"), (list, tuple)) else None
         state = import_research(raw["allp"], config, p, names)
         return Checkpoint(config.config, state, step=_step(raw),
@@ -254,7 +254,7 @@ class ResearchSpec:
         items = dict(item.strip().partition("=")[::2] for item in text.split(",") if item.strip())
         missing = [k for k in RESEARCH_REQUIRED if k not in items]
         if missing:
-            raise ConfigError(f"a research-format import needs {', '.join(missing)} in --config (the research "
+            raise ConfigError(f"a research-format import needs {', '.join(missing)} in its config (the research "
                               f"code's defaults differ from stabilitylab's), e.g. {RESEARCH_EXAMPLE}")
         try:
             eps = float(items.pop("eps"))
@@ -320,7 +320,7 @@ def import_research(allp, spec: ResearchSpec | BlockConfig, path="<allp>", names
     """
     if not isinstance(spec, ResearchSpec):
         raise CheckpointError(f"{path} is in the research format: give its config with every key stated "
-                              f"(qknorm, mode and eps have no safe default), e.g. --config {RESEARCH_EXAMPLE}")
+                              f"(qknorm, mode and eps have no safe default), e.g. {RESEARCH_EXAMPLE}")
     config = spec.config
     if config.mode != "thick":
         raise CheckpointError("research-format import supports the thick block only (mode=thick)")
@@ -335,13 +335,13 @@ def import_research(allp, spec: ResearchSpec | BlockConfig, path="<allp>", names
     if problem:
         raise CheckpointError(f"{path}: the 'allp' order is ambiguous — {problem} cannot be placed by "
                               f"shape. Expected order: {', '.join(RESEARCH_ORDER)}. If the list is in "
-                              "that order add order=research to --config; otherwise give "
+                              "that order add order=research to its config; otherwise give "
                               "order=name/name/... in the list's order")
     bad = _implausible(state)
     if bad:
         raise CheckpointError(f"{path}: the 'allp' list does not look like the order "
                               f"{'/'.join(order or RESEARCH_ORDER)}: {'; '.join(bad)} — give its real "
-                              "order with order=name/name/... in --config")
+                              "order with order=name/name/... in its config")
     return state
 
 
@@ -350,7 +350,7 @@ def recorded_data(ck: Checkpoint) -> str | None:
     spec = ck.data.get("source") if ck.data else None
     if not isinstance(spec, str):
         return None
-    return spec if spec.startswith(GENERATED) or Path(spec).exists() else None
+    return spec if spec.startswith(GENERATED) or Path(spec).is_file() or Path(spec).is_dir() else None
 
 
 def load(path: str | Path | None = None, *, batch_seed: int = 0, batch_size: int = 1,
@@ -375,7 +375,7 @@ def load(path: str | Path | None = None, *, batch_seed: int = 0, batch_size: int
     eps = relaxation_eps(ck)
     if eps is not None:
         meta["eps"] = eps
-        meta["eps_origin"] = ("the eps given with --config at import" if "imported_from" in ck.provenance
+        meta["eps_origin"] = ("the eps given in the config at import" if "imported_from" in ck.provenance
                               else "the checkpoint's training ε")
     fld = block_field(block, batch.idx, name=Path(ck.path).name, meta=meta)
     return fld.to(device=device, dtype=dtype)

@@ -154,13 +154,3 @@ def corpus_from_spec(spec: str | None) -> Corpus:
         seed = int(spec.split("seed=")[1]) if spec and "seed=" in spec else 0
         return generated_corpus(seed=seed)
     return text_corpus(spec)
-
-
-def analysis_batch(vocab_size: int, T: int, B: int = 1, seed: int = 0, corpus: Corpus | None = None):
-    """The deterministic (seeded) token batch (B, T) the trainer's monitor runs on: windows of
-    ``corpus``'s validation split when its vocabulary matches the model's, else uniformly random
-    tokens (:func:`stabilitylab.batches.batch_for`, the batch ``stabilitylab.load`` draws)."""
-    from .batches import batch_for
-
-    data = corpus.source if corpus is not None and corpus.vocab_size == vocab_size else None
-    return batch_for(vocab_size, T, B, seed, data).idx

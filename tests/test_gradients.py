@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from stabilitylab import Field
-from stabilitylab.batches import batch_for
-from stabilitylab.data import analysis_batch, generated_corpus
+from stabilitylab.batches import analysis_batch, batch_for
+from stabilitylab.data import generated_corpus
 from stabilitylab.errors import ConfigError, FieldError
 from stabilitylab.gradients import (BlendedBlock, antisymmetry_ratio, block_objective, bptt, bptt_gradient,
                                     compare, cosine, ep_gradient, ep_sweep, equilibrium_propagation,

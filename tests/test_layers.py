@@ -8,7 +8,7 @@ Layers, lowest first (a unit is a top-level module or subpackage of ``stabilityl
    imports only ``errors`` and ``field`` (the rest lazily, by name)
 1. ``field``, ``data``, ``store``, ``analyses`` — the Field contract, corpora, datasets on disk, the
    analyses' names (a table of names, importing nothing)
-2. ``linear``, ``model``, ``examples``, ``state_io`` — operators on a Field, the equilibrium blocks, example fields, saved states
+2. ``linear``, ``model``, ``examples``, ``state_io``, ``batches`` — operators on a Field, the equilibrium blocks, example fields, saved states, input batches from the user's data
 3. ``checkpoint`` — blocks on disk as Fields
 4. ``solvers`` — fixed points and linear solves
 5. ``spectral`` — eigenvalues of J and M
@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stabilitylab"
-LAYERS = [("errors", "", "invocation", "interrupts"), ("field", "data", "store", "analyses"), ("linear", "model", "examples", "state_io"), ("checkpoint",),
+LAYERS = [("errors", "", "invocation", "interrupts"), ("field", "data", "store", "analyses"), ("linear", "model", "examples", "state_io", "batches"), ("checkpoint",),
           ("solvers",), ("spectral",), ("continuation", "dynamics", "gradients"), ("parallel", "train"),
           ("report",), ("cli",)]
 LAYER = {unit: i for i, units in enumerate(LAYERS) for unit in units}

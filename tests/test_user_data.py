@@ -95,7 +95,7 @@ def test_token_arrays_npy_and_pt(tmp_path):
     np.save(tmp_path / "f.npy", np.ones(50))
     with pytest.raises(StabilityLabError, match="integer token ids"):
         batches.batch_for(13, 6, data=str(tmp_path / "f.npy"))
-    with pytest.raises(StabilityLabError, match="fewer than --batch-size"):
+    with pytest.raises(StabilityLabError, match="fewer than the batch size"):
         batches.batch_for(13, 6, B=9, data=str(tmp_path / "rows.npy"))
 
 
@@ -206,7 +206,7 @@ def test_research_import_eps_reaches_the_summary(research, tmp_path):
     res = CliRunner().invoke(cli, ["spectrum", "--ckpt", str(path), "--config", TEXT + ",order=research",
                                    "--k", "2", "--diagnostics", "none", "--out", str(tmp_path / "r.zarr")])
     assert res.exit_code in (0, 3), res.output
-    assert "ε = 0.25 (the eps given with --config at import; --eps overrides)" in res.output
+    assert "ε = 0.25 (the eps given in the config at import; --eps overrides)" in res.output
     assert store.read(tmp_path / "r.zarr").attrs["eps"] == 0.25
 
 
@@ -228,8 +228,13 @@ STAGNATING_IDX = [[32, 46, 39, 58, 1, 21, 1, 46], [1, 42, 43, 39, 42, 1, 53, 44]
 def stagnating_field():
     from stabilitylab.model import block_field
 
-    block = make_block(BlockConfig(vocab=65, C=8, H=2, T=8, init_gain=1.0, c=1.0), seed=5).double()
-    return block_field(block.requires_grad_(False), torch.tensor(STAGNATING_IDX))
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)  # the seeded weights are float32 draws (other tests change the default)
+    try:
+        block = make_block(BlockConfig(vocab=65, C=8, H=2, T=8, init_gain=1.0, c=1.0), seed=5)
+    finally:
+        torch.set_default_dtype(before)
+    return block_field(block.requires_grad_(False), torch.tensor(STAGNATING_IDX)).to(dtype=torch.float64)
 
 
 def test_newton_stagnation_goes_back_to_relaxation_and_gets_the_stable_verdict():
@@ -260,3 +265,68 @@ def test_an_unconverged_fixed_point_gets_no_stability_verdict(tmp_path):
         pytest.skip("converged within 20 steps")
     assert ds.attrs["verdict"] == "unconverged" and "no stability verdict" in ds.attrs["verdict_text"]
     assert "stable" not in ds.attrs["verdict_text"].split("no stability verdict")[1]
+
+
+# -- verdict sentences agree with their tables -------------------------------------------------
+def _sentence_matches_table(ds):
+    eps, kinds, text = ds["eps"].values, ds["kind"].values, ds.attrs["verdict"]
+    fixed = kinds == "fixed_point"
+    differ = eps[fixed != (ds["predicted_max_abs_mu"].values < 1)]
+    if len(differ):
+        assert "differs" in text and "consistent" not in text and all(f"{e:.4g}" in text for e in differ)
+    else:
+        assert "consistent with the predicted max|μ| at every ε" in text
+    for kind in set(kinds) - {"fixed_point"}:
+        assert kind.replace("_", " ") + " at ε = " in text
+    if fixed.any():
+        assert f"{eps[fixed].min():.4g}" in text and f"({int(fixed.sum())} of {len(eps)})" in text
+    slow = eps[fixed & (ds["converged"].values == 0)]
+    assert ("still decaying" in text) == bool(len(slow))
+
+
+@pytest.mark.parametrize("case", ["stiff-linear", "stuart-landau", "checkpoint"])
+def test_eps_sweep_sentence_agrees_with_its_table(case):
+    from stabilitylab import examples as ex
+    from stabilitylab.dynamics import eps_sweep
+
+    if case == "stiff-linear":
+        A = np.diag([-1.0, -1.0, -50.0, -3.0])
+        A[0, 1], A[1, 0] = 2.0, -2.0
+        ds = eps_sweep(ex.linear(A=A), np.linspace(0.005, 0.075, 6), steps=800, lyapunov=False)
+    elif case == "stuart-landau":
+        ds = eps_sweep(ex.stuart_landau(mu=-0.02), np.array([0.02, 0.05, 0.2, 0.3]), steps=800, lyapunov=False)
+    else:
+        ds = eps_sweep(checkpoint.load("s3200.pt"), np.array([0.05, 0.1, 0.2, 0.3]), steps=600, lyapunov=False)
+    assert len(set(ds["kind"].values)) > 1  # both sides of the boundary are on the grid
+    _sentence_matches_table(ds)
+
+
+def test_eps_sweep_sentence_names_every_disagreement():
+    from stabilitylab.dynamics.sweep import verdict_text
+
+    eps = np.array([0.1, 0.2, 0.3, 0.4])
+    text, last, onset = verdict_text(eps, ["fixed_point", "limit_cycle", "fixed_point", "diverged"],
+                                     [1, 0, 1, 0], np.array([0.9, 0.95, 0.99, 1.2]), 0.35, "")
+    assert "differs from the predicted max|μ| at ε = 0.2" in text and "0.3," not in text
+    assert last == 0.1 and onset == 0.2 and "limit cycle at ε = 0.2" in text and "diverged at ε = 0.4" in text
+
+
+def test_readme_toy_field_is_marginal():
+    import stabilitylab as sl
+
+    f = sl.Field(lambda z, mu: (mu - z @ z) * z, torch.ones(4, dtype=torch.float64), {"mu": 0.5})
+    ds = sl.spectrum(f, k=4, eps=0.1)
+    assert ds.attrs["verdict"] == "marginal" and "null space" in ds.attrs["verdict_text"]
+    lam, u = ds["eig_J"].values, ds["uncertainty_J"].values
+    assert abs(lam[0].real) <= u[0] and abs(lam[-1] + 1) < 1e-9  # exact: 0 (×3, the sphere) and −1
+    g = sl.Field(lambda z, mu: (mu - z @ z) * z - 0.01 * (z - z.mean()), torch.ones(4, dtype=torch.float64),
+                 {"mu": 0.5})  # no continuum: stable
+    assert sl.spectrum(g, k=4, eps=0.1).attrs["verdict"] == "stable"
+
+
+def test_tolerance_free_relax_says_what_it_reached(tmp_path):
+    res = CliRunner().invoke(cli, ["relax", "--ckpt", "s0400.pt", "--steps", "3000", "--out", str(tmp_path / "r.zarr")])
+    assert res.exit_code == 0 and "not converged" not in res.output
+    assert "at the round-off floor" in " ".join(res.output.split())
+    res = CliRunner().invoke(cli, ["relax", "--ckpt", "s0400.pt", "--steps", "20", "--out", str(tmp_path / "s.zarr")])
+    assert res.exit_code == 0 and "still decreasing" in " ".join(res.output.split())

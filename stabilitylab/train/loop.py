@@ -23,7 +23,8 @@ import torch
 
 from .. import store
 from ..checkpoint import save as save_checkpoint
-from ..data import Corpus, analysis_batch, corpus_from_spec
+from ..batches import analysis_batch
+from ..data import Corpus, corpus_from_spec
 from ..errors import StabilityLabError
 from .config import TrainConfig
 from .figure import write_figure

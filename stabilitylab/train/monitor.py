@@ -1,6 +1,6 @@
 """The in-training stability monitor: where the trained operator sits relative to the boundary.
 
-On the fixed analysis batch (``data.analysis_batch``: one validation window, seed 0 — the batch
+On the fixed analysis batch (``batches.analysis_batch``: one validation window, seed 0 — the batch
 ``stabilitylab.load`` gives every analysis of a snapshot) in float64, relaxing at the training ε:
 
 - force residual ``‖F(z)‖/‖z‖`` and step residual ``‖εF(z)‖/‖z‖`` after T1 steps (the state
