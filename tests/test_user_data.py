@@ -330,3 +330,18 @@ def test_tolerance_free_relax_says_what_it_reached(tmp_path):
     assert "at the round-off floor" in " ".join(res.output.split())
     res = CliRunner().invoke(cli, ["relax", "--ckpt", "s0400.pt", "--steps", "20", "--out", str(tmp_path / "s.zarr")])
     assert res.exit_code == 0 and "still decreasing" in " ".join(res.output.split())
+
+
+def test_report_and_sweep_run_on_the_folder(model, nanogpt, tmp_path):
+    folder, _ = nanogpt
+    args = ["--ckpt", str(model), "--data", str(folder), "--batch-size", "8"]
+    res = CliRunner().invoke(cli, ["sweep", "batches", *args, "--seeds", "0:2", "--k", "2", "--workers", "0",
+                                   "--diagnostics", "none", "--out", str(tmp_path / "sb.zarr")])
+    assert res.exit_code == 0, res.output
+    sweep = store.read(tmp_path / "sb.zarr")
+    assert sweep.attrs["data"] == str(folder) and sweep.attrs["split"] == "val" and sweep.attrs["batch_size"] == 8
+    res = CliRunner().invoke(cli, ["report", *args, "--quick", "--skip", "gradients", "--skip", "knockout",
+                                   "--out", str(tmp_path / "rep.pdf")])
+    assert res.exit_code == 0, res.output
+    spec = store.read(tmp_path / "rep" / "spectrum.zarr")
+    assert spec.attrs["batch_source"] == str(folder) and spec.attrs["batch_size"] == 8
