@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from .common import check_k, console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from .common import (check_k, console, default_out, field_options, finish, fmt, out_option, resolve_eps,
+                     resolve_field, table, user_errors)
 
 
 @click.command("eps-sweep")
@@ -37,7 +38,9 @@ def command(eps_text, log, steps, tail, k, no_lyapunov, seed, out, **fopts):
     eps = None if eps_text is None else parse_grid(eps_text, "--eps", log=log, positive=True)
     fld = resolve_field(**fopts)
     k = check_k(k, fld)
-    ds = eps_sweep(fld, eps, steps, tail=tail, k=k, lyapunov=not no_lyapunov, seed=seed, progress=True)
+    own = resolve_eps(None, fld)
+    ds = eps_sweep(fld, eps, steps, tail=tail, k=k, lyapunov=not no_lyapunov, seed=seed, progress=True,
+                   spectrum_eps=own)
     eps = ds["eps"].values
     pred = ds["predicted_max_abs_mu"].values if "predicted_max_abs_mu" in ds else np.full(len(eps), np.nan)
     rows = [(fmt(e, 4), str(kind), "yes" if done else "[yellow]decaying[/]", fmt(fl), fmt(osc), fmt(sr),
@@ -52,4 +55,8 @@ def command(eps_text, log, steps, tail, k, no_lyapunov, seed, out, **fopts):
            "pred. max|μ|"], rows, secondary=["period", "oscillation", "step res. floor", "Lyapunov"])
     console.print(f"fixed point: {ds.attrs['fixed_point']}")
     console.print(f"[bold]verdict:[/] {ds.attrs['verdict']}")
+    crit = float(ds["eps_crit"])
+    if fld.meta.get("eps") and crit == crit:
+        side = "below ε_crit: the fixed point is stable there" if own < crit else "at or above ε_crit: Euler-unstable there"
+        console.print(f"the field's own ε = {own:g} ({fld.meta.get('eps_origin', 'recorded by the field')}) is {side}")
     finish(ds, default_out(out, "eps_sweep.zarr"), sweep_figure(ds, log=log or eps_text is None))
