@@ -13,7 +13,7 @@ Layers, lowest first (a unit is a top-level module or subpackage of ``stabilityl
 4. ``solvers`` — fixed points and linear solves
 5. ``spectral`` — eigenvalues of J and M
 6. ``continuation``, ``dynamics``, ``gradients`` — the analyses (siblings: none imports another)
-7. ``parallel``, ``train`` — sweeps of analyses over points; the trainer and its monitor
+7. ``parallel``, ``train``, ``cycles`` — sweeps of analyses over points; the trainer and its monitor; cycle branches past a boundary
 8. ``report`` — figures, the battery and the PDF
 9. the CLI — commands parse options, call the library and print
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stabilitylab"
 LAYERS = [("errors", "", "invocation", "interrupts"), ("field", "data", "store", "analyses"), ("linear", "model", "examples", "state_io", "batches"), ("checkpoint",),
-          ("solvers",), ("spectral",), ("continuation", "dynamics", "gradients"), ("parallel", "train"),
+          ("solvers",), ("spectral",), ("continuation", "dynamics", "gradients"), ("parallel", "train", "cycles"),
           ("report",), ("cli",)]
 LAYER = {unit: i for i, units in enumerate(LAYERS) for unit in units}
 CLI = {"cli", "__main__", "commands"}
