@@ -1,0 +1,261 @@
+r"""Branches of periodic orbits of the flow in a knob p, by pseudo-arclength on single shooting.
+
+Unknowns u = (x, T, p) (n + 2 numbers); equations (:mod:`.shooting`)
+
+    Φ_T(x; p) − x = 0,     ⟨F(x_r), x − x_r⟩ = 0,     ⟨t, u − û⟩ = 0,
+
+the last the arclength condition through the predictor û = u_prev + ds·t along the unit tangent t
+(Euclidean in (x, T, p)). Each Newton step solves the bordered system by GMRES, products
+``(v, τ, π) ↦ (Φ_x v + Φ_T τ + Φ_p π − v, ⟨F(x_r), v⟩, ⟨t, (v, τ, π)⟩)``: one JVP through the RK4
+steps, and Φ_p by a central difference in p computed once per Newton step. The tangent solves the
+same system with right-hand side (0, 0, 1).
+
+Events along the branch (located on the arclength by the secant method on a test function that
+changes sign, re-correcting at each trial step):
+
+- ``fold_of_cycles`` (LPC): the p-component of the tangent changes sign — the branch turns;
+- ``period_doubling``: a real Floquet multiplier crosses −1 (test: min over real multipliers of μ + 1);
+- ``torus`` (Neimark–Sacker of cycles): a complex pair crosses the unit circle (test: its |μ| − 1).
+
+Branch switching at a Hopf point (:func:`hopf_guess`): with J q = iω q, ⟨q, q⟩ = 1/2 and the first
+Lyapunov coefficient l1 (the normalisation of :mod:`stabilitylab.continuation.criticality`, where
+the planar normal form ẇ = (μ + iω)w + c w|w|² has l1 = Re c/ω), the cycle at p = p_H + Δp has
+|w|² ≈ −μ/(l1 ω), μ = Re λ(p) ≈ (dRe λ/dp)·Δp; it lies on the side where μ·l1 < 0 (the unstable
+side for a supercritical Hopf, l1 < 0; the stable side, unstable cycles, for a subcritical one).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field as dc_field
+
+import numpy as np
+import torch
+
+from ..dynamics.tangent import jvp
+from ..field import Field
+from ..linear import LinearOperator
+from ..solvers import gmres
+from .shooting import PeriodicOrbit, floquet_multipliers, flow_map, orbit_points
+
+EVENTS = ("fold_of_cycles", "period_doubling", "torus")
+
+
+@dataclass
+class CyclePoint:
+    """A converged orbit on the branch with its Floquet multipliers."""
+
+    p: float
+    period: float
+    amplitude: float
+    x: torch.Tensor
+    tangent: torch.Tensor
+    multipliers: np.ndarray
+    trivial: int
+    closure: float
+
+    @property
+    def stable(self) -> bool:
+        rest = np.delete(self.multipliers, self.trivial)
+        return bool(np.all(np.abs(rest) < 1))
+
+    def tests(self) -> dict:
+        """The events' test functions (sign changes mark them; NaN where undefined)."""
+        rest = np.delete(self.multipliers, self.trivial)
+        real = rest[np.abs(rest.imag) <= 1e-8 * np.maximum(np.abs(rest), 1)]
+        cplx = rest[np.abs(rest.imag) > 1e-8 * np.maximum(np.abs(rest), 1)]
+        return {"fold_of_cycles": float(self.tangent[-1]),
+                "period_doubling": float(np.min(real.real) + 1) if real.size else math.nan,
+                "torus": float(np.max(np.abs(cplx)) - 1) if cplx.size else math.nan}
+
+
+@dataclass
+class Special:
+    kind: str
+    p: float
+    precision: float
+    period: float
+    amplitude: float
+    point: int
+
+
+@dataclass
+class CycleBranch:
+    points: list[CyclePoint] = dc_field(default_factory=list)
+    specials: list[Special] = dc_field(default_factory=list)
+    reason: str = ""
+
+
+class CycleProblem:
+    """Shooting residual and bordered products of periodic orbits of ``field`` in knob ``param``."""
+
+    def __init__(self, field: Field, param: str, steps: int = 100):
+        self.field, self.param, self.steps = field, param, steps
+
+    def _phi(self, p: float):
+        return flow_map(self.field, self.steps, **{self.param: p})
+
+    def residual(self, u: torch.Tensor, ref: torch.Tensor, fref: torch.Tensor) -> torch.Tensor:
+        n = u.numel() - 2
+        x, p = u[:n], float(u[-1])
+        with torch.no_grad():
+            return torch.cat([self._phi(p)(u[:-1]) - x, (fref @ (x - ref)).reshape(1)])
+
+    def operator(self, u: torch.Tensor, fref: torch.Tensor, border: torch.Tensor) -> LinearOperator:
+        """(v, τ, π) ↦ (DG (v, τ, π), ⟨border, (v, τ, π)⟩)."""
+        n, p = u.numel() - 2, float(u[-1])
+        h = torch.finfo(u.dtype).eps ** (1 / 3) * max(1.0, abs(p))
+        with torch.no_grad():
+            dphi_dp = (self._phi(p + h)(u[:-1]) - self._phi(p - h)(u[:-1])) / (2 * h)
+        phi, y = self._phi(p), u[:-1]
+
+        def apply(w):
+            d = jvp(phi, y, w[:-1])[1] + dphi_dp * w[-1]
+            return torch.cat([d - w[:n], (fref @ w[:n]).reshape(1), (border @ w).reshape(1)])
+
+        return LinearOperator(apply, u.numel(), u.dtype, u.device)
+
+    def force(self, x: torch.Tensor, p: float) -> torch.Tensor:
+        return self.field.flat_force(**{self.param: p})(x)
+
+
+def _solve(op, rhs, tol=1e-12, restart=80):
+    sol = gmres(op, rhs, tol=tol, restart=restart, maxiter=20 * restart)
+    return sol.x, sol.converged
+
+
+def tangent(problem: CycleProblem, u: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+    """The unit tangent at ``u`` oriented along ``previous``."""
+    n = u.numel() - 2
+    fref = problem.force(u[:n], float(u[-1])).detach()
+    rhs = torch.zeros_like(u)
+    rhs[-1] = 1.0
+    t, _ = _solve(problem.operator(u, fref, previous), rhs)
+    t = t / t.norm()
+    return t if float(t @ previous) >= 0 else -t
+
+
+def correct(problem: CycleProblem, guess: torch.Tensor, t: torch.Tensor, anchor: torch.Tensor,
+            tol: float = 1e-10, maxiter: int = 12) -> tuple[torch.Tensor | None, float]:
+    """Newton on (G, ⟨t, u − anchor⟩) = 0 from ``guess``; (u, closure) or (None, closure)."""
+    u = guess.clone()
+    n = u.numel() - 2
+    closure = math.inf
+    for _ in range(maxiter):
+        ref = u[:n].clone()
+        fref = problem.force(ref, float(u[-1])).detach()
+        G = torch.cat([problem.residual(u, ref, fref), (t @ (u - anchor)).reshape(1)])
+        closure = float(G[:n].norm()) / max(float(u[:n].norm()), 1.0)
+        if closure <= tol and abs(float(G[-1])) <= tol:
+            return u, closure
+        if not math.isfinite(closure):
+            return None, closure
+        du, _ = _solve(problem.operator(u, fref, t), -G)
+        u = u + du
+    return None, closure
+
+
+def _point(problem: CycleProblem, u: torch.Tensor, t: torch.Tensor, k: int) -> CyclePoint:
+    n = u.numel() - 2
+    p, T = float(u[-1]), float(u[n])
+    orbit = PeriodicOrbit(u[:n].clone(), T, 0.0, True, "", 0, 0, problem.steps)
+    knobs = {problem.param: p}
+    pts = orbit_points(problem.field, orbit, **knobs)
+    amp = float((pts - pts.mean(0)).norm(dim=1).max())
+    m = floquet_multipliers(problem.field, orbit, k=k, **knobs)
+    G = problem.residual(u, u[:n], problem.force(u[:n], p))
+    return CyclePoint(p, T, amp, u.clone(), t.clone(), m.values, m.trivial,
+                      float(G[:n].norm()) / max(float(u[:n].norm()), 1.0))
+
+
+def _locate(problem, a: CyclePoint, b: CyclePoint, kind: str, k: int, tol: float = 1e-9, maxiter: int = 30):
+    """Secant (Illinois) on the arclength between ``a`` and ``b`` for the sign change of ``kind``'s
+    test; returns (point, bracket width in p)."""
+    u0, t0 = a.x, a.tangent
+    s_b = float(t0 @ (b.x - u0))
+    fa, fb = a.tests()[kind], b.tests()[kind]
+    sa, sb, best, side = 0.0, s_b, b, 0
+    for _ in range(maxiter):
+        s = sb - fb * (sb - sa) / (fb - fa) if fb != fa else 0.5 * (sa + sb)
+        u, _ = correct(problem, u0 + s * t0, t0, u0 + s * t0)
+        if u is None:
+            break
+        c = _point(problem, u, tangent(problem, u, t0), k)
+        fc = c.tests()[kind]
+        best = c
+        if abs(sb - sa) * float(t0[-1].abs().clamp_min(1e-12)) <= tol or fc == 0:
+            break
+        if (fc > 0) == (fb > 0):
+            sb, fb = s, fc
+            if side == -1:
+                fa /= 2
+            side = -1
+        else:
+            sa, fa = s, fc
+            if side == 1:
+                fb /= 2
+            side = 1
+    width = abs(float((b.x[-1] - a.x[-1]))) if best is b else abs(float(t0[-1])) * abs(sb - sa)
+    return best, width
+
+
+def continue_cycles(field: Field, param: str, x0: torch.Tensor, period: float, p0: float, p_end: float, *,
+                    steps: int = 100, ds: float = 0.05, ds_min: float = 1e-6, ds_max: float = 0.2,
+                    max_points: int = 60, k: int = 6, tol: float = 1e-10, observer=None) -> CycleBranch:
+    """Continue the periodic orbit through ``(x0, period)`` at ``p0`` towards ``p_end``
+    (pseudo-arclength; stops at the range ends, on leaving the range back through its start, at
+    ``max_points``, or when the step falls below ``ds_min``), locating the :data:`EVENTS`."""
+    problem = CycleProblem(field, param, steps)
+    lo, hi = sorted((p0, p_end))
+    dirn = math.copysign(1.0, p_end - p0)
+    n = x0.numel()
+    u = torch.cat([x0.reshape(-1), torch.tensor([period, p0], dtype=x0.dtype, device=x0.device)])
+    seed_t = torch.zeros_like(u)
+    seed_t[-1] = dirn
+    u, closure = correct(problem, u, seed_t, u, tol=tol)
+    branch = CycleBranch()
+    if u is None:
+        branch.reason = f"the start is not near a periodic orbit (closure residual {closure:.1e})"
+        return branch
+    t = tangent(problem, u, seed_t)
+    branch.points.append(_point(problem, u, t, k))
+    if observer:
+        observer(branch.points[-1])
+    h = ds
+    while len(branch.points) < max_points:
+        prev = branch.points[-1]
+        guess = prev.x + h * prev.tangent
+        u, closure = correct(problem, guess, prev.tangent, guess, tol=tol)
+        if u is None or not float(u[n]) > 0:
+            h /= 2
+            if h < ds_min:
+                branch.reason = f"step below ds_min at {param} = {prev.p:.6g} (closure residual {closure:.1e})"
+                break
+            continue
+        cur = _point(problem, u, tangent(problem, u, prev.tangent), k)
+        for kind in EVENTS:
+            a, b = prev.tests()[kind], cur.tests()[kind]
+            if math.isfinite(a) and math.isfinite(b) and (a > 0) != (b > 0):
+                at, width = _locate(problem, prev, cur, kind, k)
+                branch.specials.append(Special(kind, at.p, width, at.period, at.amplitude, len(branch.points)))
+        branch.points.append(cur)
+        if observer:
+            observer(cur)
+        h = min(ds_max, 1.3 * h)
+        if not lo <= cur.p <= hi:
+            branch.reason = (f"reached the end of the range at {param} = {cur.p:.6g}" if (cur.p - p0) * dirn > 0
+                             else f"the branch left the range back through its start at {param} = {cur.p:.6g}")
+            break
+    else:
+        branch.reason = f"max_points ({max_points}) reached"
+    return branch
+
+
+def hopf_guess(field: Field, param: str, z_h: torch.Tensor, p_h: float, q: torch.Tensor, omega: float,
+               l1: float, dre_dp: float, radius: float) -> tuple[torch.Tensor, float, float]:
+    """(x0, T0, p0): the normal-form cycle of ``radius`` |w| near the Hopf point (module docstring);
+    ``q``: complex eigenvector of iω (any scale: normalised here to ⟨q, q⟩ = 1/2)."""
+    q = q.reshape(-1)
+    q = q / torch.sqrt(2 * (q.conj() @ q).real)
+    dp = -radius * radius * l1 * omega / dre_dp
+    x0 = z_h.reshape(-1) + 2 * (radius * q).real
+    return x0.to(z_h.dtype), 2 * math.pi / abs(omega), p_h + dp
