@@ -16,6 +16,8 @@ _LAZY = {  # torch loads on first use, so the CLI's --help answers at once
     "save": ("stabilitylab.checkpoint", "save"),
     "spectrum": ("stabilitylab.spectral.spectrum", "spectrum"),
     "curve": ("stabilitylab.continuation.curve", "curve"),
+    "StabilityMonitor": ("stabilitylab.drift", "StabilityMonitor"),
+    "BoundaryWarning": ("stabilitylab.drift", "BoundaryWarning"),
 }
 
 
@@ -28,4 +30,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'stabilitylab' has no attribute {name!r}")
 
 
-__all__ = ["Field", "StabilityLabError", "curve", "load", "save", "spectrum", "__version__"]
+__all__ = ["BoundaryWarning", "Field", "StabilityMonitor", "StabilityLabError", "curve", "load", "save", "spectrum", "__version__"]
