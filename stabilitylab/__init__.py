@@ -1,7 +1,8 @@
 """stabilitylab: stability analysis of equilibrium (fixed-point) neural networks.
 
 Public entry points: :class:`Field` (the contract every analysis works on), :func:`load` (a
-checkpoint as a Field), :func:`save`, and the analyses, imported lazily. Every quantity has one
+checkpoint as a Field), :func:`save`, the analyses, and :class:`StabilityMonitor` (the drift
+monitor for a user's own training loop), imported lazily. Every quantity has one
 name across datasets, monitors and tables (``docs/GLOSSARY.md``): ``force_residual`` = ‖F‖/‖z‖,
 ``step_residual`` = ‖εF‖/‖z‖, ``leading_re_J``, ``max_abs_mu``, ``min_eps_crit``,
 ``numerical_abscissa``, ...; every dataset names its analysis (:mod:`stabilitylab.analyses`).
@@ -16,6 +17,8 @@ _LAZY = {  # torch loads on first use, so the CLI's --help answers at once
     "save": ("stabilitylab.checkpoint", "save"),
     "spectrum": ("stabilitylab.spectral.spectrum", "spectrum"),
     "curve": ("stabilitylab.continuation.curve", "curve"),
+    "StabilityMonitor": ("stabilitylab.drift", "StabilityMonitor"),
+    "BoundaryWarning": ("stabilitylab.drift", "BoundaryWarning"),
 }
 
 
@@ -28,4 +31,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'stabilitylab' has no attribute {name!r}")
 
 
-__all__ = ["Field", "StabilityLabError", "curve", "load", "save", "spectrum", "__version__"]
+__all__ = ["BoundaryWarning", "Field", "StabilityMonitor", "StabilityLabError", "curve", "load", "save", "spectrum", "__version__"]

@@ -29,6 +29,7 @@ ANALYSES = {a.name: a for a in (
     Analysis("knockout", "stabilitylab.dynamics.knockout:knockout", "knockout", "knockout"),
     Analysis("gradcheck", "stabilitylab.gradients.study:gradcheck", "gradcheck", "gradients"),
     Analysis("monitor", "stabilitylab.train.record:to_dataset", "train", "drift"),
+    Analysis("drift-monitor", "stabilitylab.drift:StabilityMonitor", "python API (sl.StabilityMonitor)"),
     Analysis("sweep-spectrum", "stabilitylab.parallel.points:SpectrumPoint", "sweep spectrum", "drift"),
     Analysis("sweep-batches", "stabilitylab.parallel.points:SpectrumPoint", "sweep batches"),
 )}

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import ConvergenceWarning, NonFiniteError
+from ..field import Field
 from ..gradients import bptt_gradient, ep_gradient, readout_loss
 from ..linear import Linearization
 from ..model import EquilibriumBlock, block_field
@@ -80,32 +81,39 @@ def _antisymmetry(lin: Linearization) -> float:
 
 
 def spectral_state(block: EquilibriumBlock, idx: torch.Tensor, eps: float, T1: int) -> dict:
-    """Residuals at T1 and at LONG×T1, and leading spectra at the long-run state of ``block`` on
-    ``idx`` (float64). A state that is no longer finite (the relaxation diverged) gives NaN
-    spectral quantities."""
-    blk = copy.deepcopy(block).double()
-    field = block_field(blk, idx)
+    """:func:`field_state` of ``block`` on ``idx`` (a float64 copy)."""
+    return field_state(block_field(copy.deepcopy(block).double(), idx), eps, T1)
+
+
+def field_state(field: Field, eps: float, T1: int, k: int = MODES) -> dict:
+    """Residuals at T1 and at LONG×T1 Euler steps from ``field.z0``, and the leading spectra
+    (:func:`state_spectra`) at the long-run state: the record of the trainer's monitor and of
+    :class:`stabilitylab.StabilityMonitor`."""
     free = relax_euler(field, eps=eps, steps=T1)
     long = relax_euler(field, eps=eps, steps=LONG * T1, z0=free.z)
-    rec = {"force_residual": free.final_force_residual, "step_residual": free.final_step_residual,
-           "force_residual_long": long.final_force_residual}
+    return {"force_residual": free.final_force_residual, "step_residual": free.final_step_residual,
+            "force_residual_long": long.final_force_residual, **state_spectra(field, long.z, eps, k)}
+
+
+def state_spectra(field: Field, z: torch.Tensor, eps: float, k: int = MODES) -> dict:
+    """The spectral scalars and ``k`` leading eigenvalues at ``z``; NaN where ``z`` or F(z) is
+    not finite (the relaxation diverged)."""
     try:
-        field.check_finite(long.z, "long-run state")
-        rec.update(_spectra(Linearization(field, long.z), eps))
+        field.check_finite(z, "long-run state")
     except NonFiniteError:
-        rec.update({k: float("nan") for k in SPECTRAL}, eig_J=[], eig_M=[])
-    return rec
+        return {**{name: float("nan") for name in SPECTRAL}, "eig_J": [], "eig_M": []}
+    return _spectra(Linearization(field, z), eps, k)
 
 
-def _spectra(lin: Linearization, eps: float) -> dict:
+def _spectra(lin: Linearization, eps: float, k: int) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        rJ = eigs(lin.J(), k=MODES, which="LR", seed=0)
-        rM = eigs(lin.M(eps), k=MODES, which="LM", seed=0)
+        rJ = eigs(lin.J(), k=k, which="LR", seed=0)
+        rM = eigs(lin.M(eps), k=k, which="LM", seed=0)
         abscissa = float(eigsh(lin.S(), k=1, which="LA", seed=0).eigenvalues[0])
-        lam = rJ.eigenvalues.numpy()[:MODES]
-        mu = rM.eigenvalues.numpy()[:MODES]
-        crit = min_eps_crit(lin, lam, mu, eps, MODES, seed=0)[0]
+        lam = rJ.eigenvalues.numpy()[:k]
+        mu = rM.eigenvalues.numpy()[:k]
+        crit = min_eps_crit(lin, lam, mu, eps, k, seed=0)[0]
     lead = complex(lam[0])
     return {
         "leading_re_J": lead.real, "leading_im_J": abs(lead.imag),
