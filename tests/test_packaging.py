@@ -1,11 +1,13 @@
 """A non-editable install works from any directory: the wheel carries the shipped checkpoints.
 
 Builds a wheel from a copy of the source (offline: ``pip wheel --no-build-isolation`` with the
-setuptools installed here), installs it into a fresh virtual environment that sees this
-environment's torch, numpy, ... (``--system-site-packages``), and from an empty directory runs
+setuptools installed here), installs it into a fresh virtual environment that sees the *running* interpreter's torch, numpy, ...
+(a ``.pth`` file naming its site directories; ``--system-site-packages`` would see the base
+interpreter, which in a fresh venv has none of them), and from an empty directory runs
 ``stabilitylab spectrum --ckpt s3200.pt`` and ``sl.load("s3200.pt")`` (≈ 15 s on 2 busy cores).
 """
 import os
+import site
 import shutil
 import subprocess
 import sys
@@ -21,6 +23,12 @@ def _run(cmd, cwd, env):
     return proc.stdout
 
 
+def _site_dirs():
+    """The running interpreter's site directories (where its torch, numpy, ... are installed)."""
+    dirs = site.getsitepackages() + ([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])
+    return [d for d in dirs if Path(d).is_dir()]
+
+
 def test_wheel_runs_shipped_checkpoint_from_empty_directory(tmp_path):
     src, wheels, env_dir, empty = (tmp_path / d for d in ("src", "wheels", "venv", "empty"))
     shutil.copytree(ROOT / "stabilitylab", src / "stabilitylab",
@@ -34,9 +42,12 @@ def test_wheel_runs_shipped_checkpoint_from_empty_directory(tmp_path):
           "-w", wheels, src], cwd=tmp_path, env=env)
     wheel, = wheels.glob("stabilitylab-*.whl")
 
-    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    venv.create(env_dir, with_pip=False)
     bindir = env_dir / ("Scripts" if os.name == "nt" else "bin")
     python = bindir / "python"
+    purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                   cwd=tmp_path, env=env).strip()
+    Path(purelib, "running-interpreter.pth").write_text("\n".join(_site_dirs()) + "\n")
     _run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", wheel],
          cwd=tmp_path, env=env)
 
