@@ -43,8 +43,8 @@ def analyse_cycle(field: Field, eps: float = 0.1, steps: int = 6000, *, tail: in
         verdict += f"; {'stable' if fl.stable else 'unstable'} cycle ({triv})"
     attrs["fixed_point"] = "not computed"
     if with_spectrum:
-        if cert.spectrum is not None:
-            spec, attrs["fixed_point"] = cert.spectrum, cert.how
+        if 0 in cert.spectra:
+            spec, attrs["fixed_point"] = cert.spectra[0]
         else:
             spec, attrs["fixed_point"] = fixed_point_spectrum(field, eps, k, z0=newton_start(row.kind, tr.z[0],
                                                                                               tr.centroid[0]))

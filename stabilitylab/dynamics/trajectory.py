@@ -65,6 +65,12 @@ class Trajectory:
         return self.force_norm.shape[1] - 1
 
     @property
+    def final_force_norm(self) -> np.ndarray:
+        """‖F‖ at each row's last recorded step (its stop, for a certified row), (E,)."""
+        last = np.where(self.stopped_at >= 0, self.stopped_at, self.steps)
+        return self.force_norm[np.arange(len(last)), last]
+
+    @property
     def force_residual(self) -> np.ndarray:
         """‖F(z_k)‖/‖z_k‖, (E, steps + 1)."""
         return self.force_norm / (self.state_norm + 1e-30)
@@ -163,7 +169,7 @@ def relax_batch(force: BatchForce, x0: torch.Tensor, eps, steps: int, tail: int,
                     counted[run, b] += ok.to(dt)
                 V[run] = W / g[:, None]
             X[run] = torch.where(ok[:, None], x + h[run] * F, good[run])
-            advance()
+            advance(note=f"{len(run)} of {E} runs relaxing")
             if certify is not None and k > 0 and k % check_every == 0:
                 idx = run[alive[run]].cpu().numpy()
                 zmax = np.nanmax(znorm[: k + 1, idx].cpu().numpy(), axis=0)
