@@ -68,3 +68,29 @@ def test_warm_started_search_finds_the_same_eigenvalues():
     warm, _ = fixed_point_spectrum(fld, 0.1, 6, search_start=eigenvectors(near))
     np.testing.assert_allclose(warm["eig_J"].values, cold["eig_J"].values, atol=1e-7)
     np.testing.assert_allclose(warm["eig_M"].values, cold["eig_M"].values, atol=1e-7)
+
+
+def test_block_search_of_a_batch_matches_dense_and_the_unstructured_search():
+    from stabilitylab.solvers import find_fixed_point
+    from stabilitylab.spectral.blocks import block_count, block_spectrum
+    from stabilitylab.spectral.spectrum import spectrum
+
+    cfg = BlockConfig(vocab=26, C=16, H=2, T=8)
+    idx = torch.randint(0, 26, (4, 8), generator=torch.Generator().manual_seed(0))
+    fld = block_field(make_block(cfg, seed=1).double(), idx)
+    assert block_count(fld) == 4
+    z = find_fixed_point(fld, eps=0.1, tol=1e-11).z
+    bs = block_spectrum(fld, z, k=4, eps=0.1)
+    J = torch.func.jacfwd(fld.flat_force())(z.reshape(-1)).detach().numpy()
+    nb = J.shape[0] // 4
+    for lam, b in zip(bs["eig_J"].values, bs["sequence_J"].values):  # each mode belongs to its sequence's block
+        block = J[b * nb:(b + 1) * nb, b * nb:(b + 1) * nb]
+        assert np.abs(np.linalg.eigvals(block) - lam).min() < 1e-7
+    dense = np.linalg.eigvals(J)
+    lead = dense[np.argsort(-dense.real)][:4]
+    np.testing.assert_allclose(np.sort_complex(bs["eig_J"].values[:4]), np.sort_complex(lead), atol=1e-7)
+    whole = spectrum(fld, k=4, eps=0.1, z=z, diagnostics=False)
+    np.testing.assert_allclose(np.sort_complex(bs["eig_J"].values[:4]), np.sort_complex(whole["eig_J"].values[:4]),
+                               atol=1e-7)
+    assert float(bs["max_abs_mu"]) == pytest.approx(float(whole["max_abs_mu"]), abs=1e-8)
+    assert bs.attrs["verdict"] == whole.attrs["verdict"] and bs.attrs["products"] == max(bs.attrs["matvecs_per_sequence"])
