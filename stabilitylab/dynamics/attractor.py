@@ -53,7 +53,7 @@ from ..field import Field
 from .batch import batch_force
 from .period import Period, measure_period, mismatch_period, return_mismatch
 from .returnmap import return_errors
-from .trajectory import Trajectory, relax_batch
+from .trajectory import Certify, Trajectory, relax_batch
 
 KINDS = ("fixed_point", "limit_cycle", "quasi_periodic", "chaotic", "diverged")
 RESIDUAL_KIND = ("force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/||z||; "
@@ -98,8 +98,9 @@ def _classify(tr: Trajectory, e: int, per: Period, ret: float, crit: Criteria) -
     eps, lam, lam_err = float(tr.eps[e]), float(tr.lyapunov[e]), float(tr.lyapunov_error[e])
     lam_tol = crit.lyap_tol if crit.lyap_tol is not None else max(3 * np.nan_to_num(lam_err), 10.0 / tr.lyapunov_steps)
     period = per.value
-    res = tr.force_residual[e, -tr.tail:]
-    fnorm = tr.force_norm[e, -tr.tail:]
+    end = tr.stopped_at[e] if tr.stopped_at[e] >= 0 else tr.steps  # a certified row's records end early
+    res = tr.force_residual[e, : end + 1][-tr.tail:]
+    fnorm = tr.force_norm[e, : end + 1][-tr.tail:]
     stats = dict(period_error=per.uncertainty, period_coarse=per.coarse, amplitude=float(tr.amplitude[e]),
                  lyapunov=lam, lyapunov_error=lam_err, lyapunov_per_time=lam / eps, lyapunov_tol=lam_tol,
                  residual_floor=float(np.mean(res)), residual_min=float(np.min(res)),
@@ -107,6 +108,9 @@ def _classify(tr: Trajectory, e: int, per: Period, ret: float, crit: Criteria) -
                  step_residual_floor=eps * float(np.mean(res)), return_error=ret, decay=math.nan)
     if tr.diverged_at[e] >= 0:
         return Attractor("diverged", f"state or force blew up at step {tr.diverged_at[e]}", math.nan, **stats)
+    if tr.stopped_at[e] >= 0:
+        stats.update(return_error=math.nan, period_error=math.nan)
+        return Attractor("fixed_point", tr.stopped_reason[e], math.nan, **stats)
     half = tr.force_norm[e, tr.steps // 2:]
     slope = np.polyfit(np.arange(len(half)), np.log(np.maximum(half, 1e-300)), 1)[0]
     stats["decay"] = decay = float(np.exp(-slope * (len(half) - 1)))
@@ -132,6 +136,20 @@ def _classify(tr: Trajectory, e: int, per: Period, ret: float, crit: Criteria) -
     else:
         why = f"return error {ret:.2g} after {period:.4g} steps (nor after its multiples or divisors)"
     return Attractor("quasi_periodic", f"bounded residual floor, {why}", period, **stats)
+
+
+def residual_certificate(fp_tol: float, then: Certify | None = None) -> Certify:
+    """The ``fixed_point`` rule as a stopping test (‖F‖ ≤ ``fp_tol``·max‖z‖ so far), consulting
+    ``then`` for the rows it does not settle."""
+    def certify(k, rows, X, fnorm, zmax):
+        said = [f"||F|| = {f:.1e} <= {fp_tol:g} x max||z|| (step {k})"
+                if f <= fp_tol * max(m, 1e-300) else None for f, m in zip(fnorm, zmax)]
+        rest = [i for i, why in enumerate(said) if why is None]
+        if then is not None and rest:
+            for i, why in zip(rest, then(k, rows[rest], X[rest], fnorm[rest], zmax[rest])):
+                said[i] = why
+        return said
+    return certify
 
 
 def _alternative(x: np.ndarray, period: float) -> float:
@@ -169,7 +187,7 @@ class Attractors:
         if dim != "eps":
             data["eps"] = (dim, tr.eps)
         ds = xr.Dataset(data, coords={dim: np.asarray(coord, dtype=np.float64), "step": np.arange(tr.steps + 1),
-                                      "tail_step": np.arange(tr.steps + 1 - tr.tail, tr.steps + 1)})
+                                      "tail_step": np.arange(tr.steps + 1 - tr.projections.shape[1], tr.steps + 1)})
         for name in ("period", "period_error", "period_coarse"):
             ds[name].attrs["units"] = "relaxation steps"
         for name in ("lyapunov", "lyapunov_error", "lyapunov_tol"):
@@ -184,13 +202,18 @@ class Attractors:
 def detect(field: Field, eps=0.1, steps: int = 6000, *, tail: int | None = None, knob: str | None = None,
            values: Sequence[float] | None = None, z0: torch.Tensor | None = None, lyapunov: bool = True,
            projections: int = 4, seed: int = 0, criteria: Criteria | None = None, blowup: float = 1e8,
-           progress: bool = False) -> Attractors:
+           progress: bool = False, certify: Certify | None = None, check_every: int = 50) -> Attractors:
     """Relax ``field`` for ``steps`` Euler steps per run and classify each run's attractor.
 
     Runs are the entries of ``eps`` (a float or a sequence) and/or, with ``knob``, of ``values``
     (the knob's value per run; a scalar ``eps`` is then shared); all run at once
     (:mod:`.batch`). ``tail`` (default ``steps // 4``) is the window the floor, oscillation,
     amplitude and period are taken from; the Lyapunov exponent averages the second half.
+
+    A run stops as soon as its fixed point is certified (checked every ``check_every`` steps, see
+    :func:`~.trajectory.relax_batch`): by the ``fixed_point`` rule itself (‖F‖ ≤ ``fp_tol``·max‖z‖),
+    or by ``certify`` (e.g. :class:`~.certify.SpectralCertificate`: Newton converged and every
+    |μ| < 1 with margin), so the budget of steps goes only to the runs still undecided.
     """
     eps_arr = np.atleast_1d(np.asarray(eps, dtype=np.float64))
     bad = eps_arr[~(eps_arr > 0) | ~np.isfinite(eps_arr)]
@@ -211,10 +234,12 @@ def detect(field: Field, eps=0.1, steps: int = 6000, *, tail: int | None = None,
     start = (field.z0 if z0 is None else z0).detach().reshape(1, -1).to(field.dtype)
     x0 = start.expand(E, -1).clone()
     force = batch_force(field, x0, knob, values)
+    settled = residual_certificate(crit.fp_tol, certify)
     tr = relax_batch(force, x0, eps_arr, steps, tail, lyapunov=lyapunov, projections=projections,
-                     seed=seed, blowup=blowup, progress=progress)
+                     seed=seed, blowup=blowup, progress=progress, certify=settled, check_every=check_every)
     nan = Period(math.nan, math.nan, math.nan, "none")
-    pers = [measure_period(tr.projections[e], crit.min_corr) if tr.diverged_at[e] < 0 else nan for e in range(E)]
+    pers = [measure_period(tr.projections[e], crit.min_corr) if tr.diverged_at[e] < 0 and tr.stopped_at[e] < 0
+            else nan for e in range(E)]
     rets = return_errors(force, tr.z, eps_arr, [p.value for p in pers])
     retry = [e for e in range(E) if math.isfinite(pers[e].value) and not rets[e] <= crit.return_tol]
     if retry:

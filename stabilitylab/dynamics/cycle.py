@@ -5,6 +5,8 @@ computes the Floquet multipliers at the final (converged) state (:func:`~.floque
 computes the spectrum at the fixed point Newton–Krylov finds from the tail centroid, or from the
 final state of a converged run (:func:`~.fixed_point.fixed_point_spectrum`), so a cycle can be checked against the instability
 that produced it (a cycle at ε should sit around a fixed point with |μ| > 1, or around none).
+With the spectrum wanted, the relaxation stops as soon as that spectrum certifies its fixed point
+(:class:`~.certify.SpectralCertificate`), and the certificate's spectrum is the one reported.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from ..field import Field
 from ..spectral.euler import modulus_text
 from ..store import provenance
 from .attractor import Criteria, detect
+from .certify import SpectralCertificate
 from .fixed_point import fixed_point_spectrum, newton_start
 from .floquet import floquet
 
@@ -24,7 +27,9 @@ def analyse_cycle(field: Field, eps: float = 0.1, steps: int = 6000, *, tail: in
     """Dataset with the run's scalars (kind, period, amplitude, lyapunov, residual floor, ...), its
     residual traces on ``step``, Floquet multipliers (``floquet_multiplier``) and the fixed point's
     ``eig_J``/``eig_M`` on ``mode``; ``attrs['verdict']`` is a one-line summary."""
-    att = detect(field, eps, steps, tail=tail, lyapunov=lyapunov, seed=seed, criteria=criteria, progress=progress)
+    cert = SpectralCertificate(field, eps, k) if with_spectrum else None
+    att = detect(field, eps, steps, tail=tail, lyapunov=lyapunov, seed=seed, criteria=criteria, progress=progress,
+                 certify=cert)
     row, tr = att.rows[0], att.trajectory
     parts = [att.to_dataset("eps", [eps]).isel(eps=0)]
     attrs = dict(parts[0].attrs)
@@ -38,8 +43,11 @@ def analyse_cycle(field: Field, eps: float = 0.1, steps: int = 6000, *, tail: in
         verdict += f"; {'stable' if fl.stable else 'unstable'} cycle ({triv})"
     attrs["fixed_point"] = "not computed"
     if with_spectrum:
-        start = newton_start(row.kind, tr.z[0], tr.centroid[0])
-        spec, attrs["fixed_point"] = fixed_point_spectrum(field, eps, k, z0=start)
+        if 0 in cert.spectra:
+            spec, attrs["fixed_point"] = cert.spectra[0]
+        else:
+            spec, attrs["fixed_point"] = fixed_point_spectrum(field, eps, k, z0=newton_start(row.kind, tr.z[0],
+                                                                                              tr.centroid[0]))
         if spec is not None:
             parts.append(spec[["eig_J", "eig_M", "eps_crit", "min_eps_crit", "max_abs_mu", "leading_re_J"]]
                          .rename(eps_crit="eps_crit_J"))

@@ -5,7 +5,9 @@ Targets map to field knobs: ``attn`` → ``alpha`` (attention output, W_O ← α
 target is taken as a knob name. All values relax at once (:mod:`.batch`); for each, the attractor
 (kind, residual floor, oscillation, …, :mod:`.attractor`) and the leading eigenvalues of J and M
 at the fixed point Newton–Krylov finds from the final state of a converged run, or from the tail
-centroid (:mod:`.fixed_point`). This is the research knockout table (α, residual floor,
+centroid (:mod:`.fixed_point`). A run stops once its fixed point is certified
+(:class:`~.certify.SpectralCertificate`), and that spectrum is the one reported; every search
+starts from the previous one's eigenvectors. This is the research knockout table (α, residual floor,
 oscillation, kind) with the spectrum alongside, and a check that they agree: the relaxation should
 converge exactly where a fixed point with max|μ| < 1 exists.
 """
@@ -21,7 +23,8 @@ from ..field import Field
 from ..solvers.relax import progress_bar
 from ..store import provenance
 from .attractor import Criteria, detect
-from .fixed_point import fixed_point_spectrum, newton_start
+from .certify import SpectralCertificate
+from .fixed_point import newton_start
 
 TARGETS = {"attn": "alpha", "ffn": "ffn_scale", "c": "c"}
 
@@ -60,18 +63,22 @@ def knockout(field: Field, target: str, values, eps: float = 0.1, steps: int = 3
     traces on ``step``, ``eig_J``/``eig_M`` on ``mode``, ``max_abs_mu``; ``attrs['verdict']``."""
     knob = target_knob(target, field)
     values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    fields = [field.with_params(**{knob: float(v)}) for v in values]
+    cert = SpectralCertificate(fields, eps, k)
     att = detect(field, eps, steps, tail=tail, knob=knob, values=values, lyapunov=lyapunov, seed=seed,
-                 criteria=criteria, progress=progress)
+                 criteria=criteria, progress=progress, certify=cert)
     ds = att.to_dataset(knob, values)
     tr, eig_J, eig_M, verdicts = att.trajectory, [], [], []
-    with progress_bar(len(values), "fixed-point spectra", progress) as advance:
+    reused = len(cert.spectra)
+    with progress_bar(len(values), f"fixed-point spectra ({reused} reused from the relaxation's certificates)",
+                      progress) as advance:
         for e, v in enumerate(values):
-            start = newton_start(att.rows[e].kind, tr.z[e], tr.centroid[e])
-            spec, how = fixed_point_spectrum(field.with_params(**{knob: float(v)}), eps, k, z0=start)
+            spec, how = cert.spectra.get(e) or cert.search(fields[e], eps, newton_start(att.rows[e].kind, tr.z[e],
+                                                                                        tr.centroid[e]))
             eig_J.append(spec["eig_J"].values if spec is not None else np.zeros(0))
             eig_M.append(spec["eig_M"].values if spec is not None else np.zeros(0))
             verdicts.append(spec.attrs["verdict"] if spec is not None else how)
-            advance()
+            advance(note=f"{cert.searches} searches")
     width = max([len(r) for r in eig_J + eig_M] + [1])
     ds["eig_J"] = ((knob, "mode"), _padded(eig_J, width),
                    {"long_name": "rightmost eigenvalues of J at the fixed point"})

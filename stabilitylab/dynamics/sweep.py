@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 import xarray as xr
 
 from ..field import Field
 from ..store import provenance
 from .attractor import Criteria, detect
-from .fixed_point import fixed_point_spectrum
+from .certify import SpectralCertificate
 
 
 GRID_POINTS, GRID_SPAN = 12, (0.05, 2.0)  # default grid: ε_crit × 0.05 … ε_crit × 2, geometric
@@ -83,16 +84,22 @@ def eps_sweep(field: Field, eps=None, steps: int = 3000, *, tail: int | None = N
     """Dataset on dim ``eps`` (attractor scalars, traces on ``step``), the fixed point's ``eig_J``
     on ``mode``, ``predicted_max_abs_mu`` per ε and scalar ``eps_crit``; ``attrs['verdict']``.
     ``eps=None``: :func:`default_grid` around the ε_crit of the spectrum at ``spectrum_eps``."""
+    cert = SpectralCertificate(field, spectrum_eps, k, shared=True)
     if eps is None:
-        first, _ = fixed_point_spectrum(field, spectrum_eps, k)
+        first, _ = cert.search(field, spectrum_eps, None)
         eps = default_grid(math.nan if first is None else float(first["min_eps_crit"]), spectrum_eps)
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
-    att = detect(field, eps, steps, tail=tail, lyapunov=lyapunov, seed=seed, criteria=criteria, progress=progress)
+    cert.eps, cert.spectrum_eps = eps, float(eps.max())
+    att = detect(field, eps, steps, tail=tail, lyapunov=lyapunov, seed=seed, criteria=criteria, progress=progress,
+                 certify=cert)
     ds = att.to_dataset("eps", eps)
-    converged = [e for e, r in enumerate(att.rows) if r.kind == "fixed_point"]
-    best = min(converged, key=lambda e: att.trajectory.force_norm[e, -1], default=None)
-    start = None if best is None else att.trajectory.z[best].reshape(field.shape)
-    spec, how = fixed_point_spectrum(field, float(eps.max()), k, z0=start)
+    tr = att.trajectory
+    if cert.common is not None and cert.common[0].attrs["eps"] == cert.spectrum_eps:
+        spec, how, _ = cert.common  # the spectrum that certified the converging runs
+    else:
+        converged = [e for e, r in enumerate(att.rows) if r.kind == "fixed_point"]
+        best = min(converged, key=lambda e: tr.final_force_norm[e], default=None)
+        spec, how = cert.search(field, cert.spectrum_eps, None if best is None else tr.z[best].reshape(field.shape))
     if spec is not None:
         lam = np.concatenate([spec["eig_J"].values, spec["lambda_of_M"].values])
         lam = lam[np.isfinite(lam)]
@@ -110,11 +117,10 @@ def eps_sweep(field: Field, eps=None, steps: int = 3000, *, tail: int | None = N
     ds["eps_crit"] = ((), crit, {"long_name": "predicted critical step: smallest -2a/|lambda|^2 over all modes "
                                               "(the spectrum's min_eps_crit); stable for eps < eps_crit",
                                  "units": "1", "settled": settled})
-    tr = att.trajectory
-    settled = tr.force_norm[:, -1] <= att.settings["fp_tol"] * np.max(tr.state_norm, axis=1)  # attractor's rule
+    settled = (tr.stopped_at >= 0) | (tr.final_force_norm <= att.settings["fp_tol"] * np.nanmax(tr.state_norm, axis=1))
     ds["converged"] = ("eps", settled.astype(np.int8),
-                       {"long_name": "1 if ||F|| <= fp_tol max||z|| at the last step (0: a fixed point only "
-                                     "by its still-decaying residual, or no fixed point)"})
+                       {"long_name": "1 if ||F|| <= fp_tol max||z|| at the last step or the fixed point was "
+                                     "certified (0: a fixed point only by its still-decaying residual, or none)"})
     kinds = [r.kind for r in att.rows]
     predicted = ds["predicted_max_abs_mu"].values if "predicted_max_abs_mu" in ds else np.full(len(eps), np.nan)
     text, last, onset = verdict_text(eps, kinds, settled, predicted, crit, how)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -47,7 +48,7 @@ class Trajectory:
     eps: np.ndarray           # (E,)
     force_norm: np.ndarray    # (E, steps + 1) ‖F(z_k)‖
     state_norm: np.ndarray    # (E, steps + 1) ‖z_k‖
-    projections: np.ndarray   # (E, tail, m) ⟨r_j, z_k⟩ over the tail
+    projections: np.ndarray   # (E, tail, m) ⟨r_j, z_k⟩ over each row's last states (see _unroll)
     z: torch.Tensor           # (E, n) last good states
     centroid: torch.Tensor    # (E, n) tail mean
     amplitude: np.ndarray     # (E,) RMS distance to the centroid over the tail
@@ -56,10 +57,18 @@ class Trajectory:
     diverged_at: np.ndarray   # (E,) first bad step, −1 if none
     tail: int
     lyapunov_steps: int
+    stopped_at: np.ndarray    # (E,) step a certified row stopped at, −1 if it ran to the end
+    stopped_reason: list      # (E,) why it was certified ("" if it ran to the end)
 
     @property
     def steps(self) -> int:
         return self.force_norm.shape[1] - 1
+
+    @property
+    def final_force_norm(self) -> np.ndarray:
+        """‖F‖ at each row's last recorded step (its stop, for a certified row), (E,)."""
+        last = np.where(self.stopped_at >= 0, self.stopped_at, self.steps)
+        return self.force_norm[np.arange(len(last)), last]
 
     @property
     def force_residual(self) -> np.ndarray:
@@ -72,11 +81,34 @@ class Trajectory:
         return self.eps[:, None] * self.force_residual
 
 
+def _unroll(ring: np.ndarray, ends: np.ndarray, last: int) -> np.ndarray:
+    """(E, L, m) projections of each row's last L = min(tail, last + 1) states from the ring
+    (tail, E, m) of :func:`relax_batch`, ending at the row's own last step ``ends[e]``; a row that
+    stopped before L steps is NaN-padded at the front. For rows that ran to ``last`` these are the
+    states ``last − L + 1 … last``."""
+    tail, E, m = ring.shape
+    L = min(tail, last + 1)
+    out = np.full((E, L, m), np.nan)
+    for e, end in enumerate(ends):
+        got = min(L, end + 1)
+        out[e, L - got:] = ring[np.arange(end - got + 1, end + 1) % tail, e]
+    return out
+
+
+Certify = Callable[[int, torch.Tensor, np.ndarray, np.ndarray, np.ndarray], list]
+
+
 @torch.no_grad()  # forward-mode tangents are unaffected; no reverse graph is recorded
 def relax_batch(force: BatchForce, x0: torch.Tensor, eps, steps: int, tail: int, *,
                 lyapunov: bool = True, projections: int = 4, seed: int = 0, blowup: float = 1e8,
-                progress: bool = False) -> Trajectory:
-    """Run ``steps`` Euler steps of every row of ``x0`` (E, n) with steps ``eps`` (E,)."""
+                progress: bool = False, certify: Certify | None = None, check_every: int = 50) -> Trajectory:
+    """Run ``steps`` Euler steps of every row of ``x0`` (E, n) with steps ``eps`` (E,).
+
+    ``certify(k, rows, X, fnorm, zmax)``, asked every ``check_every`` steps about the running rows
+    (indices ``rows``, states ``X``, ‖F‖ now and max‖z‖ so far), returns per row the reason its
+    fixed point is certified, or None: a certified row stops there (``stopped_at``, its records
+    end), the others run on, and the run ends when none is left.
+    """
     if steps < 8:
         raise ConfigError(f"need at least 8 relaxation steps, got {steps}")
     if not 2 <= tail <= steps + 1:
@@ -93,48 +125,68 @@ def relax_batch(force: BatchForce, x0: torch.Tensor, eps, steps: int, tail: int,
     limit = blowup * max(1.0, float(x0.norm(dim=1).max()))
     fnorm = torch.full((steps + 1, E), math.nan, dtype=dt, device=dev)
     znorm = torch.full_like(fnorm, math.nan)
-    proj = torch.zeros(tail, E, projections, dtype=dt, device=dev)
+    proj = torch.full((tail, E, projections), math.nan, dtype=dt, device=dev)
     alive = torch.ones(E, dtype=torch.bool, device=dev)
     died = torch.full((E,), -1, dtype=torch.long, device=dev)
+    stopped_at, reasons = np.full(E, -1), [""] * E
     t0, a0, l0 = steps + 1 - tail, steps // 4, steps // 2
     B = min(LYAPUNOV_BATCHES, steps - l0)
     logsum = torch.zeros(E, B, dtype=dt, device=dev)
     counted = torch.zeros(E, B, dtype=dt, device=dev)
     X, good = x0.clone(), x0.clone()
-    ref = s1 = s2 = None
+    ref, s1, s2 = x0.clone(), torch.zeros_like(x0), torch.zeros(E, dtype=dt, device=dev)
+    run = torch.arange(E, device=dev)  # the rows still relaxing
+    whole = True  # run is every row: index nothing
+    last = steps
     with progress_bar(steps, "relaxation", progress) as advance:
         for k in range(steps + 1):
+            x, rows = (X, None) if whole else (X[run], run)
             if lyapunov and a0 <= k < steps:
-                F, JV = jvp(force, X, V)
+                F, JV = jvp(lambda y: force(y, rows), x, V[run])
             else:
-                F = force(X)
-            fn, zn = F.norm(dim=1), X.norm(dim=1)
-            ok = torch.isfinite(fn) & torch.isfinite(zn) & (zn < limit)
-            died = torch.where(alive & ~ok & (died < 0), k, died)
-            alive = alive & ok
-            good = torch.where(alive[:, None], X, good)
-            fnorm[k] = torch.where(alive, fn, math.nan)
-            znorm[k] = torch.where(alive, zn, math.nan)
+                F = force(x, rows)
+            fn, zn = F.norm(dim=1), x.norm(dim=1)
+            ok = alive[run] & torch.isfinite(fn) & torch.isfinite(zn) & (zn < limit)
+            died[run] = torch.where(alive[run] & ~ok & (died[run] < 0), k, died[run])
+            alive[run] = ok
+            good[run] = torch.where(ok[:, None], x, good[run])
+            fnorm[k, run] = torch.where(ok, fn, math.nan)
+            znorm[k, run] = torch.where(ok, zn, math.nan)
+            proj[k % tail, run] = good[run] @ R  # a ring: each row's last ``tail`` states
             if k >= t0:
-                proj[k - t0] = good @ R
-                if ref is None:
-                    ref, s1, s2 = good.clone(), torch.zeros_like(good), torch.zeros(E, dtype=dt, device=dev)
-                d = good - ref
-                s1, s2 = s1 + d, s2 + (d * d).sum(1)
+                if k == t0:
+                    ref[run] = good[run]
+                d = good[run] - ref[run]
+                s1[run], s2[run] = s1[run] + d, s2[run] + (d * d).sum(1)
             if k == steps:
                 break
             if lyapunov and k >= a0:
-                W = V + h * JV
+                W = V[run] + h[run] * JV
                 g = W.norm(dim=1)
                 if k >= l0:
                     b = (k - l0) * B // (steps - l0)
-                    logsum[:, b] += torch.where(alive, g.log(), 0.0)
-                    counted[:, b] += alive.to(dt)
-                V = W / g[:, None]
-            X = torch.where(alive[:, None], X + h * F, good)
-            advance()
-    mean = s1 / tail
-    amp = (s2 / tail - (mean * mean).sum(1)).clamp_min(0).sqrt()
+                    logsum[run, b] += torch.where(ok, g.log(), 0.0)
+                    counted[run, b] += ok.to(dt)
+                V[run] = W / g[:, None]
+            X[run] = torch.where(ok[:, None], x + h[run] * F, good[run])
+            advance(note=f"{len(run)} of {E} runs relaxing")
+            if certify is not None and k > 0 and k % check_every == 0:
+                idx = run[alive[run]].cpu().numpy()
+                zmax = np.nanmax(znorm[: k + 1, idx].cpu().numpy(), axis=0)
+                said = certify(k, idx, good[idx], fnorm[k, idx].cpu().numpy(), zmax)
+                for e, why in zip(idx, said):
+                    if why is not None:
+                        stopped_at[e], reasons[e] = k, why
+                keep = alive & torch.as_tensor(stopped_at < 0, device=dev)
+                if not bool(keep.all()):
+                    run, whole = torch.nonzero(keep).flatten(), False
+                if len(run) == 0:
+                    last = k
+                    break
+    count = torch.as_tensor(np.clip(np.minimum(np.where(stopped_at < 0, steps, stopped_at), steps) - t0 + 1, 0, None),
+                            dtype=dt, device=dev)
+    mean = s1 / count.clamp_min(1)[:, None]
+    amp = torch.where(count > 0, (s2 / count.clamp_min(1) - (mean * mean).sum(1)).clamp_min(0).sqrt(), math.nan)
     lyap, lyap_err = np.full(E, math.nan), np.full(E, math.nan)
     if lyapunov:
         sums, counts = logsum.cpu().numpy(), counted.cpu().numpy()
@@ -143,7 +195,8 @@ def relax_batch(force: BatchForce, x0: torch.Tensor, eps, steps: int, tail: int,
         lyap_err = np.array([np.std(m[np.isfinite(m)], ddof=1) / math.sqrt(np.isfinite(m).sum())
                              if np.isfinite(m).sum() > 1 else math.nan for m in means])
     return Trajectory(
-        eps=eps_np, force_norm=fnorm.T.cpu().numpy(), state_norm=znorm.T.cpu().numpy(),
-        projections=proj.permute(1, 0, 2).cpu().numpy(), z=good, centroid=ref + mean,
+        eps=eps_np, force_norm=fnorm[: last + 1].T.cpu().numpy(), state_norm=znorm[: last + 1].T.cpu().numpy(),
+        projections=_unroll(proj.cpu().numpy(), np.where(stopped_at < 0, last, stopped_at), last), z=good,
+        centroid=torch.where(count[:, None] > 0, ref + mean, good),
         amplitude=amp.cpu().numpy(), lyapunov=lyap, lyapunov_error=lyap_err, diverged_at=died.cpu().numpy(), tail=tail,
-        lyapunov_steps=steps - l0)
+        lyapunov_steps=steps - l0, stopped_at=stopped_at, stopped_reason=reasons)

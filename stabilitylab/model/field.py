@@ -24,5 +24,6 @@ def block_field(block: EquilibriumBlock, idx: torch.Tensor, name: str = "block",
     """The Field of ``block`` on token batch ``idx`` (B, T): z0 = x_in, knobs alpha/ffn_scale/c/head_h."""
     with torch.no_grad():
         x_in = block.embed(idx)
-    info = {"config": block.config.to_dict(), "batch_idx": idx.tolist(), **(meta or {})}
+    # sequences of the batch do not interact: J is block-diagonal by sequence (spectral.blocks)
+    info = {"config": block.config.to_dict(), "batch_idx": idx.tolist(), "blocks": int(idx.shape[0]), **(meta or {})}
     return Field(BlockForce(block, x_in), x_in.clone(), block.knobs(), name=name, meta=info)

@@ -24,18 +24,19 @@ from .result import SolveResult, Trace, non_finite_reason, relative_norm
 
 @contextmanager
 def progress_bar(total: int, description: str, enabled: bool):
-    """Yield ``advance(residual)``; a transient rich bar when ``enabled``, a no-op otherwise."""
+    """Yield ``advance(residual, note)``; a transient rich bar when ``enabled``, a no-op otherwise. The
+    bar shows the elapsed time and ``note`` (e.g. the stage's cost so far)."""
     if not enabled:
-        yield lambda residual=None: None
+        yield lambda residual=None, note=None: None
         return
-    from rich.progress import Progress
+    from rich.progress import Progress, TimeElapsedColumn
 
-    with Progress(transient=True) as bar:
+    with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task(description, total=total)
 
-        def advance(residual=None):
+        def advance(residual=None, note=None):
             text = description if residual is None else f"{description} r_F={residual:.2e}"
-            bar.update(task, advance=1, description=text)
+            bar.update(task, advance=1, description=text if note is None else f"{text} ({note})")
 
         yield advance
 

@@ -55,7 +55,7 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
              diagnostics: bool | str = "fast", probes: int = 4, growth_steps: int = 100,
              search: str = "shared", refine_eps_crit: int = 3, z0: torch.Tensor | None = None,
              sigma: float | None = None, gmres_restart: int = 40, gmres_maxiter: int = 1000,
-             multiplicity: bool = False) -> xr.Dataset:
+             multiplicity: bool = False, search_start: torch.Tensor | None = None) -> xr.Dataset:
     """Spectra of J (LR) and M = I + εJ (LM) at the fixed point of ``field`` (or at ``z``).
 
     Finds the fixed point with :func:`~stabilitylab.solvers.find_fixed_point` when ``z`` is None
@@ -63,7 +63,8 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     fixed points are found too; GMRES(``gmres_restart``), ≤ ``gmres_maxiter`` iterations per
     solve, preconditioned by the field's hook); the shared search then starts from the error the
     relaxation left for Newton, ``z* − z_relaxed`` (rich in the slowest modes of M: 15% fewer
-    products at n = 131,072), otherwise from a ``seed``-ed random vector. ``sigma``: search J by
+    products at n = 131,072), otherwise from ``search_start`` (a vector, or an (n, p) block such as a
+nearby operator's eigenvectors: a random combination of its columns) or a ``seed``-ed random vector. ``sigma``: search J by
     shift-invert about σ (see the module docstring). ``multiplicity``: count the copies of the leading λ of J and μ of M by
     deflation (:func:`~.multiplicity.count_copies`; not with ``sigma``). Data variables on
     dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
@@ -86,14 +87,14 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     if k < 1 or (field.n > DENSE_MAX_N and k > field.n - 2):
         raise StabilityLabError(f"k={k} wanted eigenvalues: need 1 ≤ k ≤ n − 2 = {field.n - 2} for this state")
     k = min(k, field.n)  # a tiny state has n eigenvalues, all exact (dense path of leading_eigs)
-    fp_attrs, v0 = {}, None
+    fp_attrs, v0 = {}, search_start
     if z is None:
         # float32 round-off floors the force residual near 1e-7: never ask for less than 10 ulp
         fp_tol = max(fixed_point_tol, 10 * torch.finfo(field.dtype).eps)
         fp = find_fixed_point(field, eps=eps, z0=z0, tol=fp_tol, relax_steps=relax_steps,
                               gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter)
         z = fp.z
-        v0 = _slow_direction(fp)
+        v0 = _slow_direction(fp) if search_start is None else search_start
         fp_attrs = {"fixed_point_converged": int(fp.converged), "fixed_point_reason": fp.reason,
                     "fixed_point_solver": fp.solver}
     force_res, step_res = field.residuals(z, eps)
