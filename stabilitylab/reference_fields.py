@@ -12,6 +12,8 @@ factory                  known answers
                          J's eigenvalues 1 − 3y₁² and −dᵢ
 ``hopfield``             F = −z + W tanh(βz), W = ξᵀξ/n with orthogonal ±1 memories ξ: roots
                          0 and ±a ξ^μ with a = tanh(βa); eigenvalues −1 + β sech²(βa) (×P), −1
+``ghost``                y₁' = y₁² + c (c > 0, no root), yᵢ' = −dᵢ yᵢ: one slow point y = 0 with
+                         q = c²/2 (the ghost of a saddle-node)
 ``convection_diffusion`` F = A z, A the centred 1-D convection–diffusion matrix (dense reference)
 ``jordan``               F = A z, A = diag(−1 − s·j/n) + c·(upper shift): strongly non-normal
 =======================  ===================================================================
@@ -128,6 +130,25 @@ def hopfield_memories(n: int = 16, memories: int = 3, beta: float = 2.0) -> list
     eig = np.array([lead] * memories + [-1.0] * (n - memories), dtype=complex)
     xi = scipy.linalg.hadamard(n)[1: memories + 1].astype(np.float64)
     return [(s * a * x, eig) for x in xi for s in (1.0, -1.0)]
+
+
+class GhostForce(EmbeddedForce):
+    """In ``y = Qᵀz``: ``y₁' = y₁² + c``, ``yᵢ' = −dᵢ yᵢ``."""
+
+    _consts = ("Q", "d")
+
+    def __call__(self, z, *, c):
+        k = self._c(z)
+        y = z @ k["Q"]
+        return torch.cat([y[..., 0:1] ** 2 + c, -k["d"] * y[..., 1:]], dim=-1) @ k["Q"].T
+
+
+def ghost(n: int = 10, c: float = 0.05, seed: int = 1, dtype=torch.float64) -> Field:
+    """No fixed point; the slow point z = 0 with q = ½‖F‖² = c²/2 (embedded by an orthogonal Q)."""
+    gen = _generator(seed)
+    force = GhostForce(Q=_orthogonal(n, gen), d=np.linspace(0.5, 2.0, n - 1))
+    return Field(force, torch.full((n,), 0.3, dtype=dtype), {"c": c}, "ghost",
+                 {"description": f"saddle-node ghost y1^2 + c in R^{n}: a slow point, no root"})
 
 
 def convection_diffusion_matrix(n: int = 200, peclet: float = 0.9, nu: float = 1.0) -> np.ndarray:
