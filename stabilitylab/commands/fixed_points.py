@@ -24,10 +24,9 @@ def print_fixed_points(ds) -> None:
            "start", "times found"], rows, secondary=["times found", "start", "found by", "||z||"])
     if ds.sizes["slow"]:
         rows = [(str(i), fmt(ds["slow_q"].values[i], 3), fmt(ds["slow_force_residual"].values[i], 3),
-                 fmt(ds["slow_grad_norm"].values[i], 2), "yes" if ds["slow_converged"].values[i] else "[yellow]no[/]",
-                 str(ds["slow_found_from"].values[i])) for i in range(ds.sizes["slow"])]
+                 fmt(ds["slow_grad_norm"].values[i], 2), str(ds["slow_found_from"].values[i])) for i in range(ds.sizes["slow"])]
         table("slow points (local minima of q = ½||F||² that are not roots)",
-              ["slow", "q", "force residual", "||∇q||", "L-BFGS converged", "start"], rows)
+              ["slow", "q", "force residual", "||∇q||", "start"], rows)
     color = "" if ds.attrs.get("converged", 1) else "[red]"
     console.print(f"[bold]verdict:[/] {color}{ds.attrs['verdict']}{'[/]' if color else ''}")
 

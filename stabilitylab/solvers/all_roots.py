@@ -8,8 +8,8 @@ did not converge), then from z_s itself, each repeated while it keeps finding ne
 within ``dedup_tol``·max(‖r‖, 1) of a known root r (then it counts as found again). Each root is
 classified by :func:`~stabilitylab.spectral.spectrum.spectrum` at it (rightmost λ of J, largest
 |μ| of M = I + εJ, verdict). Optionally from every start L-BFGS minimises q = ½‖F‖²
-(:func:`~.deflation.slow_point`); minima with force residual above the root tolerance are *slow
-points*, listed separately (also de-duplicated).
+(:func:`~.deflation.slow_point`); converged minima with force residual above the root tolerance
+are *slow points*, listed separately (de-duplicated); unconverged minimisations are only counted.
 
 Starts (:func:`seeded_starts`): the field's own z0, data windows (the initial states of other
 input batches of a checkpoint, batch seeds batch_seed+1, +2, ...), and z0 plus seeded Gaussian
@@ -80,14 +80,15 @@ def all_fixed_points(field: Field, starts: list[torch.Tensor], kinds: list[str] 
     newton), ``times_found``, ``eig_J`` / ``eig_M`` (root × mode, complex), ``leading_re_J``,
     ``max_abs_mu``, ``n_unstable_J``, ``n_unstable_M``, ``verdict``, ``spectrum_converged``.
     Slow-point variables: ``slow_z``, ``slow_q`` = ½‖F‖², ``slow_force_residual``,
-    ``slow_grad_norm``, ``slow_found_from``, ``slow_converged`` (L-BFGS). Per start (dim ``start``):
+    ``slow_grad_norm``, ``slow_found_from`` (converged L-BFGS runs only; the others are counted in
+    the ``slow_unconverged`` attribute). Per start (dim ``start``):
     ``start_kind``, ``relaxed_residual`` (force residual after relaxation), ``roots_from_start``.
     """
     from ..spectral.spectrum import spectrum
 
     kinds = kinds or ["given"] * len(starts)
     roots, how, origin, hits = [], [], [], []
-    slow, slow_info = [], []
+    slow, slow_info, slow_unconverged = [], [], 0
     relaxed_res, per_start_new = [], []
     def record(z: torch.Tensor, label: str, s: int) -> bool:
         hit = _match(z, roots, dedup_tol)
@@ -120,7 +121,9 @@ def all_fixed_points(field: Field, starts: list[torch.Tensor], kinds: list[str] 
         if slow_points:
             sp = slow_point(field, z0, maxiter=slow_maxiter)
             fr = relative_norm(field.flat_force()(sp.z.reshape(-1)), sp.z)
-            if fr > 10 * tol and _match(sp.z.reshape(-1), [p.z.reshape(-1) for p in slow], 1e-4) is None:
+            if not sp.converged:
+                slow_unconverged += 1
+            elif fr > 10 * tol and _match(sp.z.reshape(-1), [p.z.reshape(-1) for p in slow], 1e-4) is None:
                 slow.append(sp)
                 slow_info.append((s, fr))
     if not roots and not slow:
@@ -142,8 +145,9 @@ def all_fixed_points(field: Field, starts: list[torch.Tensor], kinds: list[str] 
                        dedup_rule="same root when ||z - r|| <= dedup_tol * max(||r||, 1)",
                        relax_steps=relax_steps, per_start=per_start, deflation_power=power,
                        deflation_shift=shift, starts=len(starts), n_roots=len(roots), n_slow=len(slow),
+                       slow_unconverged=slow_unconverged, slow_maxiter=slow_maxiter,
                        converged=int(not problems), not_converged="; ".join(problems),
-                       verdict=_verdict(len(roots), len(slow), len(starts), data, problems))
+                       verdict=_verdict(len(roots), len(slow), len(starts), data, problems, slow_unconverged))
     coords = {"root": np.arange(len(roots)), "slow": np.arange(len(slow)), "start": np.arange(len(starts)),
               "mode": np.arange(data["eig_J"][1].shape[1])}
     return xr.Dataset(data, coords=coords, attrs=attrs)
@@ -186,17 +190,17 @@ def _slow_variables(slow, info, n) -> dict:
         "slow_grad_norm": ("slow", np.array([p.grad_norm for p in slow], dtype=float),
                            {"long_name": "||grad q|| = ||J^T F||"}),
         "slow_found_from": ("slow", np.array([s for s, _ in info], dtype=np.int64)),
-        "slow_converged": ("slow", np.array([int(p.converged) for p in slow], dtype=np.int64),
-                           {"long_name": "L-BFGS met its gradient tolerance"}),
     }
 
 
-def _verdict(n_roots, n_slow, n_starts, data, problems) -> str:
+def _verdict(n_roots, n_slow, n_starts, data, problems, slow_unconverged) -> str:
     counts = {}
     for v in data["verdict"][1]:
         counts[v] = counts.get(v, 0) + 1
     kinds = ", ".join(f"{c} {v}" for v, c in counts.items())
     text = (f"{n_roots} distinct fixed point(s) from {n_starts} start(s)" + (f" ({kinds})" if kinds else "")
             + (f"; {n_slow} slow point(s) (local minima of ||F||^2/2 that are not roots)" if n_slow else "")
+            + (f"; {slow_unconverged} slow-point minimisation(s) stopped unconverged (not listed)"
+               if slow_unconverged else "")
             + ("; unique among those reached" if n_roots == 1 else ""))
     return f"not converged: {'; '.join(problems)} ({text})" if problems else text
