@@ -19,8 +19,10 @@ the true one, and every number derived from it errs on one side:
   certified lower bounds of the transient growth.
 
 Accuracy of the projection (how far s_V is above the true σ_min) is estimated by repeating with a
-basis of twice the size (``check_ncv``): the relative drop of s_V on the grid points inside the
-largest level shows how much the smaller basis missed there.
+basis of twice the size (``check_ncv``): the largest relative drop of s_V on the grid points inside
+each level shows how much the smaller basis missed there (measured on a convection–diffusion
+matrix whose basis suffices: estimate 0.52%, true error 0.52%; where it does not, 79% against 400%:
+an estimate, not a bound).
 """
 from __future__ import annotations
 
@@ -160,11 +162,11 @@ def pseudospectra(field: Field, k: int = 6, eps: float = 0.1, z: torch.Tensor | 
 
     ``ncv``: basis size (default that of the k-eigenvalue search, max(2k+1, 60)); ``check_ncv``
     (default 2·ncv, 0 to skip): the larger basis of the accuracy check. ``box`` = (x0, x1, y0, y1)
-    in the λ-plane (default: around the k rightmost Ritz values, up to the imaginary axis);
+    in the λ-plane (default: around the k rightmost Ritz values and past the imaginary axis);
     ``grid`` points per side. ``deltas``: levels (default 10⁻¹, 10⁻², 10⁻³ × ‖AV‖₂). Variables:
     ``sigma_min`` (imag × real grid), ``eig_J`` (mode), ``alpha`` and ``alpha_inside`` (delta),
     scalars ``distance_to_instability`` (J) and ``map_distance_to_instability`` (M),
-    ``kreiss_J``, ``kreiss_M``, ``projection_change`` (accuracy check).
+    ``kreiss_J``, ``kreiss_M``, ``projection_change`` (delta; the accuracy check).
     """
     from ..solvers import find_fixed_point
 
@@ -182,10 +184,10 @@ def pseudospectra(field: Field, k: int = 6, eps: float = 0.1, z: torch.Tensor | 
     P = ProjectedResolvent.from_basis(lin.J(), V)
     lam = rj.eigenvalues.numpy()
     scale = max(P.norm, 1e-300)
-    deltas = np.asarray(deltas if deltas is not None else scale * np.array([1e-1, 1e-2, 1e-3]), dtype=float)
+    deltas = np.sort(np.asarray(deltas if deltas is not None else scale * np.array([1e-1, 1e-2, 1e-3]), dtype=float))[::-1]
     if box is None:
         span = max(np.ptp(lam.real), np.abs(lam.imag).max(), 0.05 * np.abs(lam).max(), 1e-8 * scale)
-        x0, x1 = lam.real.min() - 0.5 * span, max(lam.real.max() + 0.5 * span, 0.1 * span)
+        x0, x1 = lam.real.min() - 0.5 * span, max(lam.real.max() + span, 0.25 * span)  # past Re z = 0
         ymax = np.abs(lam.imag).max() + 0.5 * span
         box = (x0, x1, -ymax, ymax)
     x = np.linspace(box[0], box[1], grid)
@@ -204,15 +206,15 @@ def pseudospectra(field: Field, k: int = 6, eps: float = 0.1, z: torch.Tensor | 
     mdist = min(mdist, eps * float(res_J[outside].min())) if outside.any() else mdist
     kJ, zJ = kreiss(s_of, scale)
     kM, wM = kreiss(s_of, scale, eps=eps)
-    change, check_m = math.nan, 0
+    change, check_m = np.full(len(deltas), math.nan), 0
     m = V.shape[1]
     check_ncv = min(2 * m, field.n) if check_ncv is None else check_ncv
     if check_ncv and check_ncv > m:
         _, V2, more = _basis(lin, k, check_ncv, tol, maxiter, seed)
         search_matvecs += more
         S2 = ProjectedResolvent.from_basis(lin.J(), V2).smin(x[None, :] + 1j * y[:, None])
-        inside = S <= deltas.max()
-        change = float(((S - S2) / S)[inside].max()) if inside.any() else math.nan
+        drop = (S - S2) / S
+        change = np.array([float(drop[S <= d].max()) if (S <= d).any() else math.nan for d in deltas])
         check_m = V2.shape[1]
     problems = [] if fp_attrs.get("fixed_point_converged", 1) else [f"fixed point ({fp_attrs['fixed_point_reason']})"]
     if not rj.converged:
@@ -235,8 +237,8 @@ def pseudospectra(field: Field, k: int = 6, eps: float = 0.1, z: torch.Tensor | 
                                            "sup_t ||exp(tJ)||", "z": str(zJ)}),
         "kreiss_M": ((), kM, {"long_name": "sup_{|w|>1} (|w|-1)/sigma_min(wI - M), projected: a lower bound of "
                                            "sup_k ||M^k||", "w": str(wM)}),
-        "projection_change": ((), change, {"long_name": "max relative drop of sigma_min inside the largest level "
-                                                        f"when the basis grows from {m} to {check_m}"}),
+        "projection_change": ("delta", change, {"long_name": "max relative drop of sigma_min inside the level when "
+                                                             f"the basis grows from {m} to {check_m}"}),
     }
     text = (f"distance to instability of J ≤ {dist:.3g} (at ω = {omega:.3g}), of M ≤ {mdist:.3g}; "
             f"Kreiss lower bounds: sup‖e^(tJ)‖ ≥ {kJ:.3g}, sup‖M^k‖ ≥ {kM:.3g}")
@@ -246,8 +248,9 @@ def pseudospectra(field: Field, k: int = 6, eps: float = 0.1, z: torch.Tensor | 
     elif outside.any():
         text = (f"M has a Ritz value with |μ| = {np.abs(1 + eps * lam).max():.4g} > 1 at ε = {eps:g}: M is unstable "
                 "or that close to it; " + text)
-    if math.isfinite(change):
-        text += f"; projection accuracy estimate {change:.1%} (basis {m} → {check_m})"
+    if np.isfinite(change).any():
+        text += (f"; projection accuracy estimate {change[-1]:.1%} inside the smallest level, {change[0]:.1%} inside "
+                 f"the largest (basis {m} → {check_m})")
     attrs = provenance(field, analysis="pseudospectra", schema_version=SCHEMA, eps=eps, k=k, ncv=m,
                        check_ncv=check_m, grid=grid, box=[float(b) for b in box], tol=tol, seed=seed,
                        norm_estimate=scale, matvecs=search_matvecs + 2 * m, force_residual=force_res,

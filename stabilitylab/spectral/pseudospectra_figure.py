@@ -20,17 +20,17 @@ def pseudospectra_figure(ds: xr.Dataset) -> Figure:
         cs = ax.contour(U, V, np.log10(np.maximum(W, 1e-300)), levels=lv, cmap="viridis")
         ax.clabel(cs, fmt=lambda v: f"1e{v:.1f}", fontsize=7)
         ax.plot(pts.real, pts.imag, "k.", ms=5, label="Ritz values")
-        ax.set_aspect("equal", adjustable="datalim")
+        ax.set(xlim=(U.min(), U.max()), ylim=(V.min(), V.max()))
     ax1.axvline(0, color="r", lw=0.7, label="Re λ = 0")
     for d, a, inside in zip(ds["delta"].values, ds["alpha"].values, ds["alpha_inside"].values):
         if np.isfinite(a):
             ax1.axvline(a, color="0.5", lw=0.5, ls=":" if inside else "--")
     t = np.linspace(0, 2 * np.pi, 400)
     ax2.plot(np.cos(t), np.sin(t), "r", lw=0.7, label="|μ| = 1")
+    ax2.set(xlim=(1 + eps * X.min(), 1 + eps * X.max()), ylim=(eps * Y.min(), eps * Y.max()))
     ax1.set(xlabel="Re λ", ylabel="Im λ",
             title=f"projected ε-pseudospectra of J (basis {ds.attrs['ncv']}); dotted: α_δ")
     ax2.set(xlabel="Re μ", ylabel="Im μ", title=f"of M = I + εJ at ε = {eps:g} (levels ×ε)")
-    ax2.set_xlim(ds["real"].values.min() * eps + 1, ds["real"].values.max() * eps + 1)
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=7)
     return fig
