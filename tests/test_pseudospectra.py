@@ -39,15 +39,26 @@ def _grid(ds):
 CD = {p: convection_diffusion_matrix(80, p, nu=1 / 81 ** 2) for p in (0.3, 0.9)}
 
 
+def _check_estimates_band_error(ds, s, D):
+    """The doubled-basis drop along each level's band δ/10 ≤ s ≤ δ is within 2x of the true error there."""
+    checked = 0
+    for d, est in zip(ds["delta"].values, ds["projection_change"].values):
+        band = (s >= 0.1 * d) & (s <= d)
+        if band.any():
+            err = ((s - D) / D)[band].max()
+            assert 0.5 * err <= est <= 2 * err + 1e-12, (d, est, err)
+            checked += 1
+    assert checked >= 2
+
+
 def test_projection_contains_and_matches_dense_when_the_basis_suffices():
     A = CD[0.3]
     ds = _run(A, k=6, eps=0.1)
     s, D = ds["sigma_min"].values, dense_smin(A)(_grid(ds))
     assert (s >= D * (1 - 1e-10)).all()                        # projected Λ_δ ⊂ true Λ_δ
     inside = D <= ds["delta"].values.max()
-    err = ((s - D) / D)[inside].max()
-    assert err < 1e-2                                           # measured 5.2e-3
-    assert 0.5 * err <= float(ds["projection_change"].max()) <= 2 * err  # the doubled-basis check estimates it
+    assert ((s - D) / D)[inside].max() < 1e-2                   # measured 5.2e-3
+    _check_estimates_band_error(ds, s, D)
     for d in ds["delta"].values:                                # α_δ(projected) ≤ α_δ(dense), close
         a_dense = abscissa(dense_smin(A), d, ds["real"].values, ds["imag"].values, D)[0]
         a = float(ds["alpha"].sel(delta=d))
@@ -63,8 +74,8 @@ def test_strongly_nonnormal_case_is_contained_and_flagged():
     s, D = ds["sigma_min"].values, dense_smin(A)(_grid(ds))
     assert (s >= D * (1 - 1e-10)).all()
     inside = D <= ds["delta"].values.max()
-    assert ((s - D) / D)[inside].max() > 1.0                   # a 60-vector basis misses much (measured 4.0)
-    assert float(ds["projection_change"].max()) > 0.3           # ... and the check says so (measured 0.79)
+    assert ((s - D) / D)[inside].max() > 1.0                   # deep inside a 60-vector basis misses much (4.0)
+    _check_estimates_band_error(ds, s, D)                       # along the level curves 7%, estimated 6.6%
     assert "projection accuracy estimate" in ds.attrs["verdict"]
 
 
