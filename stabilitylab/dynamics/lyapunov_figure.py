@@ -7,10 +7,15 @@ from matplotlib.figure import Figure
 
 
 def lyapunov_figure(ds: xr.Dataset) -> Figure:
+    """:func:`draw_lyapunov` on a figure of its own."""
+    fig = Figure(figsize=(11, 3.8))
+    draw_lyapunov(*fig.subplots(1, 2), ds)
+    return fig
+
+
+def draw_lyapunov(ax1, ax2, ds: xr.Dataset) -> None:
     """Left: running estimate of every exponent per unit time against counted steps (per ε for a
     sweep); right: the exponents with their uncertainty, and the Kaplan–Yorke dimension."""
-    fig = Figure(figsize=(11, 3.8))
-    ax1, ax2 = fig.subplots(1, 2)
     runs = [ds.sel(eps=e) for e in ds["eps"].values] if "eps" in ds.dims else [ds]
     for run in runs:
         h = float(run["eps"]) if "eps" in run.coords else float(ds.attrs["h"])
@@ -28,4 +33,3 @@ def lyapunov_figure(ds: xr.Dataset) -> Figure:
             title=f"Lyapunov spectrum ({ds.attrs['method']}, {ds.attrs['orbits']} orbit(s) × {ds.attrs['steps']} steps)")
     ax2.set_xticks(np.arange(1, ds.sizes["mode"] + 1))
     ax2.legend(fontsize=7)
-    return fig

@@ -1,9 +1,9 @@
 r"""All the fixed points reachable from many starts, each classified by its leading spectrum.
 
 For every start z_s: Euler relaxation (≤ ``relax_steps`` steps, the deployed computation: it finds
-the stable fixed points), then Newton–Krylov with every root found so far deflated
-(:func:`~.deflation.deflated_newton`), first from the relaxed state (when relaxation settled but
-did not converge), then from z_s itself, each repeated while it keeps finding new roots (≤
+the stable fixed points); when relaxation settled without converging, plain Newton–Krylov from the
+relaxed state (finding a known root again counts as a hit); then Newton–Krylov with every root
+found so far deflated (:func:`~.deflation.deflated_newton`), from the relaxed state and from z_s, each repeated while it keeps finding new roots (≤
 ``per_start`` per start): deflation finds unstable roots that relaxation cannot reach. A converged state is a *new* root unless it lies
 within ``dedup_tol``·max(‖r‖, 1) of a known root r (then it counts as found again). Each root is
 classified by :func:`~stabilitylab.spectral.spectrum.spectrum` at it (rightmost λ of J, largest
@@ -108,12 +108,16 @@ def all_fixed_points(field: Field, starts: list[torch.Tensor], kinds: list[str] 
         if rel is not None and rel.converged:
             new_here += record(rel.z.reshape(-1), "relaxation", s)
         settled = rel is not None and not rel.converged and rel.final_force_residual <= rel.force_residual[0]
-        # polish what relaxation settled on, then go on from the raw start (not next to a deflated root)
+        newton = dict(tol=tol, maxiter=newton_maxiter, gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter,
+                      power=power, shift=shift)
+        if settled:  # plain Newton polishes what relaxation settled on (a root found again counts as a hit)
+            res = deflated_newton(field, rel.z.reshape(-1), [], **newton)
+            if res.converged:
+                new_here += record(res.z, "newton", s)
+        # then deflated Newton from there and from the raw start (not next to a deflated root)
         for newton_from in ([rel.z.reshape(-1)] if settled else []) + [z0.reshape(-1)]:
             while new_here < per_start:  # deflated Newton until it finds nothing new
-                res = deflated_newton(field, newton_from, roots, tol=tol, maxiter=newton_maxiter,
-                                      gmres_restart=gmres_restart, gmres_maxiter=gmres_maxiter,
-                                      power=power, shift=shift)
+                res = deflated_newton(field, newton_from, roots, **newton)
                 if not (res.converged and record(res.z, "deflated newton" if roots else "newton", s)):
                     break
                 new_here += 1

@@ -9,10 +9,15 @@ COLORS = {"stable": "tab:green", "continuous-unstable": "tab:red", "discretisati
 
 
 def fixed_points_figure(ds: xr.Dataset) -> Figure:
+    """:func:`draw_fixed_points` on a figure of its own."""
+    fig = Figure(figsize=(11, 4))
+    draw_fixed_points(*fig.subplots(1, 2), ds)
+    return fig
+
+
+def draw_fixed_points(ax1, ax2, ds: xr.Dataset) -> None:
     """Left: roots (circles, coloured by verdict) and slow points (crosses) on the two leading
     principal axes of all their states; right: each root's leading eigenvalues of J."""
-    fig = Figure(figsize=(11, 4))
-    ax1, ax2 = fig.subplots(1, 2)
     Z = np.concatenate([ds["z"].values, ds["slow_z"].values])
     if len(Z) > 1:
         centred = Z - Z.mean(axis=0)
@@ -37,4 +42,3 @@ def fixed_points_figure(ds: xr.Dataset) -> Figure:
     ax2.set(xlabel="Re λ", ylabel="Im λ", title="rightmost eigenvalues of J at each root")
     if nr <= 12:
         ax2.legend(fontsize=6)
-    return fig

@@ -7,14 +7,19 @@ from matplotlib.figure import Figure
 
 
 def pseudospectra_figure(ds: xr.Dataset) -> Figure:
+    """:func:`draw_pseudospectra` on a figure of its own."""
+    fig = Figure(figsize=(12, 4.6))
+    draw_pseudospectra(*fig.subplots(1, 2), ds)
+    return fig
+
+
+def draw_pseudospectra(ax1, ax2, ds: xr.Dataset) -> None:
     """Left: log10 σ_min(zI − J) contours at the levels δ, Ritz values, Re z = 0, α_δ; right: the
     same data mapped to μ = 1 + ελ, where σ_min(μI − M) = ε σ_min(λI − J), with the unit circle."""
     eps = float(ds.attrs["eps"])
     X, Y = np.meshgrid(ds["real"].values, ds["imag"].values)
     S, levels = ds["sigma_min"].values, np.sort(np.log10(ds["delta"].values))
     lam = ds["eig_J"].values
-    fig = Figure(figsize=(12, 4.6))
-    ax1, ax2 = fig.subplots(1, 2)
     for ax, (U, V, W, lv, pts) in zip((ax1, ax2), ((X, Y, S, levels, lam),
                                                    (1 + eps * X, eps * Y, eps * S, levels + np.log10(eps), 1 + eps * lam))):
         cs = ax.contour(U, V, np.log10(np.maximum(W, 1e-300)), levels=lv, cmap="viridis")
@@ -33,4 +38,3 @@ def pseudospectra_figure(ds: xr.Dataset) -> Figure:
     ax2.set(xlabel="Re μ", ylabel="Im μ", title=f"of M = I + εJ at ε = {eps:g} (levels ×ε)")
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=7)
-    return fig
