@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 
 import click
-import numpy as np
 
 from ..errors import StabilityLabError
 from .common import (EXIT_UNCONVERGED, console, default_out, field_options, finish, fmt, out_option,
