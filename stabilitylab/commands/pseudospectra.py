@@ -25,10 +25,13 @@ def print_pseudospectra(ds) -> None:
                                               ds["projection_change"].values)]
     table(f"pseudospectral abscissa α_δ(J) (lower bounds of the true: the projection is contained in it); check: "
           f"basis {ds.attrs['ncv']} → {ds.attrs['check_ncv']} (an estimate, not a bound)",
-          ["δ", "δ/‖AV‖", "α_δ", "|Im z| there", f"α_δ, basis {ds.attrs['check_ncv']}", "σ_min drop on the level"],
+          ["δ", "δ/‖AV‖", "α_δ", "|Im z| there", f"α_δ, basis {ds.attrs['check_ncv']}", "σ_min drop on the level, right of the Ritz values"],
           rows)
     console.print(f"distance to instability of J (min_ω σ_min(iω − J)) ≤ {fmt(float(ds['distance_to_instability']), 4)}; "
                   f"of M (min_θ σ_min(e^iθ − M)) ≤ {fmt(float(ds['map_distance_to_instability']), 4)}")
+    if np.isfinite(float(ds["distance_check"])):
+        console.print(f"  with the check basis ({ds.attrs['check_ncv']}): distance to instability of J ≤ "
+                      f"{fmt(float(ds['distance_check']), 4)}")
     console.print(f"Kreiss lower bounds: sup_t ‖e^(tJ)‖ ≥ {fmt(float(ds['kreiss_J']), 4)}, "
                   f"sup_k ‖M^k‖ ≥ {fmt(float(ds['kreiss_M']), 4)}")
     color = "" if ds.attrs.get("converged", 1) else "[red]"

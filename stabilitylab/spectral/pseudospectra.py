@@ -20,8 +20,10 @@ the true one, and every number derived from it errs on one side:
 
 Accuracy of the projection (how far s_V is above the true σ_min) is estimated by repeating with a
 basis of twice the size (``check_ncv``): the largest relative drop of s_V on the grid points of
-each level's band δ/10 ≤ s_V ≤ δ (where its curve runs) shows how much the smaller basis missed
-there, and α_δ is recomputed from the larger basis (``alpha_check``). An estimate, not a bound.
+each level's band δ/10 ≤ s_V ≤ δ (where its curve runs) right of the Ritz values (the part α_δ and
+the distance to instability see; further left, eigenvalues the basis was not built for crowd in)
+shows how much the smaller basis missed there; α_δ and the distance are recomputed from the larger
+basis (``alpha_check``, ``distance_check``). An estimate, not a bound.
 """
 from __future__ import annotations
 
@@ -206,7 +208,7 @@ def pseudospectra(field: Field, k: int = 6, eps: float = 0.1, z: torch.Tensor | 
     kJ, zJ = kreiss(s_of, scale)
     kM, wM = kreiss(s_of, scale, eps=eps)
     change, check_m = np.full(len(deltas), math.nan), 0
-    alpha_check = np.full(len(deltas), math.nan)
+    alpha_check, dist_check = np.full(len(deltas), math.nan), math.nan
     m = V.shape[1]
     check_ncv = min(2 * m, field.n) if check_ncv is None else check_ncv
     if check_ncv and check_ncv > m:
@@ -215,10 +217,12 @@ def pseudospectra(field: Field, k: int = 6, eps: float = 0.1, z: torch.Tensor | 
         P2 = ProjectedResolvent.from_basis(lin.J(), V2)
         S2 = P2.smin(x[None, :] + 1j * y[:, None])
         drop = (S - S2) / S
-        band = [(S >= 0.1 * d) & (S <= d) for d in deltas]  # where the level curve runs
+        east = (x >= lam.real.max())[None, :]  # right of the Ritz values: what α_δ and the distance see
+        band = [(S >= 0.1 * d) & (S <= d) & east for d in deltas]  # where the level curve runs there
         change = np.array([float(drop[b].max()) if b.any() else math.nan for b in band])
         s2_of = lambda zz: P2.smin(zz) if np.ndim(zz) else float(P2.smin(np.array([zz]))[0])  # noqa: E731
         alpha_check = np.array([abscissa(s2_of, d, x, y, S2)[0] for d in deltas])
+        dist_check = distance_to_instability(s2_of, 1.5 * scale)[0]
         check_m = V2.shape[1]
     problems = [] if fp_attrs.get("fixed_point_converged", 1) else [f"fixed point ({fp_attrs['fixed_point_reason']})"]
     if not rj.converged:
@@ -242,7 +246,9 @@ def pseudospectra(field: Field, k: int = 6, eps: float = 0.1, z: torch.Tensor | 
         "kreiss_M": ((), kM, {"long_name": "sup_{|w|>1} (|w|-1)/sigma_min(wI - M), projected: a lower bound of "
                                            "sup_k ||M^k||", "w": str(wM)}),
         "projection_change": ("delta", change, {"long_name": "max relative drop of sigma_min where delta/10 <= "
-                                                             f"sigma_min <= delta when the basis grows from {m} to {check_m}"}),
+                                                             "sigma_min <= delta right of the Ritz values when the basis "
+                                                             f"grows from {m} to {check_m}"}),
+        "distance_check": ((), dist_check, {"long_name": f"distance to instability of J from the larger basis ({check_m})"}),
         "alpha_check": ("delta", alpha_check, {"long_name": f"alpha from the larger basis ({check_m}): also a lower bound"}),
     }
     text = (f"distance to instability of J ≤ {dist:.3g} (at ω = {omega:.3g}), of M ≤ {mdist:.3g}; "
