@@ -87,3 +87,11 @@ def test_cli_writes_store_and_figure(tmp_path):
     ds = store.read(out)
     assert ds.attrs["analysis"] == "lyapunov" and ds.sizes["mode"] == 4
     assert out.with_suffix(".png").exists()
+
+
+@pytest.mark.slow
+def test_lorenz_long_run_within_one_percent():
+    ds = lyapunov_spectrum(lorenz(), method="rk4", dt=0.01, steps=20000, burn=500, orbits=16, spread=1.0)
+    lam = ds["lyapunov_per_time"].values
+    assert abs(lam[0] - LORENZ_LYAPUNOV[0]) < 0.01 * LORENZ_LYAPUNOV[0]
+    assert abs(lam[2] - LORENZ_LYAPUNOV[2]) < 0.005 * abs(LORENZ_LYAPUNOV[2])

@@ -57,15 +57,20 @@ def step_map(field: Field, method: str, h: float) -> Callable[[torch.Tensor], to
     raise StabilityLabError(f"method={method!r}: choose {' or '.join(METHODS)}")
 
 
+def _over_orbits(fn, *args: torch.Tensor) -> torch.Tensor:
+    """``fn`` of every orbit (leading axis of ``args``): vmap when the force allows it, else a loop."""
+    if args[0].shape[0] > 1:
+        try:
+            return torch.func.vmap(fn)(*args)
+        except Exception:  # a force vmap cannot trace over orbits: one orbit at a time
+            pass
+    return torch.stack([fn(*row) for row in zip(*args)])
+
+
 def _tangent_step(phi, Z: torch.Tensor, Q: torch.Tensor):
     """``(Φ(z_e), DΦ(z_e) Q_e)`` for every orbit e of ``Z`` (E, n), ``Q`` (E, n, k)."""
     cols = lambda z, q: torch.func.vmap(lambda v: torch.func.jvp(phi, (z,), (v,))[1], in_dims=1, out_dims=1)(q)  # noqa: E731
-    if Z.shape[0] > 1:
-        try:
-            return torch.func.vmap(phi)(Z), torch.func.vmap(cols)(Z, Q)
-        except Exception:  # a force vmap cannot trace over orbits: one orbit at a time
-            pass
-    return (torch.stack([phi(z) for z in Z]), torch.stack([cols(z, q) for z, q in zip(Z, Q)]))
+    return _over_orbits(phi, Z), _over_orbits(cols, Z, Q)
 
 
 def kaplan_yorke(lam: Sequence[float]) -> tuple[float, bool]:
@@ -123,7 +128,7 @@ def lyapunov_spectrum(field: Field, k: int | None = None, eps: float = 0.1, *, m
     diverged = None
     for t in range(burn + align + steps):
         if t < burn:
-            Z = torch.func.vmap(phi)(Z) if orbits > 1 else phi(Z[0])[None]
+            Z = _over_orbits(phi, Z)
             W = None
         else:
             Z, W = _tangent_step(phi, Z, Q)

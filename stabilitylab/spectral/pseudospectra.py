@@ -85,17 +85,22 @@ class ProjectedResolvent:
 
 
 def abscissa(s_of, delta: float, x: np.ndarray, y: np.ndarray, S: np.ndarray) -> tuple[float, float, bool]:
-    """(α_δ, |Im z| there, inside_box) from grid values ``S`` (len(y) × len(x)) of ``s_of``: in
-    every row the rightmost grid point with S ≤ δ, refined by Brent on s(x + iy) = δ up to the next
-    grid point; the best row wins (resolution in Im z: the grid's). ``inside_box`` is False when
-    the level set reaches the right edge (α_δ is then at least the edge); NaN when no point is in."""
+    """(α_δ, |Im z| there, inside_box) from grid values ``S`` (len(y) × len(x)) of ``s_of``: the
+    rows whose rightmost grid point with S ≤ δ is the rightmost of all (no other row's edge can lie
+    further right than its next grid point), refined by Brent on s(x + iy) = δ up to that next grid
+    point (resolution in Im z: the grid's). ``inside_box`` is False when the level set reaches the
+    right edge (α_δ is then at least the edge); NaN when no grid point is inside."""
+    inside = S <= delta
+    if not inside.any():
+        return math.nan, math.nan, True
+    last = np.where(inside.any(axis=1), len(x) - 1 - np.argmax(inside[:, ::-1], axis=1), -1)
+    j = int(last.max())
+    if j == len(x) - 1:
+        return float(x[-1]), abs(float(y[int(np.argmax(last))])), False
     best = (math.nan, math.nan, True)
-    for r in np.flatnonzero((S <= delta).any(axis=1)):
-        j = int(np.flatnonzero(S[r] <= delta)[-1])
-        if j == len(x) - 1:
-            return float(x[-1]), abs(float(y[r])), False
+    for r in np.flatnonzero(last == j):
         edge = scipy.optimize.brentq(lambda t: s_of(complex(t, y[r])) - delta, x[j], x[j + 1],
-                                     xtol=1e-12 * max(1.0, abs(x[j])))
+                                     xtol=1e-10 * max(1.0, abs(x[j])))
         if not edge <= best[0]:
             best = (float(edge), abs(float(y[r])), True)
     return best
