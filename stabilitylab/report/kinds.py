@@ -12,10 +12,13 @@ from ..analyses import ANALYSES
 from ..errors import StabilityLabError
 from .stages import STAGES
 
+BEYOND_TITLES = {"lyapunov": "Lyapunov spectrum of the relaxation", "fixed_points": "All fixed points and slow points",
+                 "pseudospectra": "Pseudospectra, distance to instability, Kreiss bounds"}  # report.beyond's pages
+
 #: report sections, in page order
 SECTIONS = STAGES  # the battery's stages (report.stages, light for the CLI)
 #: sections outside the battery (from datasets of other recipes), after it
-EXTRA_SECTIONS = ("stability_map",)
+EXTRA_SECTIONS = ("stability_map", *BEYOND_TITLES)
 TITLES = {"spectrum": "Spectrum of J and of the Euler map M",
           "continuation": "Continuation: bifurcation diagram",
           "stability_map": "Stability map: boundaries in two knobs",
@@ -23,7 +26,7 @@ TITLES = {"spectrum": "Spectrum of J and of the Euler map M",
           "eps_sweep": "ε-sweep: step size against the predicted ε_crit",
           "knockout": "Knockouts",
           "drift": "Training drift: EP vs BPTT",
-          "gradients": "Gradient-estimator fidelity"}
+          "gradients": "Gradient-estimator fidelity", **BEYOND_TITLES}
 #: the analyses whose datasets the report shows
 REPORTED = tuple(name for name, a in ANALYSES.items() if a.section)
 

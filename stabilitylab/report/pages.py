@@ -8,7 +8,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from .. import __version__, store
-from . import panels, stability_map, tables, verdict
+from . import beyond, panels, stability_map, tables, verdict
 from .figures import plot_J, plot_M
 from .kinds import TITLES
 from .text import nonnormality, num
@@ -202,7 +202,7 @@ def gradients_page(ds, frame) -> Figure:
 
 SECTION_PAGES = {"spectrum": spectrum_page, "continuation": continuation_page, "cycle": cycle_page,
                  "eps_sweep": eps_sweep_page, "knockout": knockout_page, "drift": drift_page,
-                 "gradients": gradients_page, "stability_map": stability_map.page}
+                 "gradients": gradients_page, "stability_map": stability_map.page, **beyond.PAGES}
 
 
 def build(sections: dict[str, xr.Dataset], footer: str) -> list[tuple[str, Figure]]:

@@ -14,7 +14,7 @@ import xarray as xr
 
 from .. import store
 from ..spectral.euler import CONTINUOUS_UNSTABLE, DISCRETISATION_ONLY, MARGINAL, is_complex, map_instability_kind, modulus_text
-from . import drift, stability_map
+from . import beyond, drift, stability_map
 from .text import (ESTIMATOR_NAMES, KIND_NAMES, RULE_NAMES, SPECIAL_NAMES, TARGET_NAMES, eig, knob, knob_label,
                    num, values)
 
@@ -174,7 +174,7 @@ def gradients(ds: xr.Dataset) -> str:
 
 SENTENCES = {"spectrum": spectrum, "continuation": continuation, "cycle": cycle, "eps_sweep": eps_sweep,
              "knockout": knockout, "drift": drift_text, "gradients": gradients,
-             "stability_map": stability_map.sentence}
+             "stability_map": stability_map.sentence, **beyond.SENTENCES}
 
 
 def verdict(sections: dict[str, xr.Dataset]) -> list[str]:
