@@ -33,6 +33,6 @@ ANALYSES = {a.name: a for a in (
     Analysis("sweep-spectrum", "stabilitylab.parallel.points:SpectrumPoint", "sweep spectrum", "drift"),
     Analysis("sweep-batches", "stabilitylab.parallel.points:SpectrumPoint", "sweep batches"),
     Analysis("lyapunov", "stabilitylab.dynamics.lyapunov_spectrum:lyapunov_spectrum", "lyapunov", "lyapunov"),
-    Analysis("fixed-points", "stabilitylab.solvers.all_roots:all_fixed_points", "fixed-points", "fixed_points"),
+    Analysis("fixed-points", "stabilitylab.dynamics.all_roots:all_fixed_points", "fixed-points", "fixed_points"),
     Analysis("pseudospectra", "stabilitylab.spectral.pseudospectra:pseudospectra", "pseudospectra", "pseudospectra"),
 )}

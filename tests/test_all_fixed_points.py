@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from stabilitylab import store
 from stabilitylab.cli import cli
 from stabilitylab.reference_fields import cubic, cubic_roots, ghost, hopfield, hopfield_memories
-from stabilitylab.solvers.all_roots import all_fixed_points, seeded_starts
+from stabilitylab.dynamics.all_roots import all_fixed_points, seeded_starts
 from stabilitylab.solvers.deflation import deflated_newton, deflation_factor
 
 

@@ -7,7 +7,7 @@ from stabilitylab.cli import cli
 from stabilitylab.dynamics.lyapunov_spectrum import lyapunov_spectrum
 from stabilitylab.reference_fields import cubic, henon_product, jordan
 from stabilitylab.report.kinds import kind_of
-from stabilitylab.solvers.all_roots import all_fixed_points, seeded_starts
+from stabilitylab.dynamics.all_roots import all_fixed_points, seeded_starts
 from stabilitylab.spectral.pseudospectra import pseudospectra
 
 

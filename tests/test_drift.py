@@ -10,7 +10,7 @@ import torch
 
 import stabilitylab as sl
 from stabilitylab import store
-from stabilitylab.data import analysis_batch
+from stabilitylab.batches import analysis_batch
 from stabilitylab.model import block_field
 from stabilitylab.train import Run, TrainConfig
 

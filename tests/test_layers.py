@@ -22,9 +22,9 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stabilitylab"
-LAYERS = [("errors", "", "invocation", "interrupts"), ("field", "data", "store", "analyses"), ("linear", "model", "examples", "state_io", "batches"), ("checkpoint",),
+LAYERS = [("errors", "", "invocation", "interrupts"), ("field", "data", "store", "analyses"), ("linear", "model", "examples", "state_io", "batches"), ("checkpoint", "reference_fields"),
           ("solvers",), ("spectral",), ("continuation", "dynamics", "gradients"), ("parallel", "train", "cycles"),
-          ("report",), ("cli",)]
+          ("report", "drift"), ("cli",)]
 LAYER = {unit: i for i, units in enumerate(LAYERS) for unit in units}
 CLI = {"cli", "__main__", "commands"}
 DATA_DIRS = {"shipped"}  # package data, no code

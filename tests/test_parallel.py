@@ -197,7 +197,7 @@ def test_injected_interrupt_then_resume_loses_and_repeats_nothing(tmp_path):
 
 KILLED_RUN = """
 import sys
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {root!r}]  # the tests and the checkout under test, installed or not
 from test_parallel import POINTS, SLOW_TEMPLATE, SlowPoint
 from stabilitylab.parallel import run_sweep
 
@@ -209,7 +209,7 @@ if __name__ == "__main__":
 
 def test_sigkill_of_a_two_worker_sweep_then_resume(tmp_path):
     out, log, script = tmp_path / "k.zarr", tmp_path / "log.txt", tmp_path / "run.py"
-    script.write_text(textwrap.dedent(KILLED_RUN.format(tests=str(TESTS), log=str(log), out=str(out))))
+    script.write_text(textwrap.dedent(KILLED_RUN.format(tests=str(TESTS), root=str(TESTS.parent), log=str(log), out=str(out))))
     proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

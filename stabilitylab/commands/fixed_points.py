@@ -55,8 +55,8 @@ def command(eps, starts, data_starts, noise, k, tol, dedup_tol, relax_steps, per
     leading spectrum (J and M = I + eps*J); slow points (local minima of ½||F||², Sussillo & Barak)
     listed separately. Exit status 3 when a root's spectrum did not converge.
     """
-    from ..solvers.all_roots import all_fixed_points, seeded_starts
-    from ..solvers.all_roots_figure import fixed_points_figure
+    from ..dynamics.all_roots import all_fixed_points, seeded_starts
+    from ..dynamics.all_roots_figure import fixed_points_figure
 
     for name, v in (("--starts", starts), ("--per-start", per_start), ("--k", k)):
         if v < 1:

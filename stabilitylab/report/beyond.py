@@ -7,7 +7,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from ..dynamics.lyapunov_figure import draw_lyapunov
-from ..solvers.all_roots_figure import draw_fixed_points
+from ..dynamics.all_roots_figure import draw_fixed_points
 from ..spectral.pseudospectra_figure import draw_pseudospectra
 from .text import num
 

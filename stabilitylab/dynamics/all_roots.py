@@ -26,9 +26,10 @@ import xarray as xr
 from ..errors import StabilityLabError
 from ..field import Field
 from ..store import provenance
-from .deflation import POWER, SHIFT, deflated_newton, slow_point
-from .relax import relax_euler
-from .result import relative_norm
+from ..solvers.deflation import POWER, SHIFT, deflated_newton, slow_point
+from ..solvers.relax import relax_euler
+from ..solvers.result import relative_norm
+from ..spectral.spectrum import spectrum
 
 SCHEMA = 1
 
@@ -84,8 +85,6 @@ def all_fixed_points(field: Field, starts: list[torch.Tensor], kinds: list[str] 
     the ``slow_unconverged`` attribute). Per start (dim ``start``):
     ``start_kind``, ``relaxed_residual`` (force residual after relaxation), ``roots_from_start``.
     """
-    from ..spectral.spectrum import spectrum
-
     kinds = kinds or ["given"] * len(starts)
     roots, how, origin, hits = [], [], [], []
     slow, slow_info, slow_unconverged = [], [], 0
