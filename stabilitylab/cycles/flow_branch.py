@@ -30,12 +30,13 @@ from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 import torch
+import xarray as xr
 
-from ..dynamics.tangent import jvp
 from ..field import Field
 from ..linear import LinearOperator
 from ..solvers import gmres
-from .shooting import PeriodicOrbit, floquet_multipliers, flow_map, orbit_points
+from ..store import provenance
+from .shooting import PeriodicOrbit, floquet_multipliers, flow_derivative, flow_map, orbit_points
 
 EVENTS = ("fold_of_cycles", "period_doubling", "torus")
 
@@ -70,12 +71,17 @@ class CyclePoint:
 
 @dataclass
 class Special:
+    """A located event: ``precision`` is the locator's spread in p; ``defect`` the closure
+    ‖Φ_T(x) − x‖/max(‖x‖, 1) of the located orbit under the RK4 map with twice the steps (the
+    integrator's share of the error, which the locator's precision does not contain)."""
+
     kind: str
     p: float
     precision: float
     period: float
     amplitude: float
     point: int
+    defect: float
 
 
 @dataclass
@@ -88,8 +94,8 @@ class CycleBranch:
 class CycleProblem:
     """Shooting residual and bordered products of periodic orbits of ``field`` in knob ``param``."""
 
-    def __init__(self, field: Field, param: str, steps: int = 100):
-        self.field, self.param, self.steps = field, param, steps
+    def __init__(self, field: Field, param: str, steps: int = 100, derivative: str = "jvp"):
+        self.field, self.param, self.steps, self.derivative = field, param, steps, derivative
 
     def _phi(self, p: float):
         return flow_map(self.field, self.steps, **{self.param: p})
@@ -109,7 +115,7 @@ class CycleProblem:
         phi, y = self._phi(p), u[:-1]
 
         def apply(w):
-            d = jvp(phi, y, w[:-1])[1] + dphi_dp * w[-1]
+            d = flow_derivative(phi, y, w[:-1], self.derivative) + dphi_dp * w[-1]
             return torch.cat([d - w[:n], (fref @ w[:n]).reshape(1), (border @ w).reshape(1)])
 
         return LinearOperator(apply, u.numel(), u.dtype, u.device)
@@ -161,50 +167,64 @@ def _point(problem: CycleProblem, u: torch.Tensor, t: torch.Tensor, k: int) -> C
     knobs = {problem.param: p}
     pts = orbit_points(problem.field, orbit, **knobs)
     amp = float((pts - pts.mean(0)).norm(dim=1).max())
-    m = floquet_multipliers(problem.field, orbit, k=k, **knobs)
+    m = floquet_multipliers(problem.field, orbit, k=k, derivative=problem.derivative, **knobs)
     G = problem.residual(u, u[:n], problem.force(u[:n], p))
     return CyclePoint(p, T, amp, u.clone(), t.clone(), m.values, m.trivial,
                       float(G[:n].norm()) / max(float(u[:n].norm()), 1.0))
 
 
 def _locate(problem, a: CyclePoint, b: CyclePoint, kind: str, k: int, tol: float = 1e-9, maxiter: int = 30):
-    """Secant (Illinois) on the arclength between ``a`` and ``b`` for the sign change of ``kind``'s
-    test; returns (point, bracket width in p)."""
+    """Secant (Illinois) on the arclength s along ``a``'s tangent, between ``a`` (s = 0) and ``b``, for
+    the sign change of ``kind``'s test, each trial re-corrected onto the branch; stops when the
+    bracket in s is below ``tol`` or the test is 0. Returns (point, precision): the precision is the
+    spread in p over the final bracket's two corrected ends and the located point."""
     u0, t0 = a.x, a.tangent
-    s_b = float(t0 @ (b.x - u0))
     fa, fb = a.tests()[kind], b.tests()[kind]
-    sa, sb, best, side = 0.0, s_b, b, 0
+    sa, sb, pa, pb = 0.0, float(t0 @ (b.x - u0)), a.p, b.p
+    best, side = b, 0
     for _ in range(maxiter):
         s = sb - fb * (sb - sa) / (fb - fa) if fb != fa else 0.5 * (sa + sb)
         u, _ = correct(problem, u0 + s * t0, t0, u0 + s * t0)
         if u is None:
             break
-        c = _point(problem, u, tangent(problem, u, t0), k)
-        fc = c.tests()[kind]
-        best = c
-        if abs(sb - sa) * float(t0[-1].abs().clamp_min(1e-12)) <= tol or fc == 0:
+        best = _point(problem, u, tangent(problem, u, t0), k)
+        fc = best.tests()[kind]
+        if fc == 0:
+            sa = sb = s
+            pa = pb = best.p
             break
         if (fc > 0) == (fb > 0):
-            sb, fb = s, fc
+            sb, fb, pb = s, fc, best.p
             if side == -1:
                 fa /= 2
             side = -1
         else:
-            sa, fa = s, fc
+            sa, fa, pa = s, fc, best.p
             if side == 1:
                 fb /= 2
             side = 1
-    width = abs(float((b.x[-1] - a.x[-1]))) if best is b else abs(float(t0[-1])) * abs(sb - sa)
-    return best, width
+        if abs(sb - sa) <= tol:
+            break
+    return best, max(pa, pb, best.p) - min(pa, pb, best.p)
+
+
+def _defect(problem: CycleProblem, c: CyclePoint) -> float:
+    """Closure of ``c``'s orbit under the flow map with twice the RK4 steps (see :class:`Special`)."""
+    n = c.x.numel() - 2
+    x = c.x[:n]
+    with torch.no_grad():
+        y = flow_map(problem.field, 2 * problem.steps, **{problem.param: c.p})(c.x[:-1])
+    return float((y - x).norm()) / max(float(x.norm()), 1.0)
 
 
 def continue_cycles(field: Field, param: str, x0: torch.Tensor, period: float, p0: float, p_end: float, *,
                     steps: int = 100, ds: float = 0.05, ds_min: float = 1e-6, ds_max: float = 0.2,
-                    max_points: int = 60, k: int = 6, tol: float = 1e-10, observer=None) -> CycleBranch:
+                    max_points: int = 60, k: int = 6, tol: float = 1e-10, derivative: str = "jvp",
+                    observer=None) -> CycleBranch:
     """Continue the periodic orbit through ``(x0, period)`` at ``p0`` towards ``p_end``
     (pseudo-arclength; stops at the range ends, on leaving the range back through its start, at
     ``max_points``, or when the step falls below ``ds_min``), locating the :data:`EVENTS`."""
-    problem = CycleProblem(field, param, steps)
+    problem = CycleProblem(field, param, steps, derivative)
     lo, hi = sorted((p0, p_end))
     dirn = math.copysign(1.0, p_end - p0)
     n = x0.numel()
@@ -236,7 +256,8 @@ def continue_cycles(field: Field, param: str, x0: torch.Tensor, period: float, p
             a, b = prev.tests()[kind], cur.tests()[kind]
             if math.isfinite(a) and math.isfinite(b) and (a > 0) != (b > 0):
                 at, width = _locate(problem, prev, cur, kind, k)
-                branch.specials.append(Special(kind, at.p, width, at.period, at.amplitude, len(branch.points)))
+                branch.specials.append(Special(kind, at.p, width, at.period, at.amplitude, len(branch.points),
+                                               _defect(problem, at)))
         branch.points.append(cur)
         if observer:
             observer(cur)
@@ -259,3 +280,36 @@ def hopf_guess(field: Field, param: str, z_h: torch.Tensor, p_h: float, q: torch
     dp = -radius * radius * l1 * omega / dre_dp
     x0 = z_h.reshape(-1) + 2 * (radius * q).real
     return x0.to(z_h.dtype), 2 * math.pi / abs(omega), p_h + dp
+
+
+def branch_dataset(field: Field, param: str, branch: CycleBranch, steps: int, **attrs) -> xr.Dataset:
+    """The flow branch on dims ``point`` (coordinate ``param``), ``multiplier`` and ``special``."""
+    pts, sp = branch.points, branch.specials
+    k = max((len(p.multipliers) for p in pts), default=0)
+    mult = np.full((len(pts), k), np.nan, dtype=np.complex128)
+    for i, p in enumerate(pts):
+        order = np.argsort(-np.abs(p.multipliers))
+        mult[i, :len(order)] = p.multipliers[order]
+    col = lambda rows, name: np.array([getattr(r, name) for r in rows], dtype=float)  # noqa: E731
+    ds = xr.Dataset(
+        {"period": ("point", col(pts, "period"), {"units": "time"}),
+         "amplitude": ("point", col(pts, "amplitude"),
+                       {"long_name": "max over the orbit of the distance to its mean", "units": "state norm"}),
+         "stable": ("point", np.array([p.stable for p in pts], dtype=np.int8),
+                    {"long_name": "1: every non-trivial Floquet multiplier inside the unit circle"}),
+         "multipliers": (("point", "multiplier"), mult, {"long_name": "leading Floquet multipliers (|μ| descending)"}),
+         "closure_residual": ("point", col(pts, "closure"), {"long_name": "||Φ_T(x) − x|| / max(||x||, 1)"}),
+         "special_kind": ("special", np.array([s.kind for s in sp], dtype=object)),
+         "special_param": ("special", col(sp, "p")),
+         "special_precision": ("special", col(sp, "precision"),
+                               {"long_name": "locator's spread in the knob over its final bracket"}),
+         "special_defect": ("special", col(sp, "defect"),
+                            {"long_name": "closure residual of the located orbit with twice the RK4 steps "
+                                          "(the integrator's error)"}),
+         "special_period": ("special", col(sp, "period"), {"units": "time"}),
+         "special_amplitude": ("special", col(sp, "amplitude"), {"units": "state norm"}),
+         "special_point": ("special", np.array([s.point for s in sp], dtype=np.int64))},
+        coords={param: ("point", col(pts, "p")), "point": np.arange(len(pts)), "special": np.arange(len(sp))})
+    ds.attrs = provenance(field, analysis="cycles", branch="flow", param=param, shooting_steps=steps,
+                          stop_reason=branch.reason, **attrs)
+    return ds

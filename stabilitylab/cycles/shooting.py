@@ -48,6 +48,26 @@ def flow_map(field: Field, steps: int, **knobs: float):
     return phi
 
 
+#: how products with the flow map's derivative are formed: ``jvp`` (forward-mode AD through the RK4
+#: steps: exact) or ``difference`` (central difference of two flow maps, step ε^(1/3)·max(‖y‖, 1)/‖v‖:
+#: relative error ~1e-10; cheaper where the AD bookkeeping dominates, i.e. tiny states)
+DERIVATIVES = ("jvp", "difference")
+#: the eigen-tolerance the difference derivative's ~1e-10 relative noise can support
+DIFFERENCE_TOL = 1e-7
+
+
+def flow_derivative(phi, y: torch.Tensor, v: torch.Tensor, how: str = "jvp") -> torch.Tensor:
+    """D Φ(y) v by ``how`` (see :data:`DERIVATIVES`)."""
+    if how == "jvp":
+        return jvp(phi, y, v)[1]
+    vn = float(v.norm())
+    if vn == 0:
+        return torch.zeros_like(phi(y))
+    h = torch.finfo(y.dtype).eps ** (1 / 3) * max(float(y.norm()), 1.0) / vn
+    with torch.no_grad():
+        return (phi(y + h * v) - phi(y - h * v)) / (2 * h)
+
+
 @dataclass
 class PeriodicOrbit:
     """A point ``x`` on a periodic orbit of period ``period``; ``residual`` = ‖Φ_T(x) − x‖/max(‖x‖, 1)
@@ -83,7 +103,8 @@ def orbit_points(field: Field, orbit: PeriodicOrbit, **knobs) -> torch.Tensor:
 
 
 def shoot(field: Field, x0: torch.Tensor, period: float, *, steps: int = 100, tol: float = 1e-10,
-          maxiter: int = 25, gmres_tol: float = 1e-12, gmres_restart: int = 60, **knobs: float) -> PeriodicOrbit:
+          maxiter: int = 25, gmres_tol: float = 1e-12, gmres_restart: int = 60, derivative: str = "jvp",
+          **knobs: float) -> PeriodicOrbit:
     """Newton–Krylov on G(x, T) = 0 from the guess ``(x0, period)`` (module docstring).
 
     Stops when the closure residual ‖Φ_T(x) − x‖/max(‖x‖, 1) ≤ ``tol``, after ``maxiter`` steps, or
@@ -121,7 +142,7 @@ def shoot(field: Field, x0: torch.Tensor, period: float, *, steps: int = 100, to
         y = torch.cat([x, T])
 
         def apply(v, y=y, fref=fref):
-            d = jvp(phi, y, v)[1]
+            d = flow_derivative(phi, y, v, derivative)
             return torch.cat([d - v[:-1], (fref @ v[:-1]).reshape(1)])
 
         op = LinearOperator(apply, y.numel(), y.dtype, y.device)
@@ -145,12 +166,14 @@ def shoot(field: Field, x0: torch.Tensor, period: float, *, steps: int = 100, to
     return PeriodicOrbit(x, float(T), closure, converged, reason, k, matvecs, steps)
 
 
-def monodromy(field: Field, orbit: PeriodicOrbit, **knobs: float) -> LinearOperator:
-    """v ↦ Φ_x(x, T) v, the monodromy of the orbit (one JVP through the RK4 steps per product)."""
+def monodromy(field: Field, orbit: PeriodicOrbit, derivative: str = "jvp", **knobs: float) -> LinearOperator:
+    """v ↦ Φ_x(x, T) v, the monodromy of the orbit (one JVP through the RK4 steps per product, or two
+    flow maps: :func:`flow_derivative`)."""
     phi = flow_map(field, orbit.steps, **knobs)
     y = torch.cat([orbit.x, torch.tensor([orbit.period], dtype=orbit.x.dtype, device=orbit.x.device)])
     zero = torch.zeros(1, dtype=y.dtype, device=y.device)
-    return LinearOperator(lambda v: jvp(phi, y, torch.cat([v, zero]))[1], orbit.x.numel(), y.dtype, y.device)
+    return LinearOperator(lambda v: flow_derivative(phi, y, torch.cat([v, zero]), derivative), orbit.x.numel(),
+                          y.dtype, y.device)
 
 
 @dataclass
@@ -171,9 +194,11 @@ class Multipliers:
 
 
 def floquet_multipliers(field: Field, orbit: PeriodicOrbit, k: int = 6, tol: float = 1e-9,
-                        **knobs: float) -> Multipliers:
-    """The ``k`` largest-modulus Floquet multipliers of ``orbit`` (Krylov–Schur on the monodromy)."""
-    op = monodromy(field, orbit, **knobs)
+                        derivative: str = "jvp", **knobs: float) -> Multipliers:
+    """The ``k`` largest-modulus Floquet multipliers of ``orbit`` (Krylov–Schur on the monodromy);
+    with the ``difference`` derivative ``tol`` is raised to :data:`DIFFERENCE_TOL`, its noise floor."""
+    op = monodromy(field, orbit, derivative, **knobs)
+    tol = max(tol, DIFFERENCE_TOL) if derivative == "difference" else tol
     res = leading_eigs(op, k=min(k, op.n), which="LM", tol=tol)
     w = res.eigenvalues.numpy()
     return Multipliers(w, res.residuals.numpy(), int(np.argmin(np.abs(w - 1))), bool(res.converged), op.count)
