@@ -80,3 +80,14 @@ def test_subcritical_circle_gives_the_hysteresis_loop_of_the_closed_form():
         assert amp == pytest.approx(math.sqrt(rho), rel=1e-6)
     assert ds.attrs["hysteresis_lo"] == pytest.approx(values[1]) and ds.attrs["hysteresis_hi"] == pytest.approx(values[3])
     assert ds.attrs["onset_kind"] == "hard" and "hysteresis over mu ∈" in ds.attrs["verdict"]
+
+
+def test_settled_tells_a_drift_from_the_scatter_of_a_non_circular_orbit():
+    from stabilitylab.cycles.map_branch import is_settled
+
+    k = np.arange(600)
+    orbit = 1 + 0.3 * np.cos(2 * np.pi * k / 12.718)  # d² along an ellipse sampled at a non-integer period
+    assert is_settled(orbit)
+    assert not is_settled(orbit * (1 - 0.5 * np.exp(-0.003 * k)))  # the slow approach near a soft onset
+    assert not is_settled(np.exp(-0.003 * k))
+    assert is_settled(np.ones(600))

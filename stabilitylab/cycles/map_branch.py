@@ -16,8 +16,8 @@ Per point, on ``tail`` further steps of the attractor:
   direction of 8 seeded random projections of z_k − z*, :func:`~stabilitylab.dynamics.period.measure_period`):
   turns per step, well defined on an invariant circle whose period is not an integer;
 - ``period``, ``lyapunov`` (per step), ``residual_floor`` from the classifier;
-- ``settled``: the amplitude over the two halves of the tail agrees to :data:`SETTLED_RTOL` (near a
-  soft onset the approach is slow — critical slowing down — and the verdict names such points).
+- ``settled``: the amplitude no longer drifts over the tail (:func:`is_settled`; near a soft onset
+  the approach is slow — critical slowing down — and the verdict names such points).
 """
 from __future__ import annotations
 
@@ -58,8 +58,10 @@ class MapPoint:
     state: torch.Tensor
 
 
-#: an attractor is *settled* when its amplitude over the two halves of the tail agrees to this
+#: an attractor is *settled* when its squared amplitude drifts by less than this (relative) over the
+#: tail, or by less than the scatter of its window means allows (:func:`is_settled`)
 SETTLED_RTOL = 1e-4
+SETTLED_WINDOWS = 8
 
 
 @torch.no_grad()
@@ -81,9 +83,24 @@ def _on_attractor(field: Field, z: torch.Tensor, centre: torch.Tensor, eps: floa
     amplitude = math.sqrt(d2.mean())
     if amplitude == 0 or not np.isfinite(P).all():
         return amplitude, math.nan, False
-    half = len(d2) // 2
-    settled = abs(math.sqrt(d2[:half].mean()) - math.sqrt(d2[half:].mean())) <= SETTLED_RTOL * amplitude
-    return amplitude, 1.0 / measure_period(P).value, settled
+    return amplitude, 1.0 / measure_period(P).value, is_settled(d2)
+
+
+def is_settled(d2: np.ndarray) -> bool:
+    """Whether the squared distances ``d2`` along the tail have stopped drifting: the linear trend
+    of their means over :data:`SETTLED_WINDOWS` equal windows, accumulated over the tail, is within
+    :data:`SETTLED_RTOL` of their mean or within 3 standard deviations of the windows' scatter about
+    the trend (a non-circular orbit sampled over a non-integer number of turns per window scatters;
+    an approach to the attractor drifts one way)."""
+    w = len(d2) // SETTLED_WINDOWS
+    if w < 2:
+        return False
+    means = d2[:w * SETTLED_WINDOWS].reshape(SETTLED_WINDOWS, w).mean(axis=1)
+    x = np.arange(SETTLED_WINDOWS, dtype=float)
+    slope, intercept = np.polyfit(x, means, 1)
+    scatter = np.std(means - (slope * x + intercept), ddof=2)
+    drift = abs(slope) * SETTLED_WINDOWS
+    return bool(drift <= max(SETTLED_RTOL * means.mean(), 3 * scatter * math.sqrt(12 / SETTLED_WINDOWS)))
 
 
 def sweep(field: Field, param: str, values, eps: float, *, steps: int = 2000, tail: int = 500,
@@ -212,7 +229,8 @@ def map_branch(field: Field, param: str, values, eps: float, *, steps: int = 200
          "fixed_point_residual": ("point", col("fixed_point_residual"),
                                   {"long_name": "force residual of the fixed point z* (NaN: none found)"}),
          "settled": ("point", col("settled").astype(np.int8),
-                     {"long_name": f"1: amplitude steady over the tail to {SETTLED_RTOL:g} (0: still approaching)"}),
+                     {"long_name": f"1: no drift of the amplitude over the tail beyond {SETTLED_RTOL:g} or its scatter "
+                                   "(0: still approaching)"}),
          "stable": ("point", np.ones(len(points), dtype=np.int8),
                     {"long_name": "1: an attractor of the relaxation (found by relaxing, hence stable)"})},
         coords={param: ("point", col("value")), "direction": ("point", col("direction").astype(object)),
