@@ -32,6 +32,7 @@ ANALYSES = {a.name: a for a in (
     Analysis("drift-monitor", "stabilitylab.drift:StabilityMonitor", "python API (sl.StabilityMonitor)"),
     Analysis("sweep-spectrum", "stabilitylab.parallel.points:SpectrumPoint", "sweep spectrum", "drift"),
     Analysis("sweep-batches", "stabilitylab.parallel.points:SpectrumPoint", "sweep batches"),
+    Analysis("cycles", "stabilitylab.cycles.map_branch:map_branch", "cycles", "cycles"),  # branch="map"; "flow": flow_branch.branch_dataset
     Analysis("lyapunov", "stabilitylab.dynamics.lyapunov_spectrum:lyapunov_spectrum", "lyapunov", "lyapunov"),
     Analysis("fixed-points", "stabilitylab.dynamics.all_roots:all_fixed_points", "fixed-points", "fixed_points"),
     Analysis("pseudospectra", "stabilitylab.spectral.pseudospectra:pseudospectra", "pseudospectra", "pseudospectra"),

@@ -25,7 +25,9 @@ def _grid(range_text: str, points: int) -> np.ndarray:
         raise StabilityLabError(f"--range {range_text!r}: the third part is the number of values") from None
     if n < 2:
         raise StabilityLabError(f"--range needs at least 2 values, got {n}")
-    return np.linspace(lo, hi, n)
+    values = np.linspace(lo, hi, n)
+    values[np.abs(values) < 1e-12 * abs(hi - lo)] = 0.0  # 0, not 1.4e-17, where the grid crosses zero
+    return values
 
 
 def _special(source: str, index: int):
@@ -102,7 +104,7 @@ def print_flow_branch(ds) -> None:
                       f"(± {float(s['special_precision']):.1e} locator; closure with 2× steps "
                       f"{float(s['special_defect']):.1e}), period {float(s['special_period']):.6g}, "
                       f"amplitude {float(s['special_amplitude']):.4g}")
-    console.print(f"stopped: {ds.attrs['stop_reason']}")
+    console.print(f"[bold]verdict:[/] {ds.attrs['verdict']}")
 
 
 @click.command("cycles")

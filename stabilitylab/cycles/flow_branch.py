@@ -311,5 +311,21 @@ def branch_dataset(field: Field, param: str, branch: CycleBranch, steps: int, **
          "special_point": ("special", np.array([s.point for s in sp], dtype=np.int64))},
         coords={param: ("point", col(pts, "p")), "point": np.arange(len(pts)), "special": np.arange(len(sp))})
     ds.attrs = provenance(field, analysis="cycles", branch="flow", param=param, shooting_steps=steps,
-                          stop_reason=branch.reason, **attrs)
+                          stop_reason=branch.reason, verdict=flow_verdict(ds, param, branch.reason), **attrs)
     return ds
+
+
+def flow_verdict(ds: xr.Dataset, param: str, reason: str) -> str:
+    """One sentence: how many orbits over which knob interval, their stability, period and
+    amplitude at the ends, the located events, and why the continuation stopped."""
+    n = ds.sizes["point"]
+    if n == 0:
+        return f"no periodic orbit was continued ({reason})"
+    p, T, a, st = ds[param].values, ds["period"].values, ds["amplitude"].values, ds["stable"].values == 1
+    stability = "all stable" if st.all() else "all unstable" if not st.any() else f"{int(st.sum())} stable, {int((~st).sum())} unstable"
+    text = (f"{n} periodic orbit(s) of the flow over {param} ∈ [{p.min():.5g}, {p.max():.5g}] ({stability}): "
+            f"period {T[0]:.5g} → {T[-1]:.5g}, amplitude {a[0]:.4g} → {a[-1]:.4g}")
+    for i in range(ds.sizes["special"]):
+        s = ds.isel(special=i)
+        text += f"; {s['special_kind'].values} at {param} = {float(s['special_param']):.6g}"
+    return text + f"; stopped: {reason}"

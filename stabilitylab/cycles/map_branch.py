@@ -122,8 +122,9 @@ def sweep(field: Field, param: str, values, eps: float, *, steps: int = 2000, ta
             z_star, centre = fp.z, fp.z
         else:
             centre = att.trajectory.centroid[0].reshape(field.shape)
-        if row.kind == "fixed_point":
-            amp, rot, settled = 0.0, math.nan, bool(att.trajectory.force_norm[0, -1] <= 1e-8 * max(float(z.norm()), 1))
+        if row.kind == "fixed_point":  # settled: at it, or contracting onto the fixed point Newton found
+            at_it = float(att.trajectory.force_norm[0, -1]) <= 1e-8 * max(float(z.norm()), 1)
+            amp, rot, settled = 0.0, math.nan, at_it or (fp.converged and row.lyapunov < 0)
         else:
             amp, rot, settled = _on_attractor(fv, z, centre, eps, tail, seed)
         points.append(MapPoint(float(v), direction, row.kind, amp, rot, row.period, row.lyapunov,
@@ -181,15 +182,18 @@ def verdict(points: list[MapPoint], param: str) -> str:
     if o["kind"] == "none":
         kinds = sorted({p.kind for p in points if p.direction == "forward"})
         return f"no loss of the fixed point along the forward sweep (attractors: {', '.join(kinds)})"
-    first = next(p for p in points if p.direction == "forward" and p.value == o["lost_at"])
+    at = [p for p in points if p.value == o["lost_at"] and p.kind != "fixed_point"]  # forward first
+    first = next((p for p in at if p.settled), at[0])  # a settled sweep's attractor describes it best
     text = (f"the fixed point is lost between {param} = {o['last_fixed']:.4g} and {o['lost_at']:.4g}: "
-            f"the relaxation settles on a {first.kind.replace('_', ' ')}")
+            f"the relaxation settles on a {first.kind.replace('_', ' ')}"
+            + ("" if first.settled else " (not settled)"))
     if math.isfinite(first.rotation_number):
         text += f" (rotation number {first.rotation_number:.4g} per step, amplitude {first.amplitude:.3g})"
     lo, hi = hysteresis(points)
     if o["kind"] == "soft":
-        text += (f"; soft (supercritical): the amplitude grows from zero as ≈ {o['growth']:.3g}·√|{param} − "
-                 f"{o['p0']:.4g}|")
+        sign = "−" if o["p0"] >= 0 else "+"
+        text += (f"; soft (supercritical): the amplitude grows from zero as ≈ {o['growth']:.3g}·√|{param} {sign} "
+                 f"{abs(o['p0']):.4g}|")
     elif math.isfinite(lo):
         text += (f"; hard (subcritical): it jumps to a finite amplitude, and sweeping back the oscillation "
                  f"persists where the fixed point is stable — hysteresis over {param} ∈ [{lo:.4g}, {hi:.4g}]")

@@ -1,11 +1,12 @@
-"""Report pages of the analyses beyond the battery (issue 26), read from their stores with
-``stabilitylab report --from``: Lyapunov spectrum, all fixed points, pseudospectra. Each page is
+"""Report pages of the analyses beyond the battery, read from their stores with
+``stabilitylab report --from``: Lyapunov spectrum, all fixed points, pseudospectra, cycle branches. Each page is
 the command's own figure on the report frame; each finding is the dataset's verdict."""
 from __future__ import annotations
 
 import xarray as xr
 from matplotlib.figure import Figure
 
+from ..cycles.figures import draw_flow_branch, draw_map_branch
 from ..dynamics.lyapunov_figure import draw_lyapunov
 from ..dynamics.all_roots_figure import draw_fixed_points
 from ..spectral.pseudospectra_figure import draw_pseudospectra
@@ -40,6 +41,19 @@ def pseudospectra_page(ds: xr.Dataset, frame) -> Figure:
                        draw_pseudospectra, ds)
 
 
+def cycles_page(ds: xr.Dataset, frame) -> Figure:
+    a = ds.attrs
+    if a["branch"] == "map":
+        sub = (f"Euler relaxation at ε = {num(a['eps'])}, swept forward then back; {a['steps']} steps per value, "
+               f"{a['tail']} measured on the attractor; hollow: not settled")
+    else:
+        sub = f"shooting with {a['shooting_steps']} RK4 steps per period, pseudo-arclength; dashed: unstable orbits"
+    fig = frame(sub)
+    ax = fig.add_axes((0.1, 0.24, 0.85, 0.59))
+    draw_map_branch(ax, ds) if a["branch"] == "map" else draw_flow_branch(ax, ds)
+    return fig
+
+
 def sentence(ds: xr.Dataset) -> str:
     """The finding: the analysis's own verdict (Lyapunov: with the Kaplan–Yorke dimension)."""
     text = str(ds.attrs["verdict"])
@@ -48,5 +62,6 @@ def sentence(ds: xr.Dataset) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-PAGES = {"lyapunov": lyapunov_page, "fixed_points": fixed_points_page, "pseudospectra": pseudospectra_page}
+PAGES = {"lyapunov": lyapunov_page, "fixed_points": fixed_points_page, "pseudospectra": pseudospectra_page,
+         "cycles": cycles_page}
 SENTENCES = dict.fromkeys(PAGES, sentence)

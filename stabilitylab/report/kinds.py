@@ -13,7 +13,8 @@ from ..errors import StabilityLabError
 from .stages import STAGES
 
 BEYOND_TITLES = {"lyapunov": "Lyapunov spectrum of the relaxation", "fixed_points": "All fixed points and slow points",
-                 "pseudospectra": "Pseudospectra, distance to instability, Kreiss bounds"}  # report.beyond's pages
+                 "pseudospectra": "Pseudospectra, distance to instability, Kreiss bounds",
+                 "cycles": "Cycle branch: the oscillation past the boundary"}  # report.beyond's pages
 
 #: report sections, in page order
 SECTIONS = STAGES  # the battery's stages (report.stages, light for the CLI)
