@@ -38,18 +38,28 @@ def unit_p(x: torch.Tensor, direction: float) -> torch.Tensor:
     return e
 
 
+#: the p-component of the unit tangent above which the last PALC step holds p at the range's end
+END_TP = 0.1
+
+
 class PseudoArclength:
     def initial(self, solver: BorderedNewton, x: torch.Tensor, direction: float) -> tuple[torch.Tensor, int]:
         """The tangent at the starting point, pointing toward increasing ``direction·p``."""
         return solver.tangent(x, unit_p(x, direction))
 
     def plan(self, cur: Cursor, ds: float, p_end: float):
-        """``(c, s, guess)`` for a step of length ds, shortened so that the prediction lands on
-        ``p_end`` rather than past it (the corrected point is then within O(ds²) of the end)."""
+        """``(c, s, guess, ds)`` for a step of arclength ds along the tangent. A step that would
+        pass ``p_end`` is shortened to land on it and corrected with p held at ``p_end`` (the
+        branch ends exactly there), unless the branch turns nearly perpendicular to p (|t_p| <
+        :data:`END_TP`, near a fold, where fixing p is ill-posed: it then ends within O(ds²))."""
         tp, remaining = float(cur.t[-1]), p_end - float(cur.x[-1])
-        if tp * remaining > 0 and ds * abs(tp) > abs(remaining):
+        if tp * remaining > 0 and ds * abs(tp) >= abs(remaining):
             ds = remaining / tp
-        return cur.t, ds, cur.x + ds * cur.t
+            guess = cur.x + ds * cur.t
+            if abs(tp) >= END_TP:
+                return unit_p(cur.x, 1.0), remaining, guess, ds
+            return cur.t, ds, guess, ds
+        return cur.t, ds, cur.x + ds * cur.t, ds
 
     def direction(self, solver: BorderedNewton, cur: Cursor, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         """The bordered tangent at the new point x, oriented along the previous one."""
@@ -64,7 +74,7 @@ class NaturalParameter:
         """``(c, s, guess)`` for a step of ds in p, shortened to land on ``p_end``."""
         tp, remaining = float(cur.t[-1]), p_end - float(cur.x[-1])
         s = min(ds, abs(remaining)) * (1.0 if tp > 0 else -1.0)
-        return unit_p(cur.x, 1.0), s, cur.x + (s / tp) * cur.t
+        return unit_p(cur.x, 1.0), s, cur.x + (s / tp) * cur.t, s
 
     def direction(self, solver, cur, x):
         """The unit secant from the previous point (no solve)."""

@@ -14,7 +14,7 @@ From the fixed point at ``p_start`` (Euler relaxation, then the corrector at fix
    state in the side file of :mod:`.resume`: a crash loses at most the points since the last
    flush, ≤ 60 s of work; :mod:`.writer`) and grows ds ×``grow`` (≤ ``ds_max``) after an easy Newton solve.
 
-It stops at ``p_end`` (natural steps land on it; a PALC step may end just past it), after
+It stops at ``p_end`` (the last step lands on it: p is held there; :meth:`.predictor.PseudoArclength.plan`), after
 ``max_points`` points, when the corrector or a tangent solve fails (the reason names the linear
 solve when GMRES stalled: a singular or ill-conditioned Jacobian), or when ‖z‖ exceeds
 ``diverge_factor``·max(‖z_start‖, 1) (a fold at infinity: the branch escapes as p approaches a
@@ -151,7 +151,7 @@ class _Run:
             self.modes = self.tracker.modes(*prob.split(cur.x))
         ds, newton_mv = cur.ds, 0
         while True:
-            c, s, guess = self.predictor.plan(cur, ds, opts.p_end)
+            c, s, guess, taken = self.predictor.plan(cur, ds, opts.p_end)
             corr = self.solver.correct(cur.x, c, s, guess)
             newton_mv += corr.matvecs
             why = corr.reason
@@ -176,7 +176,7 @@ class _Run:
         index = len(self.branch.points) - 1
         self.branch.specials += self.locator.between(index, cur.x, self.modes, corr.x, modes, c, s, turning)
         grow = opts.grow if corr.iterations <= opts.easy_iters else 1.0
-        self.record(corr.x, t, min(opts.ds_max, ds * grow), modes, s, corr.iterations, corr.residual,
+        self.record(corr.x, t, min(opts.ds_max, ds * grow), modes, taken, corr.iterations, corr.residual,
                     newton_mv + mv, self.locator.matvecs, clocks)
         return self.diverged()
 
