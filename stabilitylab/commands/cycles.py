@@ -5,8 +5,6 @@ import math
 import sys
 
 import click
-import numpy as np
-import torch
 
 from ..errors import StabilityLabError
 from .common import (EXIT_UNCONVERGED, console, default_out, field_options, finish, fmt, out_option,
@@ -16,7 +14,9 @@ from .continuation import parse_range
 DEFAULT_POINTS = 9
 
 
-def _grid(range_text: str, points: int) -> np.ndarray:
+def _grid(range_text: str, points: int):
+    import numpy as np
+
     text, _, count = str(range_text).rpartition(":") if str(range_text).count(":") == 2 else (range_text, "", "")
     lo, hi = parse_range(text, "--range", descending=False)
     try:
@@ -45,6 +45,8 @@ def _special(source: str, index: int):
 
 def _slope(cont, sp) -> float:
     """d Re λ / dp at the special point, from the branch points on either side of it."""
+    import numpy as np
+
     i = int(sp["special_point"])
     j = min(i + 1, cont.sizes["point"] - 1)
     i = j - 1
@@ -55,6 +57,9 @@ def _slope(cont, sp) -> float:
 
 def _flow_start(fld, param: str, cont, sp, eps: float, offset: float):
     """(x0, T0, p0) on the normal-form cycle at |Δp| = ``offset`` from the Hopf point."""
+    import numpy as np
+    import torch
+
     from ..cycles.flow_branch import hopf_guess
     from ..dynamics.fixed_point import fixed_point_spectrum
 
@@ -90,6 +95,8 @@ def print_map_branch(ds) -> None:
 
 
 def print_flow_branch(ds) -> None:
+    import numpy as np
+
     param = str(ds.attrs["param"])
     rows = [(str(i), fmt(float(v), 7), fmt(float(T), 7), fmt(float(a), 5), "stable" if s else "unstable",
              fmt(float(np.abs(m[1]) if len(m) > 1 else math.nan), 4), fmt(float(c), 2))
