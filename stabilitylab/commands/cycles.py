@@ -30,13 +30,15 @@ def _grid(range_text: str, points: int):
     return values
 
 
-def _special(source: str, index: int):
-    """(continuation dataset, its special point ``index``)."""
+def _continuation(source: str, index: int | None):
+    """(continuation dataset at ``source``, its special point ``index`` or None)."""
     from .. import store
 
     cont = store.read(source)
     if "param" not in cont.attrs or "special" not in cont.dims:
         raise StabilityLabError(f"{source} is not a continuation dataset (stabilitylab continuation --out)")
+    if index is None:
+        return cont, None
     if not 0 <= index < cont.sizes["special"]:
         kinds = ", ".join(f"{i}: {k}" for i, k in enumerate(cont["special_kind"].values)) or "none"
         raise StabilityLabError(f"--point {index}: {source} has special points {kinds}", param="point")
@@ -157,10 +159,7 @@ def command(param, range_text, source, point, branch, eps, steps, tail, shooting
     """
     cont = sp = None
     if source is not None:
-        cont, sp = _special(source, point) if point is not None else (None, None)
-        if cont is None:
-            from .. import store
-            cont = store.read(source)
+        cont, sp = _continuation(source, point)
         param = str(cont.attrs["param"])
         if not fopts.get("ckpt") and not fopts.get("field_spec"):
             fopts["ckpt"], fopts["field_spec"] = cont.attrs.get("checkpoint"), cont.attrs.get("field")
