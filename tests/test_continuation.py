@@ -125,7 +125,9 @@ def test_flip_of_the_euler_map_while_J_stays_stable():
 def test_dataset_layout_and_round_trip(sl_whole):
     br, out = sl_whole
     ds = store.read(out)
-    assert set(ds.sizes) == {"point", "mode", "special"} and ds.sizes["mode"] == 6
+    assert set(ds.sizes) == {"point", "mode", "special", "state"} and ds.sizes["mode"] == 6
+    for i, sp in enumerate(br.specials):  # the stored state is the special point's fixed point
+        assert np.linalg.norm(ds["special_state"].values[i]) == pytest.approx(sp.state_norm, rel=1e-12)
     assert ds["eig_J"].dtype == np.complex128 and ds["special_eig"].dtype == np.complex128
     for var in ("mu", "n_unstable_J", "n_unstable_M", "force_residual", "newton_iters", "step_size",
                 "state_norm", "special_kind", "special_param", "special_operator", "special_precision"):

@@ -95,18 +95,19 @@ def test_brusselator_hopf_curve(bruss):
     fld, ds = bruss
     cv = curve(fld, ds, index(ds, "hopf"), "a", 0.7, 1.4, CurveOptions(0, 1, **FAST)).to_dataset()
     a, b = cv["a"].values, cv["b"].values
-    assert a.min() < 0.7 and a.max() > 1.4 and np.all(np.diff(a) > 0)  # both directions, in order
+    # both directions, in order, each ending exactly on its end of the range
+    assert a.min() == pytest.approx(0.7, abs=1e-9) and a.max() == pytest.approx(1.4, abs=1e-9) and np.all(np.diff(a) > 0)
     np.testing.assert_allclose(b, 1 + a**2, atol=TOL)
     np.testing.assert_allclose(cv["frequency"].values, a, atol=TOL)
     assert set(cv["criticality"].values) == {"supercritical"} and cv.sizes["special"] == 0
-    assert cv.attrs["stop_forward"].startswith("left the range")
+    assert cv.attrs["stop_forward"] == "reached the end of the range (a=1.4)"
 
 
 def test_brusselator_neimark_sacker_curve(bruss):
     fld, ds = bruss
     cv = curve(fld, ds, index(ds, "neimark_sacker"), "a", 0.7, 1.4, CurveOptions(0, 1, **FAST)).to_dataset()
     a, b = cv["a"].values, cv["b"].values
-    assert a.min() < 0.7 and a.max() > 1.4
+    assert a.min() == pytest.approx(0.7, abs=1e-9) and a.max() == pytest.approx(1.4, abs=1e-9)
     np.testing.assert_allclose(b, 1 + 0.9 * a**2, atol=TOL)
     lam = (-0.1 * a**2 + 1j * np.sqrt(4 * a**2 - 0.01 * a**4)) / 2  # trace −εa², det a²
     np.testing.assert_allclose(cv["frequency"].values, np.angle(1 + 0.1 * lam), atol=TOL)
@@ -116,7 +117,7 @@ def test_neimark_sacker_curve_in_eps(bruss):
     fld, ds = bruss
     cv = curve(fld, ds, index(ds, "neimark_sacker"), "eps", 0.05, 0.2, CurveOptions(0, 1, **FAST)).to_dataset()
     eps, b = cv["eps"].values, cv["b"].values
-    assert eps.min() < 0.05 and eps.max() > 0.2
+    assert eps.min() == pytest.approx(0.05, abs=1e-9) and eps.max() == pytest.approx(0.2, abs=1e-9)
     np.testing.assert_allclose(b, 2 - eps, atol=TOL)
 
 
@@ -158,7 +159,7 @@ def test_hopf_curve_ends_at_bogdanov_takens():
     b2 = cv["b2"].values
     np.testing.assert_allclose(cv["b1"].values, 0.0, atol=TOL)
     np.testing.assert_allclose(cv["frequency"].values ** 2, -b2, atol=TOL)
-    assert "Bogdanov-Takens" in cv.attrs["stop_forward"] and b2.min() < -1.5
+    assert "Bogdanov-Takens" in cv.attrs["stop_forward"] and b2.min() == pytest.approx(-1.5, abs=1e-9)
     (i,) = [i for i, k in enumerate(cv["special_kind"].values) if k == "bogdanov_takens"]
     assert abs(float(cv["special_b1"][i])) < TOL and abs(float(cv["special_b2"][i])) < TOL
 

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stabilitylab"
-LAYERS = [("errors", "", "invocation", "interrupts"), ("field", "data", "store", "analyses"), ("linear", "model", "examples", "state_io", "batches"), ("checkpoint", "reference_fields"),
+LAYERS = [("errors", "", "invocation", "interrupts", "events"), ("field", "data", "store", "analyses"), ("linear", "model", "examples", "state_io", "batches"), ("checkpoint", "reference_fields"),
           ("solvers",), ("spectral",), ("continuation", "dynamics", "gradients"), ("parallel", "train", "cycles"),
           ("report", "drift"), ("cli",)]
 LAYER = {unit: i for i, units in enumerate(LAYERS) for unit in units}

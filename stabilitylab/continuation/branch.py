@@ -13,7 +13,7 @@ Dataset layout (dims ``point``, ``mode``, ``special``):
   ``seconds`` and process ``cpu_seconds`` spent reaching the point, ``eig_converged`` (1 when
   both eigensolves converged: counts and events at a 0 point rest on unconverged numbers) and
   ``window_full`` (1 when the eigen-window hit ``max_window``: the unstable counts are lower bounds);
-- per special point: ``special_kind`` (str: hopf, neimark_sacker, fold, branch_point, flip),
+- per special point: ``special_kind`` (str: a fixed-point kind of :mod:`stabilitylab.events`),
   ``special_operator`` ('J' or 'M'), ``special_param``, ``special_eig`` (λ or μ, complex),
   ``special_frequency`` (Im λ, or arg μ per step), ``special_precision`` (uncertainty in p: bracket
   width or eigen-error over slope), ``special_point``, ``special_state_norm``,
@@ -21,7 +21,8 @@ Dataset layout (dims ``point``, ``mode``, ``special``):
   Lyapunov coefficient at a Hopf, the Euler map's cubic coefficient d at a Neimark–Sacker point,
   the quadratic coefficient a at a fold; NaN otherwise) and ``special_criticality`` (str:
   supercritical, subcritical, degenerate, unconverged; '' where it does not apply), see
-  :mod:`.criticality`;
+  :mod:`.criticality`; ``special_state`` (dims special × state: the fixed point z there, where
+  ``curve --from`` starts);
 - attributes: provenance, the problem and options, ``stop_reason``, ``reached_end`` (the branch
   reached the end of its range; the store's own ``complete`` flag says its writer finished).
 
@@ -68,7 +69,7 @@ class BranchPoint:
 
 
 POINT_VARS = [f.name for f in fields(BranchPoint) if f.name not in ("param", "eig_J", "eig_M")]
-SPECIAL_VARS = [f.name for f in fields(SpecialPoint)]
+SPECIAL_VARS = [f.name for f in fields(SpecialPoint) if f.name != "state"]  # state: its own 2-D variable
 
 
 def _padded(values: np.ndarray, k: int) -> np.ndarray:
@@ -133,6 +134,9 @@ class Branch:
         specials["eig"] = specials["eig"].astype(np.complex128)
         for name, arr in specials.items():
             ds[f"special_{name}"] = ("special", arr)
+        if self.specials and all(sp.state is not None for sp in self.specials):
+            ds["special_state"] = (("special", "state"), np.stack([sp.state for sp in self.specials]),
+                                   {"long_name": "the fixed point z (flat) at the special point: where curve starts"})
         return ds.assign_coords(special=np.arange(len(self.specials)))
 
     def _attrs(self) -> dict:
@@ -157,8 +161,9 @@ class Branch:
             for i in range(ds.sizes["special"]):
                 row = {name: ds[f"special_{name}"].values[i] for name in SPECIAL_VARS
                        if f"special_{name}" in ds}  # stores older than l1/criticality lack them
+                state = ds["special_state"].values[i] if "special_state" in ds else None
                 specials.append(SpecialPoint(**{key: v if isinstance(v, str) else v.item()
-                                                for key, v in row.items()}))
+                                                for key, v in row.items()}, state=state))
         drop = ("param", "stop_reason", "reached_end", "complete", "analysis", "schema_version")
         attrs = {key: v for key, v in ds.attrs.items() if key not in drop}
         reached = ds.attrs.get("reached_end", ds.attrs.get("complete", 0))  # stores before schema 1

@@ -25,12 +25,11 @@ how far its last linear solve got, and a tangent solve that misses its tolerance
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import torch
 
 from ..errors import StabilityLabError
 from ..solvers import gmres
+from .engine import Correction
 from .options import ContinuationOptions
 from .problem import ContinuationProblem
 
@@ -48,19 +47,6 @@ def linear_advice(sol) -> str:
     return (f"GMRES on the bordered Jacobian reached only relative residual {sol.residual_norm:.1e} in "
             f"{sol.iterations} iterations (singular or ill-conditioned Jacobian: give the field a "
             "preconditioner, or raise --gmres-restart / --gmres-maxiter)")
-
-
-@dataclass
-class Correction:
-    """Outcome of one corrector solve: the point ``x``, Newton ``iterations``, Jacobian-vector
-    products ``matvecs``, final force ``residual`` and, on failure, the ``reason``."""
-
-    x: torch.Tensor
-    converged: bool
-    iterations: int
-    matvecs: int
-    residual: float
-    reason: str = ""
 
 
 class BorderedNewton:
@@ -148,8 +134,3 @@ class BorderedNewton:
 
     def norm(self, v: torch.Tensor) -> float:
         return float(torch.sqrt((self.w * v * v).sum()))
-
-    def deviation(self, x0: torch.Tensor, guess: torch.Tensor, x: torch.Tensor) -> float:
-        """``atan(‖x − guess‖/‖guess − x0‖)`` in degrees: how far the corrector moved the prediction
-        (for PALC, the angle between the chord x − x0 and the tangent)."""
-        return math.degrees(math.atan2(self.norm(x - guess), self.norm(guess - x0)))

@@ -43,8 +43,8 @@ SOLVE_TOL = 1e-11
 class NormalForm:
     """``coefficient`` (l1, d or a), its ``criticality`` (supercritical | subcritical | degenerate |
     unconverged; '' for a fold), the ``scale`` it is compared with, the worst relative
-    ``residual`` of its eigenvectors and solves, the eigenvalue ``eig`` of J used and the
-    Jacobian-vector ``matvecs`` spent."""
+    ``residual`` of its eigenvectors and solves, the eigenvalue ``eig`` of J used, the
+    Jacobian-vector ``matvecs`` spent and (folds) the ``left`` null vector p, ⟨p, q⟩ = 1."""
 
     coefficient: float
     criticality: str
@@ -52,6 +52,7 @@ class NormalForm:
     residual: float
     eig: complex
     matvecs: int
+    left: torch.Tensor | None = None
 
 
 class Derivatives:
@@ -221,7 +222,7 @@ def fold_coefficient(field: Field, z: torch.Tensor, eig: float = 0.0, knobs: dic
     if q is not None and float((qq * q).sum()) < 0:
         qq, p = -qq, -p
     coef = 0.5 * float((p * d.B(qq, qq)).sum())
-    return NormalForm(coef, "", abs(coef), res, lam, mv + d.matvecs)
+    return NormalForm(coef, "", abs(coef), res, lam, mv + d.matvecs, p)
 
 
 def annotate(special, field: Field, param: str, z: torch.Tensor, eps: float):

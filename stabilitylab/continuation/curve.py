@@ -1,20 +1,16 @@
 """Two-knob continuation of a Hopf / Neimark–Sacker / fold / flip point, with codimension-2 points.
 
-From a located special point of a continuation (knob p1) the curve ``G(Y) = 0`` of its defining
-system (:mod:`.defining`, ``Y = (z, v, [κ], p1, p2)``) is followed by pseudo-arclength
-continuation in the weighted metric of :meth:`~.defining.DefiningSystem.weights`, in both
-directions of p2 from the start, until p2 leaves [lo, hi]. Each step predicts along the unit
-tangent (oriented along the previous step), corrects with Newton–Krylov on
-``[G; ⟨t, Y − Y_k⟩ − ds] = 0`` (GMRES on forward differences of G: matrix-free), halves ds
-on failure or a deviation above ``max_angle``, and re-centres the eigen-normalisation on the
-new point. Along the curve it records the frequency (ω = √κ per unit time for Hopf, θ = arccos κ per Euler step for NS) and the normal-form
-coefficient (:mod:`.criticality`: l1, d, or a fold's a), and locates, by the Illinois secant on
-the step's arclength (re-corrected at each trial), the sign changes of the test functions
-
-    hopf:  bogdanov_takens κ (ω → 0; the curve ends there), bautin l1
-    neimark_sacker:  resonance_1:1 κ − 1, resonance_1:2 κ + 1 (the curve ends at both),
-                     resonance_1:3 κ + ½, resonance_1:4 κ, chenciner d
-    fold:  cusp a          flip: none
+From a located special point of a continuation (knob p1), starting from the fixed point stored
+with it, the curve ``G(Y) = 0`` of its defining system (:mod:`.defining`, ``Y = (z, v, [κ], p1,
+p2)``) is followed on the continuation engine (:mod:`.engine`: pseudo-arclength predictor, step
+control, event locator) in the weighted metric of :meth:`~.defining.DefiningSystem.weights`, in
+both directions of p2 from the start, until p2 leaves [lo, hi] (the last step lands on the range
+end). This module supplies the corrector (Newton–Krylov on ``[G; ⟨c, Y − Y_k⟩ − s] = 0``, GMRES on
+forward differences of G: matrix-free), re-centres the eigen-normalisation on each new point, and
+records the frequency (ω = √κ per unit time for Hopf, θ = arccos κ per Euler step for NS) and the
+normal-form coefficient (:mod:`.criticality`: l1, d, or a fold's a). The codimension-2 points
+located on the way are the events of :mod:`stabilitylab.events.curves` registered for the curve's
+kind (Bogdanov–Takens, Bautin, cusp, Chenciner, 1:k resonances).
 """
 from __future__ import annotations
 
@@ -31,11 +27,13 @@ from ..errors import ConfigError, StabilityLabError
 from ..field import Field
 from ..solvers import find_fixed_point, gmres
 from ..linear import Linearization
-from . import criticality as crit
+from ..events import curves as curve_events
+from . import criticality as crit, engine
 from .defining import DefiningSystem
+from .engine import Correction
+from .predictor import Cursor, PseudoArclength, unit_p
 
 MAX_LOCATE_ITERS = 30
-RESONANCES = {1: 1.0, 2: -1.0, 3: -0.5, 4: 0.0}  # cos(2π/k)
 STALL = 0.5  # an inner solve that reduces the residual less than this has stalled
 FD_TOL = 1e-4  # inner GMRES tolerance floor: forward differences of G are good to ~1e-8 (less at small ε)
 STATE_RTOL = 1e-3  # the re-found fixed point must match the special point's ‖z‖ this well
@@ -140,7 +138,8 @@ class Curve:
 
 # ------------------------------------------------------------------------------------------------
 class _Tracer:
-    """PALC on G(Y) = 0 of one defining system (see the module docstring)."""
+    """The curve's corrector for the engine (:class:`~.engine.Corrector`): Newton–Krylov on
+    ``G = 0, ⟨c, Y − Y0⟩ = s`` in the weighted metric of the defining system."""
 
     def __init__(self, system: DefiningSystem, options: CurveOptions):
         self.sys, self.opts = system, options
@@ -163,8 +162,9 @@ class _Tracer:
                             "needs a larger gmres_restart or a preconditioner")
         return sol
 
-    def correct(self, Y0, c, s, guess):
-        """Newton on ``G = 0, ⟨c, Y − Y0⟩ = s`` from guess: (Y, converged, iterations, G)."""
+    def correct(self, Y0, c, s, guess) -> Correction:
+        """Newton on ``G = 0, ⟨c, Y − Y0⟩ = s`` from guess; the residual is the worse of the force
+        and eigen residuals (:meth:`~.defining.DefiningSystem.error`)."""
         wc = self.w * c
         cc = float((wc * c).sum())
 
@@ -172,56 +172,63 @@ class _Tracer:
             return v + ((s - float((wc * (v - Y0)).sum())) / cc) * c
 
         Y = project(guess)
-        prev = math.inf
+        prev, err = math.inf, math.inf
         for it in range(self.opts.newton_maxiter + 1):
             G = self.sys.residual(Y)
             err = max(self.sys.error(Y, G))
             if not math.isfinite(err):
-                return Y, False, it, G
+                return Correction(Y, False, it, 0, err, f"non-finite residual after {it} Newton steps")
             if err <= self.opts.tol:
-                return Y, True, it, G
+                return Correction(Y, True, it, 0, err)
             if it == self.opts.newton_maxiter or (it > 2 and err > prev):
                 break
             prev = err
             sol = self._gmres(self._bordered(Y, G, c), -torch.cat([G, G.new_zeros(1)]),
                               min(1e-3, max(err, FD_TOL)))
             if self.stalled:
-                break
+                return Correction(Y, False, it, 0, err, self.stalled)
             Y = project(Y + sol.x)
-        return Y, False, it, G
+        return Correction(Y, False, it, 0, err, f"Newton did not converge (residual {err:.1e})")
 
     def tangent(self, Y, c):
-        """Unit tangent at Y with ⟨c, τ⟩ > 0."""
+        """Unit tangent at Y with ⟨c, τ⟩ > 0 (and 0: products are not counted here)."""
         G = self.sys.residual(Y)
         rhs = torch.zeros_like(Y)
         rhs[-1] = 1.0
         tau = self._gmres(self._bordered(Y, G, c), rhs, FD_TOL).x
-        return tau / self.norm(tau)
+        return tau / self.norm(tau), 0
 
 
-def _unit_p2(Y, direction):
-    e = torch.zeros_like(Y)
-    e[-1] = direction
-    return e
+@dataclass
+class _Sample:
+    """A point of the curve on a step: its step parameter ``s``, ``x`` = Y, the CurvePoint and the
+    values of the test functions."""
+
+    s: float
+    x: torch.Tensor
+    point: CurvePoint
+    tests: dict
 
 
 class _Run:
-    """Both directions of one curve: points, test functions, codim-2 points."""
+    """Both directions of one curve on the engine: points, test functions, codim-2 points."""
 
     def __init__(self, system: DefiningSystem, options: CurveOptions, observer=None):
         self.sys, self.opts, self.observer = system, options, observer
         self.tracer = _Tracer(system, options)
+        self.events = curve_events.on(system.kind)
+        self.left = None  # fold curves: the unit left null vector at the last point (its orientation)
 
     # -- per point -----------------------------------------------------------------------------
-    def describe(self, Y, iters: int, arclength: float, coefficient: bool = True) -> tuple[CurvePoint, dict]:
-        """The CurvePoint at Y and its test functions (without the normal-form coefficient, which
-        costs eigenvectors and solves, unless ``coefficient``)."""
+    def describe(self, Y, iters: int, arclength: float, coefficient: bool = True):
+        """(CurvePoint, test values, oriented left null vector or None) at Y; the normal-form
+        coefficient (eigenvectors and solves) only if ``coefficient``."""
         sys = self.sys
         z, v, kappa, p1, p2 = sys.parts(Y)
         knobs, eps = sys.knobs(p1, p2)
         fld = sys.field.with_params(**knobs)
         freq = sys.frequency(kappa)
-        nf = None
+        nf, pairing, left = None, math.nan, None
         if not coefficient:
             pass
         elif sys.kind == "hopf" and math.isfinite(freq):
@@ -230,109 +237,80 @@ class _Run:
             nf = crit.ns_coefficient(fld, z, complex(math.cos(freq), math.sin(freq)), eps, v0=v)
         elif sys.kind == "fold":
             nf = crit.fold_coefficient(fld, z, 0.0, q=v, v0=v)
+            size = float(torch.linalg.vector_norm(nf.left))  # ⟨p, q⟩ = 1: the pairing of unit vectors is 1/|p|
+            left = nf.left / size
+            sign = -1.0 if self.left is not None and float(left @ self.left) < 0 else 1.0
+            left, pairing = sign * left, sign / size
         l1 = nf.coefficient if nf is not None else math.nan
         force, eig = sys.error(Y)
         point = CurvePoint(p1, p2, math.nan if kappa is None else kappa, freq, l1,
                            nf.criticality if nf is not None else "", float(torch.linalg.vector_norm(z)),
                            force, eig, iters, arclength)
-        tests = {}
-        if sys.kind == "hopf":
-            tests = {"bogdanov_takens": kappa, "bautin": l1}
-        elif sys.kind == "neimark_sacker":
-            tests = {f"resonance_1:{k}": kappa - c for k, c in RESONANCES.items()}
-            tests["chenciner"] = l1
-        elif sys.kind == "fold":
-            tests = {"cusp": l1}
-        return point, tests
+        measure = curve_events.Measure(kappa, l1, pairing)
+        tests = {e.name: e.test(measure) for e in self.events if coefficient or not e.coefficient}
+        return point, tests, left
 
     def ends_here(self, point: CurvePoint) -> str:
         """Why the curve ends at ``point`` ('' if it does not)."""
-        kappa = point.kappa
         if self.sys.param2 == "eps" and point.p2 <= 0:
             return "eps reached 0 (where the Euler map's bifurcation becomes the flow's)"
-        if self.sys.kind == "hopf" and kappa <= 0:
-            return "the Hopf curve ends at a Bogdanov-Takens point (omega -> 0)"
-        if self.sys.kind == "neimark_sacker" and abs(kappa) >= 1:
-            return f"the Neimark-Sacker curve ends at a 1:{1 if kappa >= 1 else 2} resonance"
-        return ""
+        measure = curve_events.Measure(None if math.isnan(point.kappa) else point.kappa, point.l1)
+        return next((why for e in self.events if measure.kappa is not None and (why := e.ends(measure))), "")
 
     # -- codim-2 location ------------------------------------------------------------------------
-    def locate(self, name, Y0, c, s1, Y1, g0, g1):
-        """Illinois secant on s ∈ (0, s1) for the sign change of test ``name``: (point, tests)."""
-        lo, hi, glo, ghi, side = (0.0, Y0), (s1, Y1), g0, g1, 0
-        best, needs_l1 = None, name in ("bautin", "chenciner", "cusp")
-        for _ in range(MAX_LOCATE_ITERS):
-            if abs(hi[0] - lo[0]) <= self.opts.locate_tol or glo == ghi:
-                break
-            s = hi[0] - ghi * (hi[0] - lo[0]) / (ghi - glo)
-            if not min(lo[0], hi[0]) < s < max(lo[0], hi[0]):
-                s = 0.5 * (lo[0] + hi[0])
-            frac = (s - lo[0]) / (hi[0] - lo[0])
-            Y, ok, it, _ = self.tracer.correct(Y0, c, s, lo[1] + frac * (hi[1] - lo[1]))
-            if not ok:
-                break
-            best = (Y, it)
-            g = self.describe(Y, it, 0.0, needs_l1)[1][name]
-            if not math.isfinite(g) or g == 0.0:
-                break
-            if (g > 0) == (ghi > 0):
-                hi, ghi = (s, Y), g
-                glo = glo / 2 if side == 1 else glo
-                side = 1
-            else:
-                lo, glo = (s, Y), g
-                ghi = ghi / 2 if side == -1 else ghi
-                side = -1
-        if best is None:  # no trial solved: linear interpolation of the end points
-            best = (Y0 + g0 / (g0 - g1) * (Y1 - Y0), 0)
-        return self.describe(best[0], best[1], 0.0)
+    def locate(self, event, Y0, c, lo: _Sample, hi: _Sample) -> _Sample:
+        """The engine's Illinois locator for the sign change of ``event``'s test on the step."""
+        def measure(s, corr, near):
+            point, tests, _ = self.describe(corr.x, corr.iterations, 0.0, event.coefficient)
+            return _Sample(s, corr.x, point, tests)
+
+        br = engine.locate(lo, hi, lambda smp: smp.tests[event.name], engine.on_step(self.tracer, Y0, c, measure),
+                           self.opts.locate_tol, MAX_LOCATE_ITERS)
+        point, tests, _ = self.describe(br.best.x, br.best.point.newton_iters if br.best.point else 0, 0.0)
+        return _Sample(br.best.s, br.best.x, point, tests)
 
     # -- one direction ---------------------------------------------------------------------------
     def trace(self, Y0, tests0, direction: float):
         """Points and codim-2 points (``point`` counted from the start) toward ``direction``·p2."""
         opts, tr = self.opts, self.tracer
-        Y, t = Y0, tr.tangent(Y0, _unit_p2(Y0, direction))
-        ds, arc, tests = opts.ds, 0.0, tests0
+        start, end = (opts.lo, opts.hi) if direction > 0 else (opts.hi, opts.lo)
+        t, _ = tr.tangent(Y0, unit_p(Y0, direction))
+        cur, arc, tests = Cursor(Y0, t, opts.ds), 0.0, tests0
         points, specials = [], []
+        predictor = PseudoArclength()
         while True:
             if tr.stalled:
                 return points, specials, tr.stalled
             if len(points) >= opts.max_points:
                 return points, specials, f"max_points={opts.max_points} reached"
-            while True:
-                guess = Y + ds * t
-                Y1, ok, iters, _ = tr.correct(Y, t, ds, guess)
-                if ok:
-                    turn = math.degrees(math.atan2(tr.norm(Y1 - guess), tr.norm(guess - Y)))
-                    if turn <= opts.max_angle:
-                        break
-                ds /= 2
-                if tr.stalled:
-                    return points, specials, tr.stalled
-                if ds < opts.ds_min:
-                    return points, specials, (f"corrector failed after {self.sys.param2}={float(Y[-1]):.6g} "
-                                              f"with ds < ds_min={opts.ds_min:g}")
-            arc += ds
-            point, tests1 = self.describe(Y1, iters, direction * arc)
-            end = self.ends_here(point)
-            if end.startswith("eps"):
-                return points, specials, end
-            for name, g1 in tests1.items():
-                g0 = tests.get(name, math.nan)
+            step = engine.advance(tr, lambda c, ds: predictor.plan(c, ds, end), cur, opts)
+            if isinstance(step, engine.Failure):
+                return points, specials, (tr.stalled or f"corrector failed after {self.sys.param2}="
+                                          f"{float(cur.x[-1]):.6g} with ds < ds_min={opts.ds_min:g}: {step.reason}")
+            arc += step.taken
+            point, tests1, left = self.describe(step.x, step.iterations, direction * arc)
+            why = self.ends_here(point)
+            if why.startswith("eps"):
+                return points, specials, why
+            for event in self.events:
+                g0, g1 = tests.get(event.name, math.nan), tests1.get(event.name, math.nan)
                 if math.isfinite(g0) and math.isfinite(g1) and (g0 > 0) != (g1 > 0):
-                    at, _ = self.locate(name, Y, t, ds, Y1, g0, g1)
-                    specials.append(Codim2Point(name, at.p1, at.p2, at.frequency, at.l1, len(points), g1))
-            if end:
-                return points, specials, end
+                    at = self.locate(event, cur.x, step.c, _Sample(0.0, cur.x, None, tests),
+                                     _Sample(step.s, step.x, point, tests1))
+                    specials.append(Codim2Point(event.name, at.point.p1, at.point.p2, at.point.frequency,
+                                                at.point.l1, len(points), g1))
+            if why:
+                return points, specials, why
             points.append(point)
             if self.observer is not None:
                 self.observer(point)
-            if not opts.lo <= point.p2 <= opts.hi:
-                return points, specials, f"left the range at {self.sys.param2}={point.p2:.6g}"
-            self.sys.renormalise(Y1)
-            t = tr.tangent(Y1, Y1 - Y)  # oriented along the step just taken
-            Y, tests = Y1, tests1
-            ds = min(opts.ds_max, ds * (opts.grow if iters <= opts.easy_iters else 1.0))
+            why = engine.range_exit(point.p2, start, end, self.sys.param2, opts.ds_min)
+            if why:
+                return points, specials, why
+            self.left = left
+            self.sys.renormalise(step.x)
+            t, _ = tr.tangent(step.x, step.x - cur.x)  # oriented along the step just taken
+            cur, tests = Cursor(step.x, t, engine.next_ds(step, opts)), tests1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -345,7 +323,8 @@ def _special_point(ds: xr.Dataset, index: int) -> dict:
                                 f"(its special points are {listing})", param="point")
     return {"kind": kinds[index], "param": float(ds["special_param"].values[index]),
             "eig": complex(ds["special_eig"].values[index]),
-            "state_norm": float(ds["special_state_norm"].values[index])}
+            "state_norm": float(ds["special_state_norm"].values[index]),
+            "state": ds["special_state"].values[index] if "special_state" in ds else None}
 
 
 def curve(field: Field, continuation: xr.Dataset, point: int, param2: str, lo: float, hi: float,
@@ -372,16 +351,23 @@ def curve(field: Field, continuation: xr.Dataset, point: int, param2: str, lo: f
                                 f"{param2}={p2:g}")
     knobs, _ = system.knobs(sp["param"], p2)
     at = field.with_params(**knobs)
-    fp = find_fixed_point(at, eps=min(eps, 0.1), tol=1e-12 if field.dtype == torch.float64 else 1e-6)
-    z = fp.z.reshape(-1)
+    if sp["state"] is not None:  # the stored branch point (on whichever branch the continuation followed)
+        if sp["state"].size != field.n:
+            raise StabilityLabError(f"the continuation's special point {point} has a state of {sp['state'].size} "
+                                    f"numbers, this field {field.n}: is this the field the continuation ran on?")
+        z = torch.as_tensor(sp["state"], dtype=field.dtype, device=field.device).reshape(-1)
+    else:  # a store older than special_state: re-find the fixed point from the field's start
+        fp = find_fixed_point(at, eps=min(eps, 0.1), tol=1e-12 if field.dtype == torch.float64 else 1e-6)
+        z = fp.z.reshape(-1)
     eig_J = sp["eig"] if sp["kind"] == "hopf" else (sp["eig"] - 1.0) / eps
     if sp["kind"] == "fold":
         eig_J = 0j
     lam, q, _, _ = crit.eigenpair(Linearization(at, z).J(), eig_J, min(4, field.n - 2))
     Y0 = system.start(z, q, lam, sp["param"], p2)
     run = _Run(system, options, observer)
-    Y0, ok, iters, _ = run.tracer.correct(Y0, _unit_p2(Y0, 1.0), 0.0, Y0)
-    if not ok:
+    corr = run.tracer.correct(Y0, unit_p(Y0, 1.0), 0.0, Y0)
+    Y0, iters = corr.x, corr.iterations
+    if not corr.converged:
         raise StabilityLabError(f"the {sp['kind']} point {point} could not be re-solved from the field "
                                 f"(force and eigen residuals {run.sys.error(Y0)}); "
                                 + (run.tracer.stalled or "is this the field the continuation ran on?"))
@@ -391,11 +377,12 @@ def curve(field: Field, continuation: xr.Dataset, point: int, param2: str, lo: f
                                 f"not the special point's {sp['state_norm']:.6g}: another branch "
                                 "(start the field's z0 closer to it)")
     system.renormalise(Y0)
-    start, tests0 = run.describe(Y0, iters, 0.0)
+    start, tests0, left0 = run.describe(Y0, iters, 0.0)
     ell0 = system.ell.clone()
+    run.left = left0
     back, sp_back, why_back = run.trace(Y0, tests0, -1.0)
     system.ell.copy_(ell0)
-    run.tracer.stalled = ""
+    run.tracer.stalled, run.left = "", left0
     fwd, sp_fwd, why_fwd = run.trace(Y0, tests0, +1.0)
     nb = len(back)
     points = back[::-1] + [start] + fwd

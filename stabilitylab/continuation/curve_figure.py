@@ -10,10 +10,9 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from .. import events
+
 STYLE = {"supercritical": "-", "subcritical": "--"}
-MARKERS = {"bautin": ("*", "tab:red"), "bogdanov_takens": ("D", "black"), "cusp": ("v", "black"),
-           "chenciner": ("*", "tab:purple")}
-RESONANCE = ("o", "tab:orange")
 
 
 def _runs(labels):
@@ -32,8 +31,8 @@ def curve_plane(ax, x, y, criticality, specials=(), color="tab:blue", label=None
         ax.plot(x[a:b], y[a:b], STYLE.get(c, ":"), color=color, lw=1.6, label=label if a == 0 else None)
     seen = set(ax.get_legend_handles_labels()[1])
     for kind, sx, sy in specials:
-        marker, mcolor = MARKERS.get(kind, RESONANCE)
-        name = kind.replace("_", "-")
+        marker, mcolor = events.style(kind)
+        name = events.label(kind)
         ax.plot([sx], [sy], marker, color=mcolor, ms=9, ls="none", label=None if name in seen else name)
         seen.add(name)
 

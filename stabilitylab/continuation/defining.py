@@ -24,12 +24,13 @@ import math
 
 import torch
 
+from .. import events
 from ..errors import StabilityLabError
 from ..field import Field
 
-KINDS = ("hopf", "neimark_sacker", "fold", "flip")
-COMPLEX = ("hopf", "neimark_sacker")
-MAP_KINDS = ("neimark_sacker", "flip")
+KINDS = events.names("fixed_point", curve=True)  # the kinds with a defining system below
+COMPLEX = tuple(k for k in KINDS if events.get(k).pair)
+MAP_KINDS = tuple(k for k in KINDS if events.get(k).operator == "M")
 
 
 class DefiningSystem:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from .. import events
 from .branch import Branch
-
-MARKERS = {"hopf": ("o", "tab:red"), "neimark_sacker": ("s", "tab:purple"), "fold": ("v", "black"),
-           "branch_point": ("D", "tab:green"), "flip": ("^", "tab:orange")}
 
 
 def _with_specials(branch: Branch, y, stable, operators, y_of):
@@ -48,7 +46,7 @@ def _styled(ax, x, y, stable, color, label):
 def _mark(ax, branch: Branch, operators, y_of, seen: set):
     for sp in branch.specials:
         if sp.operator in operators:
-            marker, color = MARKERS[sp.kind]
+            marker, color = events.style(sp.kind)
             name = f"{sp.kind.replace('_', '-')} ({sp.operator})"
             ax.plot([sp.param], [y_of(sp)], marker, color=color, markersize=8, linestyle="none",
                     label=None if name in seen else name)

@@ -29,19 +29,21 @@ tangent's p-component changes sign), else ``branch_point``. M — complex → ``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from .. import events
 from ..spectral.euler import is_complex, map_instability_kind
+from . import engine
 from .corrector import BorderedNewton
 from .criticality import annotate
 from .options import ContinuationOptions
 from .problem import ContinuationProblem
 from .spectra import ModeSet, SpectrumTracker
 
-KINDS = ("hopf", "neimark_sacker", "fold", "branch_point", "flip")
+KINDS = events.names("fixed_point")  # the kind table's fixed-point rows
 MAX_LOCATE_ITERS = 40
 
 
@@ -54,7 +56,8 @@ class SpecialPoint:
     there, the trial solves it took (``evaluations``), the copies of the crossing eigenvalue
     that cross together (``multiplicity``); for Hopf / Neimark–Sacker the normal-form
     coefficient ``l1`` (l1, or the map's d; a fold's quadratic coefficient a) and its
-    ``criticality`` (:mod:`.criticality`)."""
+    ``criticality`` (:mod:`.criticality`); ``state``, the fixed point z there (flat numpy array:
+    where ``curve`` starts from)."""
 
     kind: str
     operator: str
@@ -69,6 +72,7 @@ class SpecialPoint:
     multiplicity: int = 1
     l1: float = math.nan
     criticality: str = ""
+    state: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -132,22 +136,20 @@ class EventLocator:
         self.matvecs += modes.matvecs
         return Sample(sample.s, sample.x, modes)
 
-    def _sample(self, s: float, lo: Sample, hi: Sample, x0, c, op: str, rank: int) -> Sample | None:
-        """Re-solve the branch point at s and the operator's modes there (None if Newton fails)."""
-        frac = (s - lo.s) / (hi.s - lo.s)
-        guess = lo.x + frac * (hi.x - lo.x)
-        corr = self.solver.correct(x0, c, s, guess)
-        self.matvecs += corr.matvecs
-        if not corr.converged:
-            return None
-        z, p = self.problem.split(corr.x)
-        warm = lo.modes if frac < 0.5 else hi.modes
-        modes = self.tracker.modes(z, p, (op,), {op: warm}, at_least=rank + 2)[op]
-        self.matvecs += modes.matvecs
-        return Sample(s, corr.x, modes)
+    def _measure(self, op: str, rank: int):
+        """The :func:`~.engine.on_step` measure: the operator's modes at the re-corrected point,
+        warm-started from the nearer bracket end."""
+        def measure(s, corr, near: Sample) -> Sample:
+            self.matvecs += corr.matvecs
+            z, p = self.problem.split(corr.x)
+            modes = self.tracker.modes(z, p, (op,), {op: near.modes}, at_least=rank + 2)[op]
+            self.matvecs += modes.matvecs
+            return Sample(s, corr.x, modes)
+
+        return measure
 
     def locate(self, index: int, op: str, rank: int, ends, c, turning: bool) -> SpecialPoint:
-        """Illinois iteration on the indicator of mode ``rank`` between the two samples ``ends``."""
+        """The engine's Illinois locator on the indicator of mode ``rank`` between ``ends``."""
         lo, hi = ends
         straddles = (indicator(lo.modes, rank) > 0) != (indicator(hi.modes, rank) > 0)
         delta = 0.0 if straddles else self.options.detect_tol
@@ -155,39 +157,19 @@ class EventLocator:
         def g(sample: Sample) -> float:
             return indicator(sample.modes, rank, delta)
 
-        x0 = lo.x
-        wlo, whi = g(lo), g(hi)  # the secant's weights: indicator values, halved by Illinois
-        side, evals, exact = 0, 0, None
-        while abs(hi.s - lo.s) > self.options.locate_tol and evals < MAX_LOCATE_ITERS and wlo != whi:
-            s = hi.s - whi * (hi.s - lo.s) / (whi - wlo)
-            if not min(lo.s, hi.s) < s < max(lo.s, hi.s):
-                s = 0.5 * (lo.s + hi.s)
-            trial = self._sample(s, lo, hi, x0, c, op, rank)
-            evals += 1
-            if trial is None:
-                break
-            gt = g(trial)
-            if gt == 0.0:  # on the crossing: a zero-width bracket, the slope of the last one
-                exact = trial
-                break
-            if (gt > 0) == (whi > 0):
-                hi, whi = trial, gt
-                wlo = wlo / 2 if side == 1 else wlo
-                side = 1
-            else:
-                lo, wlo = trial, gt
-                whi = whi / 2 if side == -1 else whi
-                side = -1
-        best = exact or min((lo, hi), key=lambda sample: abs(g(sample)))
+        trial = engine.on_step(self.solver, lo.x, c, self._measure(op, rank))
+        br = engine.locate(lo, hi, g, trial, self.options.locate_tol, MAX_LOCATE_ITERS)
+        best = br.best
         eig = complex(best.modes.values[rank])
         eig = eig.conjugate() if eig.imag < 0 else eig
         z, p = self.problem.split(best.x)
         special = SpecialPoint(
             kind=classify(op, eig, turning), operator=op, param=p, eig=eig,
             frequency=frequency(op, eig), point=index,
-            precision=_precision(lo, hi, g, best, rank, exact is not None, delta),
-            state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=evals,
-            multiplicity=max(int(e.modes.copies[rank]) for e in (lo, hi, best)))
+            precision=_precision(br.lo, br.hi, g, best, rank, br.exact, delta),
+            state_norm=float(torch.linalg.vector_norm(z)), indicator=g(best), evaluations=br.evaluations,
+            multiplicity=max(int(e.modes.copies[rank]) for e in (br.lo, br.hi, best)),
+            state=z.detach().cpu().numpy().copy())
         self.matvecs += annotate(special, self.problem.field, self.problem.param, z, self.problem.eps)
         return special
 

@@ -124,9 +124,5 @@ class ContinuationOptions:
         """+1 when continuing toward larger p, −1 toward smaller."""
         return 1.0 if self.p_end > self.p_start else -1.0
 
-    def reached_end(self, p: float) -> bool:
-        """True when p is past ``p_end`` (in the direction of travel) or within ``ds_min`` of it."""
-        return (p - self.p_end) * self.direction > -self.ds_min
-
     def to_dict(self) -> dict:
         return asdict(self)

@@ -63,7 +63,8 @@ def check(branch: Branch, expected: dict, where) -> None:
 
 def save(out, branch: Branch) -> None:
     """Replace the side file of ``out`` with the restart state of ``branch``."""
-    specials = [{**asdict(sp), "eig": [sp.eig.real, sp.eig.imag]} for sp in branch.specials]
+    specials = [{**asdict(sp), "eig": [sp.eig.real, sp.eig.imag],
+                 "state": None if sp.state is None else torch.as_tensor(sp.state)} for sp in branch.specials]
     payload = {"format": FORMAT, "version": VERSION, "settings": branch.settings,
                "npoints": len(branch.points), "x": branch.x.detach().cpu(), "t": branch.t.detach().cpu(),
                "ds": float(branch.ds), "specials": specials, "stop_reason": branch.stop_reason}
@@ -124,7 +125,9 @@ def open_branch(out, like: torch.Tensor) -> Branch | None:
     if len(branch.points) > npoints:
         del branch.points[npoints:]
         store.write(branch.points_dataset(), out, "continuation", complete=False)
-    branch.specials = [SpecialPoint(**{**sp, "eig": complex(*sp["eig"])}) for sp in raw["specials"]]
+    branch.specials = [SpecialPoint(**{**sp, "eig": complex(*sp["eig"]),
+                                       "state": None if sp.get("state") is None else sp["state"].numpy()})
+                       for sp in raw["specials"]]
     branch.settings, branch.stop_reason = raw["settings"], str(raw["stop_reason"])
     branch.x, branch.t, branch.ds = raw["x"].to(like), raw["t"].to(like), float(raw["ds"])
     return branch

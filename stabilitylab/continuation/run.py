@@ -1,4 +1,5 @@
-"""The continuation loop: predict, correct, adapt the step, track spectra, locate events, store.
+"""The fixed-point branch on the continuation engine (:mod:`.engine`): predict, correct, adapt the
+step, track spectra, locate events, store.
 
 From the fixed point at ``p_start`` (Euler relaxation, then the corrector at fixed p) each step
 
@@ -14,7 +15,8 @@ From the fixed point at ``p_start`` (Euler relaxation, then the corrector at fix
    state in the side file of :mod:`.resume`: a crash loses at most the points since the last
    flush, ≤ 60 s of work; :mod:`.writer`) and grows ds ×``grow`` (≤ ``ds_max``) after an easy Newton solve.
 
-It stops at ``p_end`` (the last step lands on it: p is held there; :meth:`.predictor.PseudoArclength.plan`), after
+It stops at ``p_end`` (the last step lands on it: p is held there; :meth:`.predictor.PseudoArclength.plan`),
+when a fold turns it back out of the range through ``p_start``, after
 ``max_points`` points, when the corrector or a tangent solve fails (the reason names the linear
 solve when GMRES stalled: a singular or ill-conditioned Jacobian), or when ‖z‖ exceeds
 ``diverge_factor``·max(‖z_start‖, 1) (a fold at infinity: the branch escapes as p approaches a
@@ -34,7 +36,7 @@ from .. import store
 from ..errors import StabilityLabError
 from ..interrupts import Interrupted, deferred
 from ..solvers import relax_euler
-from . import resume
+from . import engine, resume
 from .branch import Branch, BranchPoint
 from .corrector import BorderedNewton, LinearSolveError
 from .events import EventLocator
@@ -45,7 +47,6 @@ from .spectra import SpectrumTracker
 from .writer import ANALYSIS, BufferedWriter
 
 START_NEWTON_FACTOR = 3
-END_REACHED = "reached the end of the range"
 
 
 class _Run:
@@ -72,9 +73,10 @@ class _Run:
 
     def done(self) -> str:
         """The stop reason if the branch already ends past ``p_end`` or has ``max_points``."""
-        p = self.branch.points[-1].param
-        if self.options.reached_end(p):
-            return f"{END_REACHED} ({self.problem.param}={p:.6g})"
+        p, opts = self.branch.points[-1].param, self.options
+        why = engine.range_exit(p, opts.p_start, opts.p_end, self.problem.param, opts.ds_min)
+        if why:
+            return why
         if len(self.branch.points) >= self.options.max_points:
             return f"max_points={self.options.max_points} reached"
         return ""
@@ -149,35 +151,22 @@ class _Run:
         clocks = time.perf_counter(), time.process_time()
         if self.modes is None:  # extending a branch: the spectrum that seeds event detection
             self.modes = self.tracker.modes(*prob.split(cur.x))
-        ds, newton_mv = cur.ds, 0
-        while True:
-            c, s, guess, taken = self.predictor.plan(cur, ds, opts.p_end)
-            corr = self.solver.correct(cur.x, c, s, guess)
-            newton_mv += corr.matvecs
-            why = corr.reason
-            if corr.converged:
-                turn = self.solver.deviation(cur.x, guess, corr.x)
-                if turn <= opts.max_angle:
-                    break
-                why = f"the correction deviates by {turn:.0f}° > max_angle {opts.max_angle:g}° from the prediction"
-            ds /= 2
-            if ds < opts.ds_min:
-                p = float(cur.x[-1])
-                fold_hint = opts.method == "natural" and "GMRES" not in why
-                return (f"corrector failed after {prob.param}={p:.6g} with ds < ds_min={opts.ds_min:g}: {why}"
-                        + (" (a fold? --method palc follows turning points)" if fold_hint else ""))
+        step = engine.advance(self.solver, lambda cur, ds: self.predictor.plan(cur, ds, opts.p_end), cur, opts)
+        if isinstance(step, engine.Failure):
+            fold_hint = opts.method == "natural" and "GMRES" not in step.reason
+            return (f"corrector failed after {prob.param}={float(cur.x[-1]):.6g} with ds < ds_min={opts.ds_min:g}: "
+                    f"{step.reason}" + (" (a fold? --method palc follows turning points)" if fold_hint else ""))
         try:
-            t, mv = self.predictor.direction(self.solver, cur, corr.x)
+            t, mv = self.predictor.direction(self.solver, cur, step.x)
         except LinearSolveError as exc:
             return str(exc)
-        modes = self.tracker.modes(*prob.split(corr.x), warm=self.modes)
+        modes = self.tracker.modes(*prob.split(step.x), warm=self.modes)
         turning = float(t[-1]) * float(cur.t[-1]) < 0
         self.locator.matvecs = 0
         index = len(self.branch.points) - 1
-        self.branch.specials += self.locator.between(index, cur.x, self.modes, corr.x, modes, c, s, turning)
-        grow = opts.grow if corr.iterations <= opts.easy_iters else 1.0
-        self.record(corr.x, t, min(opts.ds_max, ds * grow), modes, taken, corr.iterations, corr.residual,
-                    newton_mv + mv, self.locator.matvecs, clocks)
+        self.branch.specials += self.locator.between(index, cur.x, self.modes, step.x, modes, step.c, step.s, turning)
+        self.record(step.x, t, engine.next_ds(step, opts), modes, step.taken, step.iterations, step.residual,
+                    step.matvecs + mv, self.locator.matvecs, clocks)
         return self.diverged()
 
     def diverged(self) -> str:
@@ -192,7 +181,7 @@ class _Run:
 
     def finish(self, reason: str) -> Branch:
         self.branch.stop_reason = reason
-        self.branch.complete = reason.startswith(END_REACHED)
+        self.branch.complete = reason.startswith((engine.END_REACHED, engine.LEFT_START))
         if self.writer is not None:
             self.writer.finish(self.branch)
         return self.branch

@@ -18,9 +18,6 @@ COLORS = {"J": "#1f77b4", "M": "#d62728", "stable": "#2ca02c", "unstable": "#d62
 ESTIMATOR_STYLE = {"bptt": ("s", "-"), "implicit": ("o", "-"), "naive": ("v", "-"), "aep": ("o", "-"),
                    "aep_track": ("x", "--")}
 #: marker and colour of each kind of special point on a branch
-SPECIAL_STYLE = {"hopf": ("o", "#d62728"), "neimark_sacker": ("s", "#9467bd"), "fold": ("v", "0.1"),
-                 "branch_point": ("D", "#2ca02c"), "flip": ("^", "#ff7f0e")}
-
 
 def _finite(values) -> np.ndarray:
     values = np.asarray(values)

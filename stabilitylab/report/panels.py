@@ -10,10 +10,10 @@ import xarray as xr
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from .. import store
+from .. import events, store
 from . import drift
-from .figures import COLORS, ESTIMATOR_STYLE, SPECIAL_STYLE
-from .text import ESTIMATOR_NAMES, KIND_NAMES, RULE_NAMES, SPECIAL_NAMES, knob, num
+from .figures import COLORS, ESTIMATOR_STYLE
+from .text import ESTIMATOR_NAMES, KIND_NAMES, RULE_NAMES, knob, num
 
 BOUNDARY = dict(color=COLORS["boundary"], ls="--", lw=1)
 
@@ -52,9 +52,9 @@ def bifurcation(ax_j, ax_m, ds: xr.Dataset) -> None:
     seen = set()
     for i in range(ds.sizes.get("special", 0)):
         kind, op = str(ds["special_kind"].values[i]), str(ds["special_operator"].values[i])
-        marker, color = SPECIAL_STYLE.get(kind, ("*", "k"))
+        marker, color = events.style(kind)
         ax, y = (ax_j, ds["special_eig"].values[i].real) if op == "J" else (ax_m, abs(ds["special_eig"].values[i]))
-        label = f"{SPECIAL_NAMES.get(kind, kind)} ({op})"
+        label = f"{events.label(kind)} ({op})"
         ax.plot([ds["special_param"].values[i]], [y], marker, color=color, ms=9, ls="none",
                 label=None if label in seen else label, zorder=4)
         seen.add(label)

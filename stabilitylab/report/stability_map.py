@@ -15,11 +15,11 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from .. import events
 from ..continuation.curve_figure import curve_plane
 from ..errors import StabilityLabError
 from .text import num
 
-KIND_NAMES = {"hopf": "Hopf", "neimark_sacker": "Neimark–Sacker", "fold": "fold", "flip": "flip"}
 
 
 def combine(curves: list[xr.Dataset], marker: dict, marker_label: str = "checkpoint") -> xr.Dataset:
@@ -75,7 +75,7 @@ def page(ds: xr.Dataset, frame) -> Figure:
         specials = [(str(kinds[i]), float(ds["special_p2"].values[i]), float(ds["special_p1"].values[i]))
                     for i in np.flatnonzero(sk == j)]
         curve_plane(ax, ds["p2"].values[mask], ds["p1"].values[mask], ds["criticality"].values[mask], specials,
-                    label=f"{KIND_NAMES.get(kind, kind)} boundary")
+                    label=f"{events.label(kind)} boundary")
         if p2 in marker and p1 in marker:
             ax.plot([marker[p2]], [marker[p1]], "*", color="gold", mec="black", ms=16, ls="none",
                     label=ds.attrs.get("marker_label", "checkpoint"))
@@ -83,7 +83,7 @@ def page(ds: xr.Dataset, frame) -> Figure:
         ax.set_ylabel(p1)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
-        ax.set_title(f"{KIND_NAMES.get(kind, kind)} curve in ({p2}, {p1}): solid supercritical, dashed subcritical",
+        ax.set_title(f"{events.label(kind)} curve in ({p2}, {p1}): solid supercritical, dashed subcritical",
                      fontsize=9)
     return fig
 
@@ -95,7 +95,7 @@ def sentence(ds: xr.Dataset) -> str:
     for j, kind, p2, mask in _curves(ds):
         y, x = ds["p1"].values[mask], ds["p2"].values[mask]
         crit = sorted({str(c) for c in ds["criticality"].values[mask] if str(c)})
-        parts.append(f"the {KIND_NAMES.get(kind, kind)} boundary lies at {p1} = {num(y.min(), 4)} … {num(y.max(), 4)} "
+        parts.append(f"the {events.label(kind)} boundary lies at {p1} = {num(y.min(), 4)} … {num(y.max(), 4)} "
                      f"for {p2} in [{num(x.min(), 3)}, {num(x.max(), 3)}] ({' / '.join(crit) or 'criticality n/a'})")
     where = ""
     if p1 in marker:

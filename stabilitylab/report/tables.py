@@ -6,9 +6,10 @@ import textwrap
 import numpy as np
 import xarray as xr
 
+from .. import events
 from ..spectral.euler import eps_crit
 from .figures import COLORS
-from .text import ESTIMATOR_NAMES, KIND_NAMES, SPECIAL_NAMES, eig, knob, num
+from .text import ESTIMATOR_NAMES, KIND_NAMES, eig, knob, num
 
 MAX_ROWS = 12
 ROW_INCHES = 0.2  # row height of a table that fits its axes (rows shrink when it does not)
@@ -75,7 +76,7 @@ def special_rows(ds: xr.Dataset):
     for i in np.argsort(ds["special_point"].values, kind="stable"):
         op = str(ds["special_operator"].values[i])
         freq = float(ds["special_frequency"].values[i])
-        rows.append([SPECIAL_NAMES.get(str(ds["special_kind"].values[i]), "?"),
+        rows.append([events.label(str(ds["special_kind"].values[i])),
                      "J (Re λ = 0)" if op == "J" else f"M (|μ| = 1, ε = {eps:g})",
                      num(float(ds["special_param"].values[i]), 6), eig(ds["special_eig"].values[i], 5),
                      f"{num(freq, 4)} {'rad/time' if op == 'J' else 'rad/step'}",

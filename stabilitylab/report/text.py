@@ -7,8 +7,6 @@ import numpy as np
 
 KIND_NAMES = {"fixed_point": "fixed point", "limit_cycle": "limit cycle", "quasi_periodic": "quasi-periodic",
               "chaotic": "chaotic", "diverged": "diverged"}
-SPECIAL_NAMES = {"hopf": "Hopf", "neimark_sacker": "Neimark–Sacker", "fold": "fold",
-                 "branch_point": "branch point", "flip": "flip (period doubling)"}
 ESTIMATOR_NAMES = {"bptt": "BPTT", "implicit": "implicit (exact)", "naive": "naive EP", "aep": "AEP",
                    "aep_track": "tracking AEP"}
 RULE_NAMES = {"ep": "EP", "bptt": "BPTT", "ep+jacreg": "EP + Jacobian penalty", "ep-ungated": "EP without the gate"}

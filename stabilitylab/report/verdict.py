@@ -7,15 +7,14 @@ Neimark–Sacker point where stability is lost (|μ| crosses 1 at ε = 0.1)". Nu
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import xarray as xr
 
-from .. import store
+from .. import events, store
 from ..spectral.euler import CONTINUOUS_UNSTABLE, DISCRETISATION_ONLY, MARGINAL, is_complex, map_instability_kind, modulus_text
 from . import beyond, drift, stability_map
-from .text import (ESTIMATOR_NAMES, KIND_NAMES, RULE_NAMES, SPECIAL_NAMES, TARGET_NAMES, eig, knob, knob_label,
+from .text import (ESTIMATOR_NAMES, KIND_NAMES, RULE_NAMES, TARGET_NAMES, eig, knob, knob_label,
                    num, values)
 
 MAX_SPECIALS = 3
@@ -37,7 +36,7 @@ def spectrum(ds: xr.Dataset) -> str:
                 "no smaller step removes.")
     elif ds.attrs["verdict"] == DISCRETISATION_ONLY:
         mu = _finite(ds["eig_M"].values)
-        how = SPECIAL_NAMES[map_instability_kind(mu[np.argmax(np.abs(mu))])]
+        how = events.label(map_instability_kind(mu[np.argmax(np.abs(mu))]))
         text = (f"No stable fixed point at ε = {eps:g} (max|μ| = {modulus_text(mu_max)} > 1, {how}); {what} has "
                 f"Re λ < 0, so the loss of stability is a discretisation effect: ε < {num(crit)} restores it.")
     elif ds.attrs["verdict"] == MARGINAL:
@@ -69,7 +68,7 @@ def continuation(ds: xr.Dataset) -> str:
         where = "Re λ crosses 0" if op == "J" else f"|μ| crosses 1 at ε = {eps:g}"
         article = "the" if kinds.count(kind) == 1 else "a"
         found.append(f"{knob_label(param)} = {num(ds['special_param'].values[i])} is {article} "
-                     f"{SPECIAL_NAMES.get(kind, kind)} point {change} ({where})")
+                     f"{events.label(kind)} point {change} ({where})")
     if found:
         more = len(order) - len(found)
         text = f"Along {span}: " + "; ".join(found) + (f"; and {more} more special points" if more > 0 else "") + "."
