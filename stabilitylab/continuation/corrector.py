@@ -13,7 +13,10 @@ exactly; natural steps keep p exactly). Newton step: GMRES on the bordered Jacob
      [ w∘c_z  c_p ]] [δp] = − [ 0 ],      w = θ/n on the state,
 
 applied matrix-free (one JVP per product; ``F_p`` once per step), right-preconditioned by
-``diag(P, 1)`` with P the field's ``precondition`` hook (≈ J⁻¹) when it has one. The
+``diag(P, 1)`` with P the field's ``precondition`` hook (≈ J⁻¹) when it has one; a solve whose
+restarts stall (a stiff field without a preconditioner) is retried once with the longest Krylov
+basis that fits in memory (:func:`~stabilitylab.solvers.gmres_escalated`: full GMRES up to a few
+thousand unknowns). The
 bordered matrix stays regular at a fold, where J alone is singular. The inner tolerance is
 η_k = min(0.1, max(r_k, tol/(2 r_k))) (superlinear, without oversolving the last step). The same
 system with right-hand side ``e_{n+1}`` gives the tangent τ (``J τ_z + F_p τ_p = 0``,
@@ -28,7 +31,7 @@ import math
 import torch
 
 from ..errors import StabilityLabError
-from ..solvers import gmres
+from ..solvers import gmres_escalated
 from .engine import Correction
 from .options import ContinuationOptions
 from .problem import ContinuationProblem
@@ -71,8 +74,8 @@ class BorderedNewton:
             return torch.cat([P(v[:-1]), v[-1:]])
 
         opts = self.options
-        sol = gmres(bordered, rhs, tol=tol, restart=opts.gmres_restart, maxiter=opts.gmres_maxiter,
-                    M=None if P is None else block_diag)
+        sol = gmres_escalated(bordered, rhs, tol, opts.gmres_restart, opts.gmres_maxiter,
+                              None if P is None else block_diag)
         self.last_solve = sol
         return sol, J.count
 

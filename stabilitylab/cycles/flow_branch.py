@@ -32,13 +32,18 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ..continuation import engine
+from ..continuation.engine import Correction
+from ..continuation.predictor import Cursor, PseudoArclength, unit_p
+from ..events import cycles as cycle_events
 from ..field import Field
 from ..linear import LinearOperator
 from ..solvers import gmres
 from ..store import provenance
 from .shooting import PeriodicOrbit, floquet_multipliers, flow_derivative, flow_map, orbit_points
 
-EVENTS = ("fold_of_cycles", "period_doubling", "torus")
+
+GROW = 1.3  # step growth after an accepted step
 
 
 @dataclass
@@ -60,13 +65,10 @@ class CyclePoint:
         return bool(np.all(np.abs(rest) < 1))
 
     def tests(self) -> dict:
-        """The events' test functions (sign changes mark them; NaN where undefined)."""
+        """The events' test functions (:mod:`stabilitylab.events.cycles`; sign changes mark them,
+        NaN where undefined)."""
         rest = np.delete(self.multipliers, self.trivial)
-        real = rest[np.abs(rest.imag) <= 1e-8 * np.maximum(np.abs(rest), 1)]
-        cplx = rest[np.abs(rest.imag) > 1e-8 * np.maximum(np.abs(rest), 1)]
-        return {"fold_of_cycles": float(self.tangent[-1]),
-                "period_doubling": float(np.min(real.real) + 1) if real.size else math.nan,
-                "torus": float(np.max(np.abs(cplx)) - 1) if cplx.size else math.nan}
+        return {e.kind.name: e.test(float(self.tangent[-1]), rest) for e in cycle_events.EVENTS}
 
 
 @dataclass
@@ -129,35 +131,45 @@ def _solve(op, rhs, tol=1e-12, restart=80):
     return sol.x, sol.converged
 
 
-def tangent(problem: CycleProblem, u: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
-    """The unit tangent at ``u`` oriented along ``previous``."""
-    n = u.numel() - 2
-    fref = problem.force(u[:n], float(u[-1])).detach()
-    rhs = torch.zeros_like(u)
-    rhs[-1] = 1.0
-    t, _ = _solve(problem.operator(u, fref, previous), rhs)
-    t = t / t.norm()
-    return t if float(t @ previous) >= 0 else -t
+class Shooting:
+    """The cycle branch's corrector for the continuation engine (:class:`~stabilitylab.continuation.
+    engine.Corrector`): Newton–Krylov on ``(G(u), ⟨c, u − u0⟩ − s) = 0`` in the Euclidean metric of
+    (x, T, p); the residual is the closure ‖Φ_T(x) − x‖/max(‖x‖, 1)."""
 
+    def __init__(self, problem: CycleProblem, tol: float = 1e-10, maxiter: int = 12):
+        self.problem, self.tol, self.maxiter = problem, tol, maxiter
 
-def correct(problem: CycleProblem, guess: torch.Tensor, t: torch.Tensor, anchor: torch.Tensor,
-            tol: float = 1e-10, maxiter: int = 12) -> tuple[torch.Tensor | None, float]:
-    """Newton on (G, ⟨t, u − anchor⟩) = 0 from ``guess``; (u, closure) or (None, closure)."""
-    u = guess.clone()
-    n = u.numel() - 2
-    closure = math.inf
-    for _ in range(maxiter):
-        ref = u[:n].clone()
-        fref = problem.force(ref, float(u[-1])).detach()
-        G = torch.cat([problem.residual(u, ref, fref), (t @ (u - anchor)).reshape(1)])
-        closure = float(G[:n].norm()) / max(float(u[:n].norm()), 1.0)
-        if closure <= tol and abs(float(G[-1])) <= tol:
-            return u, closure
-        if not math.isfinite(closure):
-            return None, closure
-        du, _ = _solve(problem.operator(u, fref, t), -G)
-        u = u + du
-    return None, closure
+    @staticmethod
+    def norm(v: torch.Tensor) -> float:
+        return float(v.norm())
+
+    def tangent(self, u: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """The unit tangent at ``u`` with ⟨c, t⟩ > 0 (products not counted: 0)."""
+        n = u.numel() - 2
+        fref = self.problem.force(u[:n], float(u[-1])).detach()
+        rhs = torch.zeros_like(u)
+        rhs[-1] = 1.0
+        t, _ = _solve(self.problem.operator(u, fref, c), rhs)
+        t = t / t.norm()
+        return (t if float(t @ c) >= 0 else -t), 0
+
+    def correct(self, u0: torch.Tensor, c: torch.Tensor, s: float, guess: torch.Tensor) -> Correction:
+        u = guess.clone()
+        n = u.numel() - 2
+        closure = math.inf
+        for it in range(self.maxiter):
+            ref = u[:n].clone()
+            fref = self.problem.force(ref, float(u[-1])).detach()
+            G = torch.cat([self.problem.residual(u, ref, fref), (c @ (u - u0) - s).reshape(1)])
+            closure = float(G[:n].norm()) / max(float(u[:n].norm()), 1.0)
+            if closure <= self.tol and abs(float(G[-1])) <= self.tol:
+                return Correction(u, True, it, 0, closure)
+            if not math.isfinite(closure):
+                return Correction(u, False, it, 0, closure, "non-finite orbit")
+            du, _ = _solve(self.problem.operator(u, fref, c), -G)
+            u = u + du
+        return Correction(u, False, self.maxiter, 0, closure,
+                          f"Newton did not close the orbit (closure residual {closure:.1e})")
 
 
 def _point(problem: CycleProblem, u: torch.Tensor, t: torch.Tensor, k: int) -> CyclePoint:
@@ -173,39 +185,26 @@ def _point(problem: CycleProblem, u: torch.Tensor, t: torch.Tensor, k: int) -> C
                       float(G[:n].norm()) / max(float(u[:n].norm()), 1.0))
 
 
-def _locate(problem, a: CyclePoint, b: CyclePoint, kind: str, k: int, tol: float = 1e-9, maxiter: int = 30):
-    """Secant (Illinois) on the arclength s along ``a``'s tangent, between ``a`` (s = 0) and ``b``, for
-    the sign change of ``kind``'s test, each trial re-corrected onto the branch; stops when the
-    bracket in s is below ``tol`` or the test is 0. Returns (point, precision): the precision is the
-    spread in p over the final bracket's two corrected ends and the located point."""
-    u0, t0 = a.x, a.tangent
-    fa, fb = a.tests()[kind], b.tests()[kind]
-    sa, sb, pa, pb = 0.0, float(t0 @ (b.x - u0)), a.p, b.p
-    best, side = b, 0
-    for _ in range(maxiter):
-        s = sb - fb * (sb - sa) / (fb - fa) if fb != fa else 0.5 * (sa + sb)
-        u, _ = correct(problem, u0 + s * t0, t0, u0 + s * t0)
-        if u is None:
-            break
-        best = _point(problem, u, tangent(problem, u, t0), k)
-        fc = best.tests()[kind]
-        if fc == 0:
-            sa = sb = s
-            pa = pb = best.p
-            break
-        if (fc > 0) == (fb > 0):
-            sb, fb, pb = s, fc, best.p
-            if side == -1:
-                fa /= 2
-            side = -1
-        else:
-            sa, fa, pa = s, fc, best.p
-            if side == 1:
-                fb /= 2
-            side = 1
-        if abs(sb - sa) <= tol:
-            break
-    return best, max(pa, pb, best.p) - min(pa, pb, best.p)
+@dataclass
+class _Sample:
+    """An orbit on a step: step parameter ``s``, unknowns ``x`` and the CyclePoint."""
+
+    s: float
+    x: torch.Tensor
+    point: CyclePoint
+
+
+def _locate(shooting: Shooting, k: int, cur, step, a: CyclePoint, b: CyclePoint, kind: str,
+            tol: float = 1e-9, maxiter: int = 30):
+    """The engine's Illinois locator for the sign change of ``kind``'s test on the step from ``a``
+    to ``b``; (located point, spread in p over the final bracket's ends and the located point)."""
+    def measure(s, corr, near):
+        return _Sample(s, corr.x, _point(shooting.problem, corr.x, shooting.tangent(corr.x, cur.t)[0], k))
+
+    br = engine.locate(_Sample(0.0, a.x, a), _Sample(step.s, b.x, b), lambda smp: smp.point.tests()[kind],
+                       engine.on_step(shooting, a.x, step.c, measure), tol, maxiter)
+    ps = [br.lo.point.p, br.hi.point.p, br.best.point.p]
+    return br.best.point, max(ps) - min(ps)
 
 
 def _defect(problem: CycleProblem, c: CyclePoint) -> float:
@@ -223,49 +222,47 @@ def continue_cycles(field: Field, param: str, x0: torch.Tensor, period: float, p
                     observer=None) -> CycleBranch:
     """Continue the periodic orbit through ``(x0, period)`` at ``p0`` towards ``p_end``
     (pseudo-arclength; stops at the range ends, on leaving the range back through its start, at
-    ``max_points``, or when the step falls below ``ds_min``), locating the :data:`EVENTS`."""
+    ``max_points``, or when the step falls below ``ds_min``), locating the events of :mod:`stabilitylab.events.cycles`; on the continuation engine)."""
     problem = CycleProblem(field, param, steps, derivative)
-    lo, hi = sorted((p0, p_end))
+    shooting = Shooting(problem, tol)
+    options = engine.StepOptions(ds=ds, ds_min=ds_min, ds_max=ds_max, grow=GROW, easy_iters=shooting.maxiter)
     dirn = math.copysign(1.0, p_end - p0)
     n = x0.numel()
     u = torch.cat([x0.reshape(-1), torch.tensor([period, p0], dtype=x0.dtype, device=x0.device)])
-    seed_t = torch.zeros_like(u)
-    seed_t[-1] = dirn
-    u, closure = correct(problem, u, seed_t, u, tol=tol)
+    corr = shooting.correct(u, unit_p(u, dirn), 0.0, u)
     branch = CycleBranch()
-    if u is None:
-        branch.reason = f"the start is not near a periodic orbit (closure residual {closure:.1e})"
+    if not corr.converged:
+        branch.reason = f"the start is not near a periodic orbit (closure residual {corr.residual:.1e})"
         return branch
-    t = tangent(problem, u, seed_t)
+    u = corr.x
+    t, _ = shooting.tangent(u, unit_p(u, dirn))
     branch.points.append(_point(problem, u, t, k))
     if observer:
         observer(branch.points[-1])
-    h = ds
+    cur, predictor = Cursor(u, t, ds), PseudoArclength()
+    positive_period = lambda x: "" if float(x[n]) > 0 else "the period turned non-positive"  # noqa: E731
     while len(branch.points) < max_points:
         prev = branch.points[-1]
-        guess = prev.x + h * prev.tangent
-        u, closure = correct(problem, guess, prev.tangent, guess, tol=tol)
-        if u is None or not float(u[n]) > 0:
-            h /= 2
-            if h < ds_min:
-                branch.reason = f"step below ds_min at {param} = {prev.p:.6g} (closure residual {closure:.1e})"
-                break
-            continue
-        cur = _point(problem, u, tangent(problem, u, prev.tangent), k)
-        for kind in EVENTS:
-            a, b = prev.tests()[kind], cur.tests()[kind]
+        step = engine.advance(shooting, lambda c, h: predictor.plan(c, h, p_end), cur, options, positive_period)
+        if isinstance(step, engine.Failure):
+            branch.reason = f"step below ds_min at {param} = {prev.p:.6g} ({step.reason})"
+            break
+        t, _ = shooting.tangent(step.x, cur.t)
+        now = _point(problem, step.x, t, k)
+        for event in cycle_events.EVENTS:
+            kind = event.kind.name
+            a, b = prev.tests()[kind], now.tests()[kind]
             if math.isfinite(a) and math.isfinite(b) and (a > 0) != (b > 0):
-                at, width = _locate(problem, prev, cur, kind, k)
+                at, width = _locate(shooting, k, cur, step, prev, now, kind)
                 branch.specials.append(Special(kind, at.p, width, at.period, at.amplitude, len(branch.points),
                                                _defect(problem, at)))
-        branch.points.append(cur)
+        branch.points.append(now)
         if observer:
-            observer(cur)
-        h = min(ds_max, 1.3 * h)
-        if not lo <= cur.p <= hi:
-            branch.reason = (f"reached the end of the range at {param} = {cur.p:.6g}" if (cur.p - p0) * dirn > 0
-                             else f"the branch left the range back through its start at {param} = {cur.p:.6g}")
+            observer(now)
+        branch.reason = engine.range_exit(now.p, p0, p_end, param, ds_min)
+        if branch.reason:
             break
+        cur = Cursor(step.x, t, engine.next_ds(step, options))
     else:
         branch.reason = f"max_points ({max_points}) reached"
     return branch
