@@ -6,12 +6,16 @@ import sys
 import click
 
 from ..errors import StabilityLabError
-from ..spectral.settings import SEARCHES
+from ..continuation.options import ContinuationOptions
+from .settings import options_from
 from .common import (EXIT_UNCONVERGED, check_k, console, eps_option, field_options, finish, fmt, out_option,
                      resolve_eps, resolve_field, table, user_errors)
 
 DEFAULT_PARAM, DEFAULT_RANGE = "alpha", "0.2:1.0"
 MAX_ROWS = 60
+#: the ContinuationOptions fields that are options of the command (defaults and help from the dataclass)
+CLI_OPTIONS = ("ds", "ds_min", "ds_max", "method", "k", "max_points", "sigma", "search", "relax_steps",
+               "gmres_restart", "gmres_maxiter", "eig_maxiter", "max_window")
 
 
 def parse_range(text: str, option: str, descending: bool) -> tuple[float, float]:
@@ -102,30 +106,13 @@ def _unconverged(branch) -> str:
               help="Range of the --param knob, continued from A to B.")
 @click.option("--descending", is_flag=True, help="Allow a range that runs downward (A > B).")
 @eps_option("Euler step ε of the map M = I + εJ analysed along the branch.")
-@click.option("--ds", default=0.02, show_default=True, type=float, help="First step length (arclength).")
-@click.option("--ds-min", default=1e-5, show_default=True, type=float, help="Smallest step before giving up.")
-@click.option("--ds-max", default=0.1, show_default=True, type=float, help="Largest step.")
-@click.option("--method", type=click.Choice(["palc", "natural"]), default="palc", show_default=True,
-              help="palc: pseudo-arclength (follows folds); natural: step the knob.")
-@click.option("--k", default=6, show_default=True, help="Leading eigenvalues of J and of M stored per point.")
-@click.option("--max-points", default=500, show_default=True, help="Maximum number of branch points.")
 @click.option("--tol", default=None, type=float,
               help="Newton tolerance on the force residual ||F||/max(||z||,1) (default 1e-9, float32: 2e-5).")
-@click.option("--sigma", default=None, type=float,
-              help="Track J by shift-invert about this real shift (stiff fields; multipliers from the same eigenvalues).")
-@click.option("--search", type=click.Choice(SEARCHES), default="shared", show_default=True,
-              help="shared: J's and M's modes from one Krylov space per point; separate: two searches.")
-@click.option("--relax-steps", default=300, show_default=True, help="Euler steps before the first corrector solve.")
-@click.option("--gmres-restart", default=40, show_default=True, help="GMRES restart length of the linear solves.")
-@click.option("--gmres-maxiter", default=400, show_default=True, help="GMRES iterations per linear solve at most.")
-@click.option("--eig-maxiter", default=300, show_default=True, help="Eigensolver restarts per search at most.")
-@click.option("--max-window", default=0, help="Most eigenvalues computed per point (default 4k).")
+@options_from(ContinuationOptions, CLI_OPTIONS)
 @out_option("cont.zarr", resumable=("alpha_range", "generic_range", "max_points"))
 @user_errors
 def command(ckpt, field_spec, config_text, data, split, batch_seed, batch_size, device, dtype, knobs,
-            param,
-            alpha_range, generic_range, descending, eps, ds, ds_min, ds_max, method, k, max_points,
-            tol, sigma, search, relax_steps, gmres_restart, gmres_maxiter, eig_maxiter, max_window, out):
+            param, alpha_range, generic_range, descending, eps, tol, out, **chosen):
     """Continue the fixed point z*(p) of F(z; p) = 0 in a knob p, tracking the leading eigenvalues
     of J and of the Euler map M = I + eps*J, and locate where stability is lost: hopf / fold /
     branch_point (J: Re lambda through 0), neimark_sacker / flip / fold (M: |mu| through 1).
@@ -140,14 +127,11 @@ def command(ckpt, field_spec, config_text, data, split, batch_seed, batch_size, 
     p_start, p_end = _range(param, alpha_range, generic_range, descending)
     if tol is None:
         tol = 1e-9 if dtype == "float64" else 2e-5
-    options = ContinuationOptions(p_start, p_end, ds=ds, ds_min=ds_min, ds_max=ds_max, method=method,
-                                  k=k, max_points=max_points, tol=tol, sigma=sigma, search=search,
-                                  relax_steps=relax_steps, gmres_restart=gmres_restart,
-                                  gmres_maxiter=gmres_maxiter, eig_maxiter=eig_maxiter, max_window=max_window)
+    options = ContinuationOptions(p_start, p_end, tol=tol, **{name: chosen[name] for name in CLI_OPTIONS})
     note = resume.plan(out, options)
     fld = resolve_field(ckpt, field_spec, config_text, batch_seed, batch_size, device, dtype, knobs,
                         data=data, split=split)
-    k = check_k(k, fld)
+    check_k(chosen["k"], fld)
     eps = resolve_eps(eps, fld)
     problem = ContinuationProblem(fld, param, eps)
     if note:

@@ -5,9 +5,13 @@ import click
 
 from ..errors import StabilityLabError
 from .common import console, default_out, field_options, finish, fmt, out_option, resolve_field, table, user_errors
+from ..continuation.options import CurveOptions
 from .continuation import parse_range
+from .settings import options_from
 
 MAX_ROWS = 40
+#: the CurveOptions fields that are options of the command (defaults and help from the dataclass)
+CLI_OPTIONS = ("ds", "ds_max", "max_points", "gmres_restart")
 
 
 def _rows(ds) -> list:
@@ -37,16 +41,12 @@ def _special_rows(ds) -> list:
               help="The second knob (a field knob, or eps for neimark_sacker / flip points).")
 @click.option("--range", "range_text", required=True, metavar="LO:HI",
               help="Range of the second knob to cover, on both sides of its current value.")
-@click.option("--ds", default=0.05, show_default=True, type=float, help="First step length (arclength).")
-@click.option("--ds-max", default=0.2, show_default=True, type=float, help="Largest step.")
-@click.option("--max-points", default=200, show_default=True, help="Maximum number of points per direction.")
-@click.option("--gmres-restart", default=60, show_default=True,
-              help="Krylov dimension of the inner GMRES (raise it, up to 2n+3, when it stalls on a large field).")
+@options_from(CurveOptions, CLI_OPTIONS)
 @out_option("curve.zarr")
 @user_errors
 def command(ckpt, field_spec, config_text, data, split, batch_seed, batch_size, device, dtype, knobs,
             source, point,
-            param2, range_text, ds, ds_max, max_points, gmres_restart, out):
+            param2, range_text, out, ds, ds_max, max_points, gmres_restart):
     """Continue special point I of a continuation (hopf, neimark_sacker, fold, flip) in its knob and
     a second knob: the stability boundary in two parameters, with l1 along it.
 
@@ -58,7 +58,7 @@ def command(ckpt, field_spec, config_text, data, split, batch_seed, batch_size, 
     The field is the one the continuation ran on (its recorded --ckpt / --field unless given).
     """
     from .. import store
-    from ..continuation.curve import CurveOptions, curve
+    from ..continuation.curve import curve
     from ..continuation.curve_figure import figure
 
     try:

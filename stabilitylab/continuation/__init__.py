@@ -9,11 +9,16 @@
 Predictors (:mod:`.predictor`), the bordered Newton–Krylov corrector (:mod:`.corrector`), spectra
 along the branch (:mod:`.spectra`) and the bifurcation diagram (:mod:`.diagram`) are the parts.
 """
-from .branch import Branch, BranchPoint
-from .events import KINDS, SpecialPoint
-from .options import ContinuationOptions
-from .problem import ContinuationProblem
-from .run import continuation
+import importlib
 
-__all__ = ["KINDS", "Branch", "BranchPoint", "ContinuationOptions", "ContinuationProblem",
-           "SpecialPoint", "continuation"]
+#: public name -> the module that defines it, imported on first use (so that reading the options,
+#: e.g. for a command's --help, does not load torch)
+_EXPORTS = {"Branch": ".branch", "BranchPoint": ".branch", "KINDS": ".events", "SpecialPoint": ".events",
+            "ContinuationOptions": ".options", "ContinuationProblem": ".problem", "continuation": ".run"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,13 +23,14 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..errors import ConfigError, StabilityLabError
+from ..errors import StabilityLabError
 from ..field import Field
 from ..solvers import find_fixed_point, gmres
 from ..linear import Linearization
 from ..events import curves as curve_events
 from . import criticality as crit, engine
 from .defining import DefiningSystem
+from .options import CurveOptions
 from .engine import Correction
 from .predictor import Cursor, PseudoArclength, unit_p
 
@@ -37,35 +38,6 @@ MAX_LOCATE_ITERS = 30
 STALL = 0.5  # an inner solve that reduces the residual less than this has stalled
 FD_TOL = 1e-4  # inner GMRES tolerance floor: forward differences of G are good to ~1e-8 (less at small ε)
 STATE_RTOL = 1e-3  # the re-found fixed point must match the special point's ‖z‖ this well
-
-
-@dataclass(frozen=True)
-class CurveOptions:
-    """Range ``[lo, hi]`` of p2; steps ``ds`` (first) within ``[ds_min, ds_max]`` in the arclength
-    metric, grown ×``grow`` after at most ``easy_iters`` Newton steps, ``max_points`` per direction;
-    Newton to ``tol`` (force and eigen residuals) in ``newton_maxiter`` steps, GMRES(``gmres_restart``)
-    with ``gmres_maxiter`` steps per solve; codim-2 points located to ``locate_tol`` in arclength."""
-
-    lo: float
-    hi: float
-    ds: float = 0.02
-    ds_min: float = 1e-6
-    ds_max: float = 0.1
-    max_points: int = 200
-    tol: float = 1e-9
-    newton_maxiter: int = 12
-    easy_iters: int = 3
-    grow: float = 1.5
-    max_angle: float = 30.0
-    gmres_restart: int = 60
-    gmres_maxiter: int = 600
-    locate_tol: float = 1e-9
-
-    def __post_init__(self):
-        if not (math.isfinite(self.lo) and math.isfinite(self.hi) and self.lo < self.hi):
-            raise ConfigError(f"the range of the second knob must be LO:HI with LO < HI, got {self.lo:g}:{self.hi:g}")
-        if not 0 < self.ds_min <= self.ds <= self.ds_max:
-            raise ConfigError(f"need 0 < ds_min <= ds <= ds_max, got {self.ds_min:g}, {self.ds:g}, {self.ds_max:g}")
 
 
 @dataclass

@@ -8,7 +8,7 @@ for ``method='natural'`` a step is exactly ``ds`` in p.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError
 from ..spectral.settings import SEARCHES
@@ -24,6 +24,11 @@ def _finite(name, value) -> float:
     if not math.isfinite(v):
         raise ConfigError(f"{name} must be finite, got {value!r}")
     return v
+
+
+def _opt(default, helptext: str, choices=None):
+    """A field whose default and help text the CLI shows (:func:`~stabilitylab.commands.settings.options_from`)."""
+    return field(default=default, metadata={"help": helptext, **({"choices": choices} if choices else {})})
 
 
 @dataclass(frozen=True)
@@ -53,29 +58,29 @@ class ContinuationOptions:
 
     p_start: float
     p_end: float
-    ds: float = 0.02
-    ds_min: float = 1e-5
-    ds_max: float = 0.1
-    max_points: int = 500
-    method: str = "palc"
+    ds: float = _opt(0.02, 'First step length (arclength).')
+    ds_min: float = _opt(1e-5, 'Smallest step before giving up.')
+    ds_max: float = _opt(0.1, 'Largest step.')
+    max_points: int = _opt(500, 'Maximum number of branch points.')
+    method: str = _opt("palc", 'palc: pseudo-arclength (follows folds); natural: step the knob.', METHODS)
     tol: float = 1e-9
     newton_maxiter: int = 10
     easy_iters: int = 3
     grow: float = 1.5
     max_angle: float = 30.0
     theta: float = 1.0
-    gmres_restart: int = 40
-    gmres_maxiter: int = 400
-    k: int = 6
+    gmres_restart: int = _opt(40, 'GMRES restart length of the linear solves.')
+    gmres_maxiter: int = _opt(400, 'GMRES iterations per linear solve at most.')
+    k: int = _opt(6, 'Leading eigenvalues of J and of M stored per point.')
     margin: int = 2
     eig_tol: float = 1e-10
     detect_tol: float = 1e-9
     locate_tol: float = 1e-8
-    max_window: int = 0
-    eig_maxiter: int = 300
-    sigma: float | None = None
-    search: str = "shared"
-    relax_steps: int = 300
+    max_window: int = _opt(0, 'Most eigenvalues computed per point (0: 4k).')
+    eig_maxiter: int = _opt(300, 'Eigensolver restarts per search at most.')
+    sigma: float | None = _opt(None, 'Track J by shift-invert about this real shift (stiff fields; multipliers from the same eigenvalues).')
+    search: str = _opt("shared", "shared: J's and M's modes from one Krylov space per point; separate: two searches.", SEARCHES)
+    relax_steps: int = _opt(300, 'Euler steps before the first corrector solve.')
     diverge_factor: float = 1e6
 
     def __post_init__(self):
@@ -126,3 +131,32 @@ class ContinuationOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class CurveOptions:
+    """Range ``[lo, hi]`` of p2; steps ``ds`` (first) within ``[ds_min, ds_max]`` in the arclength
+    metric, grown ×``grow`` after at most ``easy_iters`` Newton steps, ``max_points`` per direction;
+    Newton to ``tol`` (force and eigen residuals) in ``newton_maxiter`` steps, GMRES(``gmres_restart``)
+    with ``gmres_maxiter`` steps per solve; codim-2 points located to ``locate_tol`` in arclength."""
+
+    lo: float
+    hi: float
+    ds: float = _opt(0.05, "First step length (arclength).")
+    ds_min: float = 1e-6
+    ds_max: float = _opt(0.2, "Largest step.")
+    max_points: int = _opt(200, "Maximum number of points per direction.")
+    tol: float = 1e-9
+    newton_maxiter: int = 12
+    easy_iters: int = 3
+    grow: float = 1.5
+    max_angle: float = 30.0
+    gmres_restart: int = _opt(60, "Krylov dimension of the inner GMRES (raise it, up to 2n+3, when it stalls on a large field).")
+    gmres_maxiter: int = 600
+    locate_tol: float = 1e-9
+
+    def __post_init__(self):
+        if not (math.isfinite(self.lo) and math.isfinite(self.hi) and self.lo < self.hi):
+            raise ConfigError(f"the range of the second knob must be LO:HI with LO < HI, got {self.lo:g}:{self.hi:g}")
+        if not 0 < self.ds_min <= self.ds <= self.ds_max:
+            raise ConfigError(f"need 0 < ds_min <= ds <= ds_max, got {self.ds_min:g}, {self.ds:g}, {self.ds_max:g}")
