@@ -70,6 +70,19 @@ class BranchPoint:
 
 POINT_VARS = [f.name for f in fields(BranchPoint) if f.name not in ("param", "eig_J", "eig_M")]
 SPECIAL_VARS = [f.name for f in fields(SpecialPoint) if f.name != "state"]  # state: its own 2-D variable
+#: units of the stored quantities whose unit is not obvious
+UNITS = {"eig_J": "per unit time (eigenvalues λ of J)",
+         "eig_M": "per Euler step (multipliers μ = 1 + ελ of M, dimensionless)",
+         "step_size": "arclength (||(dz, dp)||^2 = theta ||dz||^2/n + dp^2)", "arclength": "arclength (as step_size)",
+         "seconds": "s (wall clock)", "cpu_seconds": "s (CPU)",
+         "special_frequency": "rad per unit time where special_operator is J (Im λ); rad per Euler step where M (arg μ)",
+         "special_eig": "per unit time (λ) where special_operator is J; per Euler step (μ) where M"}
+
+
+def _units(ds: xr.Dataset) -> None:
+    for name, unit in UNITS.items():
+        if name in ds:
+            ds[name].attrs["units"] = unit
 
 
 def _padded(values: np.ndarray, k: int) -> np.ndarray:
@@ -122,6 +135,7 @@ class Branch:
         ds = xr.Dataset(data, coords={"point": idx, self.param: ("point", np.array([pt.param for pt in pts])),
                                       "mode": np.arange(self.k)})
         ds["force_residual"].attrs["long_name"] = RESIDUAL_KIND
+        _units(ds)
         return ds.assign_attrs(self._attrs())
 
     def to_dataset(self) -> xr.Dataset:
@@ -137,6 +151,7 @@ class Branch:
         if self.specials and all(sp.state is not None for sp in self.specials):
             ds["special_state"] = (("special", "state"), np.stack([sp.state for sp in self.specials]),
                                    {"long_name": "the fixed point z (flat) at the special point: where curve starts"})
+        _units(ds)
         return ds.assign_coords(special=np.arange(len(self.specials)))
 
     def _attrs(self) -> dict:

@@ -27,6 +27,7 @@ from ..errors import StabilityLabError
 from ..field import Field
 from ..solvers import find_fixed_point, gmres
 from ..linear import Linearization
+from .. import events
 from ..events import curves as curve_events
 from . import criticality as crit, engine
 from .defining import DefiningSystem
@@ -35,6 +36,7 @@ from .engine import Correction
 from .predictor import Cursor, PseudoArclength, unit_p
 
 MAX_LOCATE_ITERS = 30
+FREQUENCY_UNITS = {"J": "rad per unit time (omega)", "M": "rad per Euler step (theta)"}
 STALL = 0.5  # an inner solve that reduces the residual less than this has stalled
 FD_TOL = 1e-4  # inner GMRES tolerance floor: forward differences of G are good to ~1e-8 (less at small ε)
 STATE_RTOL = 1e-3  # the re-found fixed point must match the special point's ‖z‖ this well
@@ -100,12 +102,17 @@ class Curve:
         for name in ("frequency", "l1", "point", "test"):
             data[f"special_{name}"] = ("special", np.array([getattr(s, name) for s in sp], dtype=float))
         coords["special"] = np.arange(len(sp))
+        row = events.get(self.kind)
+        unit = (FREQUENCY_UNITS[row.operator] if row.pair else "")
         attrs = {**self.attrs, "analysis": "curve", "schema_version": 1, "kind": self.kind,
                  "param": self.param, "param2": self.param2, "stop_backward": self.stop_reasons[0],
                  "stop_forward": self.stop_reasons[1],
                  "residual_kind": "force_residual = ||F(z)||/max(||z||, 1); eigen_residual = "
                                   "||eigen equations of the defining system||/(||v|| max(1, omega^2))"}
-        return xr.Dataset(data, coords=coords, attrs=attrs)
+        out = xr.Dataset(data, coords=coords, attrs=attrs)
+        if unit:
+            out["frequency"].attrs["units"] = out["special_frequency"].attrs["units"] = unit
+        return out
 
 
 # ------------------------------------------------------------------------------------------------
