@@ -7,7 +7,6 @@ cross-checked against long Euler relaxation.
 """
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from stabilitylab import store
 from stabilitylab.checkpoint import load
 from stabilitylab.cli import cli
 from stabilitylab.continuation import Branch, ContinuationOptions, ContinuationProblem, continuation
+from stabilitylab.continuation import resume
 from stabilitylab.continuation.resume import side_path
 from stabilitylab.errors import ConfigError, FieldError, StabilityLabError
 from stabilitylab.solvers import relax_euler
@@ -125,7 +125,7 @@ def test_flip_of_the_euler_map_while_J_stays_stable():
 def test_dataset_layout_and_round_trip(sl_whole):
     br, out = sl_whole
     ds = store.read(out)
-    assert set(ds.sizes) == {"point", "mode", "special", "state"} and ds.sizes["mode"] == 6
+    assert set(ds.sizes) == {"point", "mode", "special", "state", "unknown"} and ds.sizes["mode"] == 6
     for i, sp in enumerate(br.specials):  # the stored state is the special point's fixed point
         assert np.linalg.norm(ds["special_state"].values[i]) == pytest.approx(sp.state_norm, rel=1e-12)
     assert ds["eig_J"].dtype == np.complex128 and ds["special_eig"].dtype == np.complex128
@@ -138,7 +138,8 @@ def test_dataset_layout_and_round_trip(sl_whole):
     np.testing.assert_array_equal(back.params, br.params)
     np.testing.assert_array_equal(back.column("n_unstable_M"), br.column("n_unstable_M"))
     assert back.specials == br.specials
-    assert side_path(out).exists()
+    # a finished run leaves no side file: the restart state is in the store
+    assert not side_path(out).exists() and ds.sizes["unknown"] == ds.attrs["state_size"] + 1
 
 
 def _compare(a: Branch, b: Branch):
@@ -159,10 +160,11 @@ def test_interrupted_run_resumes_from_its_store(sl_field, sl_whole, tmp_path):
     first = continuation(problem, ContinuationOptions(-0.3, 0.2, ds=0.03, max_points=4), out=out)
     assert not first.complete and len(first.points) == 4 and "max_points" in first.stop_reason
     assert store.read(out).sizes["point"] == 4
+    assert not side_path(out).exists()  # the stopped run's restart state is in its store
     # a crash between an append and the side-file write: the store has points the state has not
-    shutil.copy(side_path(out), tmp_path / "state-at-4.pt")
+    at_4 = resume.open_branch(out, sl_field.z0)
     continuation(problem, ContinuationOptions(-0.3, 0.2, ds=0.03, max_points=6), out=out)
-    shutil.copy(tmp_path / "state-at-4.pt", side_path(out))
+    resume.save(out, at_4)
     resumed = continuation(problem, opts, out=out)
     assert resumed.complete
     _compare(resumed, whole)
@@ -301,7 +303,7 @@ def test_thick_checkpoint_alpha_range_cross_checked_by_relaxation(tmp_path):
     res = CliRunner().invoke(cli, args + ["--max-points", "2"])
     assert res.exit_code == 0, res.output
     fld = load("default.pt")
-    mid = torch.load(side_path(out), weights_only=True)["x"]
+    mid = torch.as_tensor(store.read(out)["restart_x"].values)
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0 and "resuming" in res.output, res.output
     branch = Branch.from_dataset(store.read(out))
@@ -311,7 +313,7 @@ def test_thick_checkpoint_alpha_range_cross_checked_by_relaxation(tmp_path):
     assert kinds(branch) == [("neimark_sacker", "M")]
     ns, = branch.specials
     assert 0.6 < ns.param < 1.0 and abs(abs(ns.eig) - 1) < 1e-6 and ns.precision < LOCATE
-    end = torch.load(side_path(out), weights_only=True)["x"]
+    end = torch.as_tensor(store.read(out)["restart_x"].values)
     z_mid, z_end = mid[:-1].to(fld.dtype), end[:-1].to(fld.dtype)
     # stable (α = 0.6): relaxation from the input finds the continued fixed point
     rel = _relax(fld, float(mid[-1]), fld.z0)

@@ -28,6 +28,7 @@ from stabilitylab.errors import StabilityLabError
 TOL = 1e-6
 
 
+
 def embedded(core, m: int, n: int, params: dict, y0, seed: int = 3) -> Field:
     """``core(y[:m])`` in R^n through a seeded orthogonal Q, the other n − m coordinates decaying and
     driven by y0² (a curved slow manifold; the core's bifurcations are unchanged)."""

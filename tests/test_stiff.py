@@ -16,6 +16,7 @@ import torch
 from click.testing import CliRunner
 
 from stabilitylab import Field, examples, store
+from stabilitylab.examples import reaction_diffusion
 from stabilitylab.cli import cli
 from stabilitylab.continuation import ContinuationOptions, ContinuationProblem, continuation
 from stabilitylab.errors import ConvergenceWarning
@@ -143,7 +144,7 @@ def test_identical_batch_past_the_loss_of_stability_is_quick_and_counts_each_mod
     assert time.perf_counter() - t0 < 60 and br.complete, br.stop_reason
     kinds = sorted((sp.kind, round(sp.param, 6)) for sp in br.specials)
     lam = examples.brusselator_1d_spectrum(cells=32, b=5.3, du=0.01, dv=0.01)
-    kappa1 = examples._neumann_wavenumbers(32, 1.0)[1]
+    kappa1 = reaction_diffusion._neumann_wavenumbers(32, 1.0)[1]
     assert [k for k, _ in kinds] == ["hopf", "hopf", "neimark_sacker", "neimark_sacker"]
     hopf = sorted(sp.param for sp in br.specials if sp.kind == "hopf")
     assert abs(hopf[0] - B_HOPF) < 1e-7 and abs(hopf[1] - (B_HOPF + 0.02 * kappa1)) < 1e-7

@@ -32,6 +32,8 @@ zarr store holds everything else, and :mod:`.resume` keeps the restart state in 
 """
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field as dc_field, fields
 
 import numpy as np
@@ -151,6 +153,13 @@ class Branch:
         if self.specials and all(sp.state is not None for sp in self.specials):
             ds["special_state"] = (("special", "state"), np.stack([sp.state for sp in self.specials]),
                                    {"long_name": "the fixed point z (flat) at the special point: where curve starts"})
+        if self.x is not None:  # the restart state: a complete store extends without a side file
+            ds["restart_x"] = ("unknown", self.x.detach().cpu().double().numpy(),
+                               {"long_name": "last branch point (z, p), where an extending run restarts"})
+            ds["restart_t"] = ("unknown", self.t.detach().cpu().double().numpy(),
+                               {"long_name": "unit direction of travel at restart_x"})
+            ds.attrs["restart_ds"] = float(self.ds)
+            ds.attrs["restart_settings"] = json.dumps(self.settings)
         _units(ds)
         return ds.assign_coords(special=np.arange(len(self.specials)))
 
@@ -179,7 +188,8 @@ class Branch:
                 state = ds["special_state"].values[i] if "special_state" in ds else None
                 specials.append(SpecialPoint(**{key: v if isinstance(v, str) else v.item()
                                                 for key, v in row.items()}, state=state))
-        drop = ("param", "stop_reason", "reached_end", "complete", "analysis", "schema_version")
+        drop = ("param", "stop_reason", "reached_end", "complete", "analysis", "schema_version", "restart_ds",
+                "restart_settings")
         attrs = {key: v for key, v in ds.attrs.items() if key not in drop}
         reached = ds.attrs.get("reached_end", ds.attrs.get("complete", 0))  # stores before schema 1
         return cls(param, k, points, specials, str(ds.attrs.get("stop_reason", "")), bool(reached), attrs)

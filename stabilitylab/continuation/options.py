@@ -70,7 +70,7 @@ class ContinuationOptions:
     max_angle: float = 30.0
     theta: float = 1.0
     gmres_restart: int = _opt(40, 'GMRES restart length of the linear solves.')
-    gmres_maxiter: int = _opt(400, 'GMRES iterations per linear solve at most.')
+    gmres_maxiter: int = _opt(800, 'GMRES iterations per linear solve at most.')
     k: int = _opt(6, 'Leading eigenvalues of J and of M stored per point.')
     margin: int = 2
     eig_tol: float = 1e-10

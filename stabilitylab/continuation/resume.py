@@ -1,4 +1,5 @@
-"""Resumable runs: the restart state of a branch in a side file next to its zarr store.
+"""Resumable runs: the restart state of a branch in a side file next to its zarr store while it
+runs, inside the store once it is complete.
 
 Points are appended to ``OUT.zarr`` as they are computed; after each one the side file
 ``OUT.zarr.resume.pt`` is replaced atomically (temp file + rename) by a ``torch.save`` of a plain
@@ -13,7 +14,11 @@ dict, read back with ``torch.load(weights_only=True)``::
      "specials": [dict, ...],     # located special points (eig as [re, im])
      "stop_reason": str}
 
-:func:`open_branch` rebuilds the :class:`~.branch.Branch` from both; store points past
+When the run ends, the complete dataset carries the restart state itself (``restart_x``,
+``restart_t``, attributes ``restart_ds`` and ``restart_settings``) and the side file is removed, so
+nothing is left beside a finished store, and a later run can still extend it.
+:func:`open_branch` rebuilds the :class:`~.branch.Branch` from the store and the side file (or
+from the store alone); store points past
 ``npoints`` (an interruption between the append and the side-file write) are dropped from the
 store. A run may extend a branch whose settings match (``p_end`` and ``max_points`` may differ, so
 a run stopped by ``max_points`` or a shorter range continues); other settings are refused.
@@ -74,11 +79,31 @@ def save(out, branch: Branch) -> None:
     os.replace(tmp, path)
 
 
-def _side(out) -> dict | None:
-    """The side file of ``out`` as a dict, or None when ``out`` or its side file is missing."""
-    path = side_path(out)
-    if not (Path(out).exists() and path.exists()):
+def remove_side(out) -> None:
+    """Drop the side file of ``out`` (its state is now in the complete store)."""
+    side_path(out).unlink(missing_ok=True)
+
+
+def _from_store(out) -> dict | None:
+    """The restart state kept in a complete store, in the side file's layout (specials: None, read
+    with the store's points), or None when the store has none."""
+    attrs = store.stored_attrs(out) or {}
+    if "restart_settings" not in attrs:
         return None
+    ds = store.read(out, partial=True)
+    return {"settings": json.loads(attrs["restart_settings"]), "npoints": ds.sizes["point"],
+            "x": torch.as_tensor(ds["restart_x"].values), "t": torch.as_tensor(ds["restart_t"].values),
+            "ds": float(attrs["restart_ds"]), "specials": None, "stop_reason": str(attrs.get("stop_reason", ""))}
+
+
+def _side(out) -> dict | None:
+    """The restart state of ``out`` as a dict (side file, or the complete store's own), or None
+    when ``out`` holds no branch."""
+    path = side_path(out)
+    if not Path(out).exists():
+        return None
+    if not path.exists():
+        return _from_store(out)
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -125,9 +150,10 @@ def open_branch(out, like: torch.Tensor) -> Branch | None:
     if len(branch.points) > npoints:
         del branch.points[npoints:]
         store.write(branch.points_dataset(), out, "continuation", complete=False)
-    branch.specials = [SpecialPoint(**{**sp, "eig": complex(*sp["eig"]),
-                                       "state": None if sp.get("state") is None else sp["state"].numpy()})
-                       for sp in raw["specials"]]
+    if raw["specials"] is not None:  # else: as read from the store with its points
+        branch.specials = [SpecialPoint(**{**sp, "eig": complex(*sp["eig"]),
+                                           "state": None if sp.get("state") is None else sp["state"].numpy()})
+                           for sp in raw["specials"]]
     branch.settings, branch.stop_reason = raw["settings"], str(raw["stop_reason"])
     branch.x, branch.t, branch.ds = raw["x"].to(like), raw["t"].to(like), float(raw["ds"])
     return branch

@@ -79,11 +79,11 @@ class BufferedWriter:
         self.seconds += self.cost
 
     def finish(self, branch: Branch) -> None:
-        """Write the complete dataset (points, special points, stop reason) once, then the side
-        file (in that order: a side file never expects points the store lacks)."""
+        """Write the complete dataset (points, special points, stop reason and the restart state)
+        once, then remove the side file (its state is in the store now)."""
         t = self.clock()
         with deferred():
             store.write(branch.to_dataset(), self.out, ANALYSIS)
-            resume.save(self.out, branch)
+            resume.remove_side(self.out)
         self.flushed = len(branch.points)
         self.seconds += self.clock() - t

@@ -128,15 +128,15 @@ ESCALATION_BYTES = 2**28
 
 def gmres_escalated(A: Matvec, b: torch.Tensor, tol: float, restart: int, maxiter: int,
                     M: Matvec | None = None) -> GMRESResult:
-    """GMRES(restart); if it misses ``tol`` (restarts stall on a stiff, unpreconditioned operator),
-    once more from where it stopped with the longest basis that fits :data:`ESCALATION_BYTES`
-    (full GMRES, exact in ≤ n + 1 steps, up to n ≈ 5,800; about 250 vectors at n = 131,072).
-    The result counts both solves."""
+    """GMRES(restart) with ``maxiter`` steps; if it misses ``tol`` (restarts stall on a stiff,
+    unpreconditioned operator), once more from where it stopped, again with ``maxiter`` steps but
+    without restarts where the basis fits :data:`ESCALATION_BYTES` (GMRES(min(maxiter, n + 1)):
+    exact in ≤ n + 1 steps; up to about 250 vectors at n = 131,072). The result counts both."""
     first = gmres(A, b, tol=tol, restart=restart, maxiter=maxiter, M=M)
     n = b.numel()
-    longest = min(n + 1, max(restart, ESCALATION_BYTES // (8 * (n + 1))))
+    longest = min(n + 1, maxiter, max(restart, ESCALATION_BYTES // (8 * (n + 1))))
     if first.converged or longest <= restart:
         return first
-    second = gmres(A, b, x0=first.x, tol=tol, restart=longest, maxiter=max(maxiter, 2 * longest), M=M)
+    second = gmres(A, b, x0=first.x, tol=tol, restart=longest, maxiter=maxiter, M=M)
     return GMRESResult(second.x, second.converged, second.residual_norm, first.iterations + second.iterations,
                        first.matvecs + second.matvecs, second.stagnated)
