@@ -158,3 +158,43 @@ def test_spectrum_settings_are_validated_once_by_the_library(kwargs, args, messa
     assert str(info.value) == message
     res = CliRunner().invoke(cli, ["spectrum", "--ckpt", "default.pt", *args])
     assert res.exit_code == 2 and res.output.strip() == f"error: --{message}", res.output
+
+
+CRASHING_FIELD = '''
+import torch
+from stabilitylab import Field
+
+
+def force(z, a):
+    raise RuntimeError("shape mismatch in my layer")
+
+
+def make():
+    return Field(force, torch.ones(4, dtype=torch.float64), {"a": 1.0})
+'''
+
+
+def test_an_exception_in_a_users_field_is_one_line_and_debug_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "crashing_field.py").write_text(CRASHING_FIELD)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ["spectrum", "--field", "crashing_field:make", "--out", str(tmp_path / "s.zarr")]
+    res = CliRunner().invoke(cli, args)
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert lines[-1] == ("error: the field's code raised RuntimeError: shape mismatch in my layer (at "
+                         "crashing_field.py:7, in force); fix the field, or rerun with stabilitylab --debug "
+                         "for the traceback")
+    res = CliRunner().invoke(cli, ["--debug", *args])
+    assert isinstance(res.exception, RuntimeError) and "shape mismatch" in str(res.exception)
+
+
+def test_a_crash_inside_stabilitylab_is_called_a_bug(monkeypatch):
+    from stabilitylab.cli import crash_message
+
+    try:
+        import stabilitylab.store as st
+        st.read(None)
+    except Exception as exc:  # noqa: BLE001  (any crash inside the package)
+        text = crash_message(exc)
+    assert text.startswith("unexpected ") and "a bug in stabilitylab" in text and "--debug" in text
