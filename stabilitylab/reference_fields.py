@@ -27,7 +27,9 @@ import scipy.linalg
 import scipy.optimize
 import torch
 
-from .examples import ExampleForce, EmbeddedForce, HenonForce, _generator, _orthogonal, linear
+from .examples import linear
+from .examples._base import ExampleForce, EmbeddedForce, _generator, _orthogonal
+from .examples.henon_map import HenonForce
 from .field import Field
 
 #: Lorenz exponents at σ=10, ρ=28, β=8/3 (Sprott, "Chaos and Time-Series Analysis", 2003, table A.1)

@@ -2,6 +2,7 @@
 --field finds a module in the working directory, as python -m does."""
 from __future__ import annotations
 
+import math
 import sys
 
 import pytest
@@ -75,3 +76,35 @@ def test_tables_fit_80_columns_by_leaving_columns_out_never_cutting_numbers(monk
         assert cell in text
     assert "left out at this width: ||z||, r_F, Newton, J" in text
     assert common.fitting_columns(cols, [row], 200) == list(range(len(cols)))
+
+
+def test_continuation_summary_at_80_columns_shows_criticality_and_one_closing_verdict(tmp_path, monkeypatch):
+    """Stuart–Landau at ε = 0.1: the Euler map's NS at μ = −0.05013 (|1 + ε(μ + i)| = 1), then the
+    flow's Hopf at μ = 0, both supercritical; the printed summary says so at 80 columns."""
+    from rich.console import Console
+
+    from stabilitylab.commands import common
+
+    from stabilitylab.commands import continuation as command
+
+    rec = Console(width=80, record=True, highlight=False)
+    monkeypatch.setattr(common, "console", rec)
+    monkeypatch.setattr(command, "console", rec)
+    out = tmp_path / "c.zarr"
+    res = CliRunner().invoke(cli, ["continuation", "--field", "stabilitylab.examples:stuart_landau", "--set",
+                                   "mu=-0.2", "--param", "mu", "--range", "-0.2:0.2", "--eps", "0.1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    text = rec.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    specials = text[text.index("special points"):]
+    rows = [ln for ln in specials.splitlines() if ln.startswith("│")]
+    mu_ns = math.sqrt(1 - 0.1**2) / 0.1 - 1 / 0.1  # (1 + εμ)² + ε² = 1
+    assert "neimark_sacker" in rows[0] and "supercritical" in rows[0] and f"{mu_ns:.6f}"[:8] in rows[0]
+    assert "hopf" in rows[1] and "supercritical" in rows[1] and "│                0 │" in rows[1]
+    verdicts = [ln for ln in text.splitlines() if ln.startswith("verdict:")]
+    assert len(verdicts) == 1
+    flat = " ".join(text[text.index("verdict:"):].split())
+    assert "Neimark–Sacker point where stability is lost" in flat and "supercritical" in flat
+    ds = store.read(out)
+    assert list(ds["special_criticality"].values) == ["supercritical", "supercritical"]
+    assert ds["special_frequency"].attrs["units"].startswith("rad per unit time where special_operator is J")

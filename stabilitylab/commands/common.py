@@ -300,11 +300,11 @@ def _cell_width(text: str) -> int:
 
 def fitting_columns(columns, rows, width: int, secondary=None) -> list[int]:
     """Indices of the columns to print in ``width`` cells: a column is as wide as its widest cell
-    (numbers are never cut; headers may wrap at spaces); while the table is too wide, the
+    (numbers are never cut; a header counts whole: rich shrinks other columns rather than wrap it
+    when the table is at the console's width); while the table is too wide, the
     ``secondary`` columns (names, dropped first to last; default: from the right, all but the
     first column) are left out."""
-    need = [max([max((_cell_width(w) for w in str(c).split()), default=0)]
-                + [_cell_width(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    need = [max([_cell_width(str(c))] + [_cell_width(r[i]) for r in rows]) for i, c in enumerate(columns)]
     keep = list(range(len(columns)))
     order = ([columns.index(c) for c in secondary] if secondary is not None
              else list(range(len(columns) - 1, 0, -1)))

@@ -1,6 +1,7 @@
 """``stabilitylab continuation``: follow the fixed point in a knob and locate its bifurcations."""
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -65,11 +66,21 @@ def _rows(branch) -> list:
     for i in sorted(keep):
         pt = pts[i]
         lead = complex(pt.eig_J[0]) if len(pt.eig_J) else None
-        mu = float(abs(pt.eig_M).max()) if len(pt.eig_M) else None
+        top = complex(pt.eig_M[int(abs(pt.eig_M).argmax())]) if len(pt.eig_M) else None  # M's leading mode
         rows.append((str(i), f"{pt.param:.6g}", fmt(pt.state_norm), fmt(pt.force_residual, 2),
-                     str(pt.newton_iters), fmt(lead), fmt(mu, 5), _stability(pt.n_unstable_J),
-                     _stability(pt.n_unstable_M), " ".join(events.get(i, []))))
+                     str(pt.newton_iters), fmt(lead), fmt(top, 4), fmt(None if top is None else abs(top), 5),
+                     _stability(pt.n_unstable_J), _stability(pt.n_unstable_M), " ".join(events.get(i, []))))
     return rows
+
+
+def at_precision(value: float, precision: float) -> str:
+    """``value`` with the decimals its ``precision`` supports (one guard digit; 10 significant digits
+    when the precision is unknown): a Hopf at 1e-16 with precision 1e-9 reads 0."""
+    if not (precision > 0 and math.isfinite(precision)):
+        return f"{value:.10g}"
+    decimals = min(15, max(0, math.ceil(-math.log10(precision)) + 1))
+    text = f"{round(value, decimals):.{decimals}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def _special_rows(branch) -> list:
@@ -77,7 +88,7 @@ def _special_rows(branch) -> list:
     for i, sp in enumerate(branch.specials):
         freq = f"{sp.frequency:.6g}" + (" (Im λ)" if sp.operator == "J" else " rad/step (arg μ)")
         copies = f" ×{sp.multiplicity}" if sp.multiplicity > 1 else ""
-        rows.append((str(i), sp.kind + copies, sp.operator, f"{sp.param:.10g}", fmt(sp.eig, 6), freq,
+        rows.append((str(i), sp.kind + copies, sp.operator, at_precision(sp.param, sp.precision), fmt(sp.eig, 6), freq,
                      f"{sp.precision:.1e}", fmt(sp.l1, 4), sp.criticality or "-"))
     return rows
 
@@ -123,6 +134,7 @@ def command(ckpt, field_spec, config_text, data, split, batch_seed, batch_size, 
     """
     from ..continuation import ContinuationOptions, ContinuationProblem, continuation, resume
     from ..continuation.diagram import figure
+    from ..report import verdict
 
     p_start, p_end = _range(param, alpha_range, generic_range, descending)
     if tol is None:
@@ -138,20 +150,23 @@ def command(ckpt, field_spec, config_text, data, split, batch_seed, batch_size, 
         console.print(note, markup=False)
     branch = continuation(problem, options, out=out, progress=True)
     table(f"branch of {fld.name} in {param} (eps={eps:g}; force residual ||F||/max(||z||,1))",
-          ["#", param, "||z||", "r_F", "Newton", "leading λ(J)", "max|μ|", "J", "M", "event before next"],
-          _rows(branch), secondary=["||z||", "Newton", "r_F", "J", "M"])
+          ["#", param, "||z||", "r_F", "Newton", "rightmost λ(J)", "leading μ(M)", "|μ|", "J", "M",
+           "event before next"], _rows(branch), secondary=["||z||", "Newton", "r_F", "J", "leading μ(M)", "M"])
     problems = _unconverged(branch)
     if branch.specials:
         table("special points (l1: first Lyapunov coefficient at hopf, map coefficient d at "
               "neimark_sacker, quadratic coefficient a at fold; < 0 supercritical)",
               ["#", "kind", "operator", param, "eigenvalue (λ or μ)", "frequency", "precision", "l1 / d / a",
-               "criticality"], _special_rows(branch))
+               "criticality"], _special_rows(branch),
+              secondary=["frequency", "precision", "eigenvalue (λ or μ)", "operator", "l1 / d / a"])
     else:
         console.print("no change of stability along the branch"
                       + (" (in unconverged eigenvalues: see below)" if problems else ""))
     console.print(f"stopped: {branch.stop_reason}")
+    data = branch.to_dataset()
+    console.print(f"verdict: {verdict.continuation(data)}", highlight=False)
     if problems:
         console.print(f"[red]not converged: {problems}[/]")
-    finish(branch.to_dataset(), out, figure(branch, eps))
+    finish(data, out, figure(branch, eps))
     if problems:
         sys.exit(EXIT_UNCONVERGED)

@@ -66,6 +66,8 @@ def continuation(ds: xr.Dataset) -> str:
         change = ("where stability is lost" if b == 0 < a else "where stability is regained" if a == 0 < b
                   else f"where the unstable modes go {b} → {a}")
         where = "Re λ crosses 0" if op == "J" else f"|μ| crosses 1 at ε = {eps:g}"
+        crit = str(ds["special_criticality"].values[i]) if "special_criticality" in ds else ""
+        where += f"; {crit}" if crit else ""
         article = "the" if kinds.count(kind) == 1 else "a"
         found.append(f"{knob_label(param)} = {num(ds['special_param'].values[i])} is {article} "
                      f"{events.label(kind)} point {change} ({where})")
