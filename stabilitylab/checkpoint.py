@@ -25,7 +25,8 @@ import torch
 
 from .batches import batch_for
 from .data import GENERATED
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, did_you_mean
+from .invocation import DEFAULT_CHECKPOINT
 from .field import Field
 from .model import BLOCKS, BlockConfig, EquilibriumBlock, block_field
 
@@ -33,7 +34,6 @@ FORMAT = "stabilitylab.checkpoint"
 VERSION = 1
 #: the checkpoints shipped as package data (``stabilitylab/shipped/``, found by importlib.resources)
 SHIPPED_DIR = Path(str(resources.files(__package__) / "shipped"))
-DEFAULT_CHECKPOINT = "s3200.pt"
 
 #: parameter order of the research format's ``allp`` list (thick block)
 RESEARCH_ORDER = ("tok_emb", "pos_emb", "ln1_w", "ln1_b", "WQ", "WK", "WV", "WO",
@@ -83,7 +83,7 @@ def resolve(path: str | Path | None) -> Path:
         return shipped
     names = shipped_names()
     hint = f" (shipped: {', '.join(names)})" if names else ""
-    raise CheckpointError(f"checkpoint {path} not found{hint}")
+    raise CheckpointError(f"checkpoint {path} not found{hint}" + did_you_mean(p.name, names))
 
 
 def shipped_names() -> list[str]:

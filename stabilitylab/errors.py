@@ -36,3 +36,11 @@ class NonFiniteError(StabilityLabError):
 
 class ConvergenceWarning(UserWarning):
     """A solver stopped before reaching its tolerance; the partial result is returned."""
+
+
+def did_you_mean(name: str, choices) -> str:
+    """'; did you mean X?' for the closest of ``choices`` to a mistyped ``name`` ('' if none is close)."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""

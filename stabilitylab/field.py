@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from .errors import FieldError, NonFiniteError
+from .errors import FieldError, NonFiniteError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class Field:
         if unknown:
             raise FieldError(
                 f"unknown field parameter(s) {sorted(unknown)}; this field has {sorted(self.params)}"
+                + (did_you_mean(next(iter(unknown)), self.params) if len(unknown) == 1 else "")
             )
         return {**self.params, **{k: float(v) for k, v in overrides.items()}}
 

@@ -198,3 +198,24 @@ def test_a_crash_inside_stabilitylab_is_called_a_bug(monkeypatch):
     except Exception as exc:  # noqa: BLE001  (any crash inside the package)
         text = crash_message(exc)
     assert text.startswith("unexpected ") and "a bug in stabilitylab" in text and "--debug" in text
+
+
+def test_a_missing_checkpoint_is_named_before_the_out_guard_with_a_suggestion(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, ["relax", "--field", "stabilitylab.examples:linear", "--steps", "5",
+                                   "--out", "spectrum.zarr"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["spectrum", "--ckpt", "s320.pt"])  # an old spectrum.zarr of another analysis
+    assert res.exit_code == 2 and "checkpoint s320.pt not found" in res.output
+    assert res.output.strip().endswith("did you mean s3200.pt?") and "holds a relax dataset" not in res.output
+
+
+def test_a_mistyped_knob_gets_a_suggestion(tmp_path):
+    res = CliRunner().invoke(cli, ["continuation", "--field", "stabilitylab.examples:stuart_landau", "--param", "mux",
+                                   "--range", "0:1", "--out", str(tmp_path / "c.zarr")])
+    assert res.exit_code == 2 and res.output.strip().endswith("did you mean mu?")
+
+
+def test_help_names_the_default_checkpoint_and_the_choices():
+    text = " ".join(CliRunner().invoke(cli, ["spectrum", "--help"], terminal_width=200).output.split())
+    assert "Default: s3200.pt" in text and "[fast|full|none]" in text and "[shared|separate]" in text

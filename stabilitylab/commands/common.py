@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import StabilityLabError
+from ..invocation import DEFAULT_CHECKPOINT
 from ..interrupts import Interrupted, trapped
 
 if TYPE_CHECKING:  # torch loads on use, so ``COMMAND --help`` answers at once
@@ -43,7 +44,8 @@ def field_options(fn):
     opts = [
         click.option("--ckpt", default=None, metavar="PATH",
                      help="Checkpoint file, or the file name of a shipped one (e.g. s3200.pt). "
-                          "Default: the project's default checkpoint."),
+                          f"Default: {DEFAULT_CHECKPOINT} (EP's snapshot just past the boundary), or "
+                          "$STABILITYLAB_CHECKPOINT when set."),
         click.option("--field", "field_spec", default=None, metavar="MODULE:FACTORY",
                      help="Analyse a user field instead: a zero-argument factory returning a "
                           "stabilitylab.Field. The current directory is on the import path (as with "
@@ -130,6 +132,10 @@ def out_option(default_name: str, resumable=()):
             for name, value in kwargs.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     raise StabilityLabError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+            if kwargs.get("ckpt") and not kwargs.get("field_spec"):  # a missing checkpoint first, not the --out guard
+                from ..checkpoint import resolve
+
+                resolve(kwargs["ckpt"])
             target = Target(default_out(out, default_name), ctx.command.name,
                             _settings(kwargs, resumable), bool(resumable))
             state = store.check_target(target.path, target.analysis,

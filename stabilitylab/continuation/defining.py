@@ -25,7 +25,7 @@ import math
 import torch
 
 from .. import events
-from ..errors import StabilityLabError
+from ..errors import StabilityLabError, did_you_mean
 from ..field import Field
 
 KINDS = events.names("fixed_point", curve=True)  # the kinds with a defining system below
@@ -49,6 +49,7 @@ class DefiningSystem:
         if param2 != "eps" and param2 not in field.params:
             knobs = ", ".join(sorted(field.params)) or "none"
             raise StabilityLabError(f"unknown knob {param2!r} for the second parameter; this field's knobs are: {knobs}"
+                                    + did_you_mean(param2, field.params)
                                     + (", and eps for map curves" if kind in MAP_KINDS else ""), param="param2")
         self.field, self.kind, self.param, self.param2, self.eps = field, kind, param, param2, float(eps)
         self.n = field.n

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import ConfigError, FieldError
+from ..errors import ConfigError, FieldError, did_you_mean
 from ..field import Field
 from ..linear import Linearization
 from ..solvers.result import relative_norm
@@ -39,7 +39,8 @@ class ContinuationProblem:
     def __post_init__(self):
         if self.param not in self.field.params:
             knobs = ", ".join(sorted(self.field.params)) or "none"
-            raise FieldError(f"unknown knob {self.param!r}; this field's knobs are: {knobs}")
+            raise FieldError(f"unknown knob {self.param!r}; this field's knobs are: {knobs}"
+                             + did_you_mean(self.param, self.field.params))
         eps = float(self.eps)
         if not (math.isfinite(eps) and eps > 0):
             raise ConfigError(f"eps must be a positive number, got {self.eps!r}")

@@ -24,9 +24,11 @@ class SpectrumSettings:
     diagnostics: str = field(default="fast", metadata={
         "help": "Non-normality diagnostics (‖Av‖/‖Jv‖, ω(J), ‖A‖, transient growth): fast (tol 1e-3; ‖A‖ only "
                 "where ω < 0; the growth within a work budget of ~100 products at n = 131,072, shown as a "
-                "lower bound if that does not certify it), full (tol 1e-8, everything certified) or none."})
+                "lower bound if that does not certify it), full (tol 1e-8, everything certified) or none.",
+        "choices": DIAGNOSTICS})
     search: str = field(default="shared", metadata={
-        "help": "shared: one Krylov space for J, M and ε_crit; separate: independent searches of J and M."})
+        "help": "shared: one Krylov space for J, M and ε_crit; separate: independent searches of J and M.",
+        "choices": SEARCHES})
 
     def __post_init__(self):
         if self.eps is not None and not self.eps > 0:
