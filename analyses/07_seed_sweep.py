@@ -1,7 +1,7 @@
 """Q5 across seeds — is the shipped run's outcome (EP past the Euler-map boundary, BPTT inside) a
 one-seed accident?
 
-Trains the shipped configuration (``stabilitylab/shipped/README.md``: model, corpus, solver,
+Trains the shipped configuration (``checkpoints/README.md``: model, corpus, solver,
 optimiser, EP's validity gate) from several seeds, EP and BPTT side by side (``--rule both``: same
 initialisation, same batches per seed), computes the spectrum at the Newton fixed point of every
 100-step snapshot (``sweep spectrum``, training ε) and tabulates per seed and rule: the first

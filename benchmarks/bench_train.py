@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-#: (label, TrainConfig overrides); the first is the configuration of stabilitylab/shipped/README.md
+#: (label, TrainConfig overrides); the first is the configuration of checkpoints/README.md
 CONFIGS = (
     ("shipped C=32 T=16", dict(C=32, H=4, T=16, c=0.25, init_gain=0.5, eps=0.25, T1=40, T2=20, batch_size=8)),
     ("C=128 T=64", dict(C=128, H=4, T=64, c=1.0, eps=0.1, T1=60, T2=20, batch_size=8)),

@@ -32,8 +32,9 @@ from .model import BLOCKS, BlockConfig, EquilibriumBlock, block_field
 
 FORMAT = "stabilitylab.checkpoint"
 VERSION = 1
-#: the checkpoints shipped as package data (``stabilitylab/shipped/``, found by importlib.resources)
-SHIPPED_DIR = Path(str(resources.files(__package__) / "shipped"))
+#: the shipped checkpoints: the top-level ``checkpoints/`` folder, installed as the package
+#: ``stabilitylab.checkpoints`` (setup.py), found by importlib.resources in a checkout and a wheel alike
+SHIPPED_DIR = Path(str(resources.files(f"{__package__}.checkpoints")))
 
 #: parameter order of the research format's ``allp`` list (thick block)
 RESEARCH_ORDER = ("tok_emb", "pos_emb", "ln1_w", "ln1_b", "WQ", "WK", "WV", "WO",

@@ -27,7 +27,7 @@ LAYERS = [("errors", "", "invocation", "interrupts", "events"), ("field", "data"
           ("report", "drift"), ("cli",)]
 LAYER = {unit: i for i, units in enumerate(LAYERS) for unit in units}
 CLI = {"cli", "__main__", "commands"}
-DATA_DIRS = {"shipped"}  # package data, no code
+DATA_DIRS: set = set()  # package data folders inside stabilitylab (none: checkpoints/ is top-level)
 
 
 def unit(module: str) -> str:

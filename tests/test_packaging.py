@@ -31,9 +31,9 @@ def _site_dirs():
 
 def test_wheel_runs_shipped_checkpoint_from_empty_directory(tmp_path):
     src, wheels, env_dir, empty = (tmp_path / d for d in ("src", "wheels", "venv", "empty"))
-    shutil.copytree(ROOT / "stabilitylab", src / "stabilitylab",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.zarr"))
-    for name in ("pyproject.toml", "README.md"):
+    for folder in ("stabilitylab", "checkpoints"):
+        shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, src / name)
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "STABILITYLAB_CHECKPOINT")}

@@ -78,7 +78,7 @@ def command(threads, out, quiet, **options):
     Rerunning the same command continues the run from RUN_DIR/state.pt (weights, optimiser, step,
     RNG). Ctrl-C (or SIGTERM) finishes the current update, saves everything and stops (exit status
     130, or 143 for SIGTERM). The defaults are the model and solver of the shipped checkpoints;
-    stabilitylab/shipped/README.md has their exact command.
+    checkpoints/README.md has their exact command.
     """
     from ..train import Run, TrainConfig
 

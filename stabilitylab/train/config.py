@@ -20,7 +20,7 @@ EXTENDABLE = ("steps", "monitor_every", "snapshot_every", "monitor_cos")
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run (defaults: the shipped checkpoints' model and solver,
-    see stabilitylab/shipped/README.md).
+    see checkpoints/README.md).
 
     rule: 'ep' (AsymEP, centred nudges), 'bptt' (backprop through the T1-step unroll) or 'both'
     (same init, same batches, side by side). data: a text file, or None for the generated corpus.
