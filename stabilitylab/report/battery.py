@@ -127,12 +127,14 @@ def plan_knockout(field: Field, s: Settings, done: dict, progress: bool) -> Plan
                 lambda: knockout(field, target, s.knockout, s.eps, s.knockout_steps, k=s.k, progress=progress))
 
 
-def _same_run(a: dict, b: dict) -> bool:
-    """Two trainer configs of one run (they may differ only in how long it trained)."""
-    from ..train.config import EXTENDABLE
+def _same_run(a: dict, b: dict, lanes: bool = False) -> bool:
+    """Two trainer configs of one run (they may differ only in how long it trained); with ``lanes``,
+    also two lanes of one comparison from the same start (EP vs BPTT: :data:`~..train.config.LANE`)."""
+    from ..train.config import EXTENDABLE, LANE
 
+    free = set(EXTENDABLE) | (set(LANE) if lanes else set())
     return isinstance(a, dict) and isinstance(b, dict) and \
-        {k: v for k, v in a.items() if k not in EXTENDABLE} == {k: v for k, v in b.items() if k not in EXTENDABLE}
+        {k: v for k, v in a.items() if k not in free} == {k: v for k, v in b.items() if k not in free}
 
 
 def _run_root(path: Path) -> Path:
@@ -149,7 +151,8 @@ def find_monitor(path: Path, config: dict) -> Path | None:
 
 
 def find_snapshots(path: Path, config: dict) -> list[dict]:
-    """The snapshots of the run that wrote ``path``, as sweep points (step order)."""
+    """The snapshots of the run that wrote ``path`` and of its other lanes from the same start (EP and
+    BPTT side by side), as sweep points (step, then rule order)."""
     root = _run_root(path)
     points = []
     for p in sorted({*root.glob("*.pt"), *root.glob("*/*.pt")}):
@@ -157,7 +160,7 @@ def find_snapshots(path: Path, config: dict) -> list[dict]:
             ck = checkpoint.read(p)
         except StabilityLabError:
             continue
-        if _same_run(ck.provenance.get("train_config"), config):
+        if _same_run(ck.provenance.get("train_config"), config, lanes=True):
             points.append({"checkpoint": str(p), "step": ck.step, "rule": str(ck.rule or ""),
                            "checkpoint_sha256": ck.sha256, "batch_seed": 0})
     return sorted(points, key=lambda q: (q["step"], q["rule"]))

@@ -14,10 +14,10 @@ COLORS = {"J": "#1f77b4", "M": "#d62728", "stable": "#2ca02c", "unstable": "#d62
           # gradient estimators (bptt above)
           "implicit": "0.1", "naive": "#8c564b", "aep": "#ff7f0e", "aep_track": "#e377c2"}
 
-#: marker and line style of each gradient estimator (AEP and tracking AEP often coincide)
-ESTIMATOR_STYLE = {"bptt": ("s", "-"), "implicit": ("o", "-"), "naive": ("v", "-"), "aep": ("o", "-"),
-                   "aep_track": ("x", "--")}
-#: marker and colour of each kind of special point on a branch
+#: marker, line style, marker size and line width of each gradient estimator: AEP and tracking AEP
+#: often coincide, so AEP is drawn wide and hollow underneath and tracking AEP thin and dashed on top
+ESTIMATOR_STYLE = {"bptt": ("s", "-", 5, 1.5), "implicit": ("o", "-", 5, 1.5), "naive": ("v", "-", 5, 1.5),
+                   "aep": ("o", "-", 10, 4.0), "aep_track": ("x", "--", 6, 1.2)}
 
 def _finite(values) -> np.ndarray:
     values = np.asarray(values)

@@ -2,6 +2,8 @@
 section's finding in words, footer). Every page is a matplotlib ``Figure``."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import textwrap
 
 import xarray as xr
@@ -18,6 +20,20 @@ WRAP = 140  # characters per line of 9.5 pt running text across the page
 CONVENTIONS = ("force residual ‖F(z)‖/‖z‖ (solver independent) and step residual ‖εF(z)‖/‖z‖ (depends on ε); "
                "Euler map z ← z + εF(z) with multipliers μ = 1 + ελ, stable iff every |μ| < 1; for Re λ < 0 a mode "
                "is stable for ε < ε_crit = −2 Re λ/|λ|²; λ is per unit of relaxation time (one Euler step = ε).")
+
+
+def display_path(path) -> str:
+    """A checkpoint as a reader of the PDF needs it: a shipped one by its name ("s3200.pt, shipped"),
+    else relative to the working directory when inside it, else as recorded."""
+    from ..checkpoint import SHIPPED_DIR
+
+    p = Path(str(path))
+    try:
+        if p.resolve().parent == SHIPPED_DIR.resolve():
+            return f"{p.name} (shipped with stabilitylab)"
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (OSError, ValueError):
+        return str(p)
 
 
 def wrap(text: str, width: int, **kw) -> str:
@@ -53,7 +69,7 @@ def source_rows(ds: xr.Dataset) -> list[list[str]]:
     a = ds.attrs
     rows = []
     if "checkpoint" in a:
-        rows += [["checkpoint", str(a["checkpoint"])], ["sha256", str(a.get("checkpoint_sha256", "–"))],
+        rows += [["checkpoint", display_path(a["checkpoint"])], ["sha256", str(a.get("checkpoint_sha256", "–"))],
                  ["training step, rule", f"{a.get('step', '–')}, {a.get('rule') or '–'}"]]
     elif "field_name" in a:
         rows.append(["field", str(a.get("field", a["field_name"]))])

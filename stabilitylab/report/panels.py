@@ -227,7 +227,7 @@ def fidelity_t2(ax, ds: xr.Dataset) -> None:
     ref = str(ds.attrs["reference"])
     for v in ds.variant.values:
         for b, style in zip(ds.beta.values, ("-", "--", ":", "-.")):
-            marker, _ = ESTIMATOR_STYLE.get(v, ("o", "-"))
+            marker = ESTIMATOR_STYLE.get(v, ("o",))[0]
             ax.plot(ds.t2.values, ds["sweep_cosine"].sel(variant=v, beta=b, group="all"), style, marker=marker,
                     ms=5, color=COLORS.get(v, "k"), label=f"{ESTIMATOR_NAMES.get(v, v)}, β = {b:g}")
     ax.set_xscale("log")
@@ -244,8 +244,10 @@ def fidelity_asym(ax, ds: xr.Dataset) -> None:
     ref = str(ds.attrs["reference"])
     for e in ds.estimator.values:
         if e != ref:
-            marker, style = ESTIMATOR_STYLE.get(e, ("o", "-"))
-            ax.plot(ds.asym.values, ds["asym_cosine"].sel(estimator=e, group="all"), style, marker=marker, ms=5,
+            marker, style, size, width = ESTIMATOR_STYLE.get(e, ("o", "-", 5, 1.5))
+            wide = width > 2
+            ax.plot(ds.asym.values, ds["asym_cosine"].sel(estimator=e, group="all"), style, marker=marker, ms=size,
+                    lw=width, alpha=0.45 if wide else 1.0, mfc="none" if wide else None, zorder=1 if wide else 2,
                     color=COLORS.get(e, "k"), label=ESTIMATOR_NAMES.get(e, e))
     ax.set(xlabel="asymmetry r   (F_r = (1 − r) F_conservative + r F_thick)", ylabel=f"cosine vs {ref}",
            title="fidelity vs asymmetry of the Jacobian")

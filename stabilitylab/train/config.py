@@ -15,6 +15,9 @@ RULES = ("ep", "bptt", "both")
 DECAYS = ("cosine", "linear", "none")
 #: fields a resumed run may change
 EXTENDABLE = ("steps", "monitor_every", "snapshot_every", "monitor_cos")
+#: fields in which the lanes of one comparison from the same start differ (EP with its validity gate
+#: vs BPTT, which needs none): snapshots equal in everything else are lanes of one comparison
+LANE = ("rule", "gate")
 
 
 @dataclass(frozen=True)
