@@ -230,3 +230,22 @@ def test_nonnormality_phrase_shows_a_budgeted_growth_as_a_lower_bound():
     assert "≥ 5.07 at k = 24 (a lower bound" in short and "‖A‖" not in short
     done = nonnormality(ds(1e-4, 4.06))
     assert "= 5.07 at k = 24" in done and "lower bound" not in done and "‖A‖ = 4.06" in done
+
+
+def test_a_long_verdict_never_runs_into_the_contents_footer(monkeypatch):
+    """Page 1 shrinks the verdict's font until its last line ends above the contents line."""
+    import xarray as xr
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from stabilitylab.report import pages
+
+    bullets = [("A long verdict sentence about the spectrum and the continuation, " * 4).strip()] * 14
+    monkeypatch.setattr(pages.verdict, "verdict", lambda sections: bullets)
+    sections = {k: xr.Dataset(attrs={"field_name": "test field"}) for k in ("spectrum", "continuation", "cycle")}
+    fig = pages.summary_page(sections, 4, "footer")
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    texts = {t.get_text()[:9]: t for t in fig.texts}
+    body = next(t for t in fig.texts if t.get_text().startswith("•"))
+    contents = texts["Contents:"]
+    assert body.get_window_extent(renderer).y0 > contents.get_window_extent(renderer).y1
+    assert body.get_fontsize() < 10.5  # it had to shrink

@@ -67,7 +67,9 @@ def plot_M(ax, ds) -> None:
     ax.set_ylabel("Im μ")
     ax.set_title(f"Euler map M = I + εJ, ε = {eps:g}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    # the left margin (Re μ < −1, outside the unit disc) holds no multiplier of a map near its
+    # boundary (those sit near +1); upper right could hide the very multiplier outside the circle
+    ax.legend(fontsize=7, loc="upper left")
 
 
 def spectrum_figure(ds, title: str | None = None):

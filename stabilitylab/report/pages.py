@@ -88,6 +88,22 @@ def source_rows(ds: xr.Dataset) -> list[list[str]]:
     return rows
 
 
+def fit_text(fig: Figure, x: float, y: float, text: str, above, fontsize: float, smallest: float = 6.0, **kw):
+    """``text`` placed with its top at (x, y), its font shrunk (to ``smallest`` at least) until it
+    ends above the artist ``above`` with a small gap: a long verdict never runs into the footer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = (fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)).get_renderer()
+    limit = above.get_window_extent(renderer).y1 + 0.01 * fig.bbox.height
+    size = fontsize
+    while True:
+        artist = fig.text(x, y, text, fontsize=size, va="top", **kw)
+        if artist.get_window_extent(renderer).y0 >= limit or size <= smallest:
+            return artist
+        artist.remove()
+        size -= 0.5
+
+
 def summary_page(sections: dict, total: int, footer: str) -> Figure:
     """Page 1: what was analysed, the verdict in words, the contents and the conventions."""
     first = next(iter(sections.values()))
@@ -96,14 +112,16 @@ def summary_page(sections: dict, total: int, footer: str) -> Figure:
     fig = _frame(1, total, f"Stability report: {name}", f"stabilitylab {__version__} · {len(sections)} analyses",
                  footer)
     rows = [[k, textwrap.shorten(v, 130)] for k, v in source_rows(source)]
-    tables.draw(fig.add_axes((0.04, 0.6, 0.92, 0.25)), None, rows, widths=[0.16, 0.84], align="left",
+    height = 0.028 * (len(rows) + 1)
+    tables.draw(fig.add_axes((0.04, 0.85 - height, 0.92, height)), None, rows, widths=[0.16, 0.84], align="left",
                 title="What was analysed")
     lines = [wrap(s, 136, initial_indent="•  ", subsequent_indent="    ")
              for s in verdict.verdict(sections)]
-    fig.text(0.04, 0.56, "Verdict", fontsize=12, fontweight="bold", va="top")
-    fig.text(0.04, 0.52, "\n".join(lines), fontsize=10.5, va="top", linespacing=1.5)
+    top = 0.85 - height - 0.05
+    fig.text(0.04, top, "Verdict", fontsize=12, fontweight="bold", va="top")
     contents = "    ".join(f"{i}. {TITLES[k]}" for i, k in enumerate(sections, start=2))
-    fig.text(0.04, 0.135, textwrap.fill("Contents:  " + contents, 170), fontsize=8, va="top", color="0.25")
+    box = fig.text(0.04, 0.135, textwrap.fill("Contents:  " + contents, 170), fontsize=8, va="top", color="0.25")
+    fit_text(fig, 0.04, top - 0.04, "\n".join(lines), above=box, fontsize=10.5, linespacing=1.5)
     fig.text(0.04, 0.08, textwrap.fill("Conventions: " + CONVENTIONS, 185), fontsize=7.5, va="top", color="0.35")
     return fig
 
@@ -156,9 +174,16 @@ def cycle_page(ds, frame) -> Figure:
     panels.multipliers(fig.add_subplot(top[2]), ds)
     bottom = gs[1].subgridspec(1, 2, wspace=0.12, width_ratios=[1.4, 1])
     columns, rows = tables.attractor_rows(ds)
-    tables.draw(fig.add_subplot(bottom[0]), columns, rows, title="attractor", widths=[0.5, 0.5], align="left")
+    tables.draw(fig.add_subplot(bottom[0]), columns, rows, title="attractor", widths=[0.62, 0.38], align="left")
     title, columns, rows = tables.multiplier_rows(ds)
-    tables.draw(fig.add_subplot(bottom[1]), columns, rows, title=title)
+    right = bottom[1].subgridspec(2, 1, height_ratios=[max(len(rows), 2) + 1, 6], hspace=0.15)
+    tables.draw(fig.add_subplot(right[0]), columns, rows, title=title)
+    note = fig.add_subplot(right[1])
+    note.axis("off")
+    text = "Evidence: " + str(ds["reason"].item())
+    circle = tables.circle_note(ds)
+    note.text(0, 1, wrap(text + (" " + circle if circle else ""), 78), fontsize=7.5, va="top", color="0.2",
+              transform=note.transAxes, linespacing=1.35)
     return fig
 
 

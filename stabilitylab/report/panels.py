@@ -222,14 +222,22 @@ def drift_panel(ax, ds: xr.Dataset, panel: tuple) -> None:
 
 
 # -- gradient fidelity -------------------------------------------------------------------------
+def _estimator_style(e: str) -> dict:
+    """Line keywords of estimator ``e`` (:data:`~.figures.ESTIMATOR_STYLE`): a wide one is drawn
+    hollow and translucent underneath, so a coinciding estimator stays visible on top."""
+    marker, _, size, width = ESTIMATOR_STYLE.get(e, ("o", "-", 5, 1.5))
+    wide = width > 2
+    return dict(marker=marker, ms=size, lw=width, alpha=0.45 if wide else 1.0, mfc="none" if wide else None,
+                zorder=1 if wide else 2, color=COLORS.get(e, "k"))
+
+
 def fidelity_t2(ax, ds: xr.Dataset) -> None:
     """EP variants' cosine with the exact gradient against the nudge length T2, at each β."""
     ref = str(ds.attrs["reference"])
     for v in ds.variant.values:
         for b, style in zip(ds.beta.values, ("-", "--", ":", "-.")):
-            marker = ESTIMATOR_STYLE.get(v, ("o",))[0]
-            ax.plot(ds.t2.values, ds["sweep_cosine"].sel(variant=v, beta=b, group="all"), style, marker=marker,
-                    ms=5, color=COLORS.get(v, "k"), label=f"{ESTIMATOR_NAMES.get(v, v)}, β = {b:g}")
+            ax.plot(ds.t2.values, ds["sweep_cosine"].sel(variant=v, beta=b, group="all"), style,
+                    **_estimator_style(v), label=f"{ESTIMATOR_NAMES.get(v, v)}, β = {b:g}")
     ax.set_xscale("log")
     ax.set_xticks(ds.t2.values, [str(t) for t in ds.t2.values])
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -244,11 +252,8 @@ def fidelity_asym(ax, ds: xr.Dataset) -> None:
     ref = str(ds.attrs["reference"])
     for e in ds.estimator.values:
         if e != ref:
-            marker, style, size, width = ESTIMATOR_STYLE.get(e, ("o", "-", 5, 1.5))
-            wide = width > 2
-            ax.plot(ds.asym.values, ds["asym_cosine"].sel(estimator=e, group="all"), style, marker=marker, ms=size,
-                    lw=width, alpha=0.45 if wide else 1.0, mfc="none" if wide else None, zorder=1 if wide else 2,
-                    color=COLORS.get(e, "k"), label=ESTIMATOR_NAMES.get(e, e))
+            ax.plot(ds.asym.values, ds["asym_cosine"].sel(estimator=e, group="all"),
+                    ESTIMATOR_STYLE.get(e, ("o", "-"))[1], **_estimator_style(e), label=ESTIMATOR_NAMES.get(e, e))
     ax.set(xlabel="asymmetry r   (F_r = (1 − r) F_conservative + r F_thick)", ylabel=f"cosine vs {ref}",
            title="fidelity vs asymmetry of the Jacobian")
     ax.grid(alpha=0.3)

@@ -21,7 +21,7 @@ def draw(ax, columns, rows, title: str = "", colors=None, widths=None, fontsize:
     ``columns`` is None); ``colors`` per row; ``empty`` is shown when there are no rows."""
     ax.axis("off")
     if title:
-        ax.set_title(title, loc="left", fontsize=9, fontweight="bold")
+        ax.set_title(textwrap.fill(title, 140), loc="left", fontsize=9, fontweight="bold")
     if not rows:
         ax.text(0, 0.9, empty, fontsize=fontsize, transform=ax.transAxes, va="top")
         return
@@ -98,8 +98,7 @@ def attractor_rows(ds: xr.Dataset):
         return num(float(ds[name]), digits)
 
     periodic = np.isfinite(float(ds["period"]))  # a fixed point or a chaotic run has no period to return after
-    rows = [["kind", KIND_NAMES.get(str(ds["kind"].item()), "?")],
-            ["evidence", textwrap.fill(str(ds["reason"].item()), 64)]]
+    rows = [["kind", KIND_NAMES.get(str(ds["kind"].item()), "?")]]  # the evidence: a note beside the table
     if periodic:
         rows.append(["period (Euler steps)", val("period", 8)])
     rows += [["amplitude (RMS radius of the tail)", val("amplitude")],
@@ -125,31 +124,31 @@ def multiplier_rows(ds: xr.Dataset):
     rows = [[eig(m, 5), num(abs(m), 5), "trivial (phase)" if i == triv else ("unstable" if abs(m) > 1 else "stable")]
             for i, m in enumerate(ds[name].values if name in ds else []) if np.isfinite(m) and m.imag >= 0]
     title = "Floquet multipliers of the cycle" if floquet else "multipliers of M at the fixed point (a pair once)"
-    rows = rows[:MAX_ROWS]
-    if floquet:
-        rows += circle_rows(ds, triv)
-    return title, ["μ", "|μ|", ""], rows
+    return title, ["μ", "|μ|", ""], rows[:MAX_ROWS]
 
 
-def circle_rows(ds: xr.Dataset, triv: int) -> list:
-    """On an invariant circle (a non-integer period) the multipliers over P = round(period) steps
+def circle_note(ds: xr.Dataset) -> str:
+    """On an invariant circle (a non-integer period) the multipliers over P = round(k·period) steps
     are approximate — the orbit does not close after P steps, and the trivial multiplier's distance
     from 1 is their error scale; the rotation number 1/period and the transverse rate ln|μ|/P of
-    the leading non-trivial multiplier are well defined. Rows saying so ([] for a closed cycle)."""
+    the leading non-trivial multiplier are well defined. The sentence saying so ('' for a closed
+    cycle or no Floquet data)."""
     period = float(ds["period"]) if "period" in ds else float("nan")
-    steps = int(ds["floquet_steps"]) if "floquet_steps" in ds else int(round(period)) if np.isfinite(period) else 0
-    if not (np.isfinite(period) and steps > 0 and abs(period - round(period)) > 1e-3):
-        return []
+    if "floquet_multiplier" not in ds or not np.isfinite(period) or abs(period - round(period)) <= 1e-3:
+        return ""
+    steps = int(ds["floquet_steps"]) if "floquet_steps" in ds else int(round(period))
+    triv = int(ds.attrs.get("trivial_index", -1))
     mu = ds["floquet_multiplier"].values
     rest = np.abs(np.delete(mu, triv) if 0 <= triv < len(mu) else mu)
     rest = rest[np.isfinite(rest)]
     error = abs(mu[triv] - 1) if 0 <= triv < len(mu) else float("nan")
-    rows = [[f"over {steps} steps", f"± {num(error, 2)}", f"approximate: period {num(period, 5)} is not an integer"],
-            ["rotation number", f"{num(1 / period, 5)} turns/step", "well defined on the circle"]]
+    text = (f"The period {num(period, 6)} is not an integer: the attractor is an invariant circle, and these "
+            f"multipliers, of the map over {steps} steps along an orbit that does not close there, are "
+            f"approximate (to about {num(error, 2)}, the trivial multiplier's distance from 1). Well defined: "
+            f"the rotation number 1/period = {num(1 / period, 5)} turns per step")
     if rest.size:
-        rows.append(["transverse rate", f"{num(np.log(rest.max()) / steps, 3)} per step",
-                     "ln|μ| of the leading non-trivial multiplier / steps"])
-    return rows
+        text += f" and the transverse rate ln|μ|/{steps} = {num(np.log(rest.max()) / steps, 3)} per step"
+    return text + "."
 
 
 def sweep_rows(ds: xr.Dataset):
