@@ -21,29 +21,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from stabilitylab import Field, store
+from stabilitylab import store
 from stabilitylab.cli import cli
 from stabilitylab.continuation import ContinuationOptions, ContinuationProblem, continuation
 from stabilitylab.continuation.curve import CurveOptions, curve
 from stabilitylab.errors import StabilityLabError
 
+from embedding import embedded
+
 TOL = 1e-6
-
-
-def embedded(core, m: int, n: int, params: dict, y0, seed: int = 0) -> Field:
-    """``core(y[:m], **params)`` embedded in R^n (see the module docstring)."""
-    gen = torch.Generator().manual_seed(seed)
-    Q = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))[0]
-    rates = torch.linspace(0.6, 2.0, n - m, dtype=torch.float64)
-
-    def force(z, **p):
-        y = Q.T @ z
-        return Q @ torch.cat([core(y[:m], **p), -rates * y[m:] + 0.3 * y[0:1] ** 2])
-
-    y = torch.zeros(n, dtype=torch.float64)
-    y[:m] = torch.as_tensor(y0, dtype=torch.float64)
-    y[m:] = 0.3 * y[0] ** 2 / rates
-    return Field(force, Q @ y, params)
 
 
 def brusselator(y, a, b):

@@ -25,25 +25,16 @@ from stabilitylab.continuation.curve import CurveOptions, curve
 from stabilitylab.continuation.engine import LEFT_START
 from stabilitylab.errors import StabilityLabError
 
+from embedding import embedded as embed
+
 TOL = 1e-6
 
 
 
-def embedded(core, m: int, n: int, params: dict, y0, seed: int = 3) -> Field:
-    """``core(y[:m])`` in R^n through a seeded orthogonal Q, the other n − m coordinates decaying and
-    driven by y0² (a curved slow manifold; the core's bifurcations are unchanged)."""
-    gen = torch.Generator().manual_seed(seed)
-    Q = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))[0]
-    rates = torch.linspace(0.5, 3.0, n - m, dtype=torch.float64)
-
-    def force(z, **p):
-        y = Q.T @ z
-        return Q @ torch.cat([core(y[:m], **p), -rates * y[m:] + 0.2 * y[0:1] ** 2])
-
-    y = torch.zeros(n, dtype=torch.float64)
-    y[:m] = torch.as_tensor(y0, dtype=torch.float64)
-    y[m:] = 0.2 * y[0] ** 2 / rates
-    return Field(force, Q @ y, params)
+def embedded(core, m, n, params, y0):
+    """The shared embedding (tests/embedding.py) with this file's constants: seed 3, y0² coupling 0.2,
+    decay rates linspace(0.5, 3.0) (the BT test's closed form for a uses them)."""
+    return embed(core, m, n, params, y0, seed=3, coupling=0.2, rates=(0.5, 3.0))
 
 
 def bt_form(y, b1, b2):
