@@ -34,3 +34,28 @@ def test_alpha_continuation_of_s3200_loses_stability_inside_the_range():
     assert first.n_unstable_J == 0 and first.n_unstable_M == 0
     kinds = [(sp.kind, sp.param) for sp in branch.specials]
     assert any(k in ("hopf", "neimark_sacker") and 0.2 < p < 1.0 for k, p in kinds), kinds
+
+
+def test_spectrum_command_on_s3200_prints_its_verdict_and_eps_crit(tmp_path, monkeypatch):
+    """The used-by check of the README: `stabilitylab spectrum --ckpt s3200.pt` says, in its printed
+    summary, what the pinned numbers above say (and the dataset agrees)."""
+    from click.testing import CliRunner
+    from rich.console import Console
+
+    from stabilitylab import store
+    from stabilitylab.cli import cli
+    from stabilitylab.commands import common, spectrum as command
+
+    rec = Console(width=100, record=True, highlight=False)
+    monkeypatch.setattr(common, "console", rec)
+    monkeypatch.setattr(command, "console", rec, raising=False)
+    out = tmp_path / "sp.zarr"
+    res = CliRunner().invoke(cli, ["spectrum", "--ckpt", "s3200.pt", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    text = " ".join((rec.export_text() + res.output).split())
+    assert "ε_crit (smallest over all modes): 0.1599" in text
+    assert "max|μ|=1.064" in text and "discretisation-only instability" in text
+    assert "ε = 0.25 (the checkpoint's training ε" in text
+    ds = store.read(out)
+    assert ds.attrs["verdict"] == "discretisation-only-unstable"
+    assert float(ds.min_eps_crit) == pytest.approx(PINNED[0][3], abs=1e-6)
