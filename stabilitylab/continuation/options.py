@@ -27,7 +27,9 @@ def _finite(name, value) -> float:
 
 
 def _opt(default, helptext: str, choices=None):
-    """A field whose default and help text the CLI shows (:func:`~stabilitylab.commands.settings.options_from`)."""
+    """A field carrying its default, a one-line help text and (optionally) its choices in
+    ``metadata``, for any front end that lists the options (the command line generates its options
+    from them)."""
     return field(default=default, metadata={"help": helptext, **({"choices": choices} if choices else {})})
 
 

@@ -163,9 +163,6 @@ def find_snapshots(path: Path, config: dict) -> list[dict]:
         if _same_run(ck.provenance.get("train_config"), config, lanes=True):
             points.append({"checkpoint": str(p), "step": ck.step, "rule": str(ck.rule or ""),
                            "checkpoint_sha256": ck.sha256, "batch_seed": 0})
-    starts = [q for q in points if q["step"] == 0]
-    for rule in {q["rule"] for q in points} - {q["rule"] for q in starts}:  # the lanes share their start
-        points += [{**q, "rule": rule} for q in starts[:1]]
     return sorted(points, key=lambda q: (q["step"], q["rule"]))
 
 

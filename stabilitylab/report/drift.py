@@ -19,7 +19,8 @@ _MONITOR_NAMES = (*SPECTRAL, "val_ce", "force_residual", "cos_ep_bptt")
 
 
 def series(ds: xr.Dataset) -> dict[str, xr.Dataset]:
-    """``{rule: Dataset on step}`` (steps with a measured max|μ| only, ascending)."""
+    """``{rule: Dataset on step}`` (steps with a measured max|μ| only, ascending; from snapshots, a
+    lane without its own step 0 starts from the shared step-0 snapshot)."""
     if "rule" in ds.dims:
         ds = ds.rename({old: new for old, new in RENAMED.items() if old in ds})
         out = {str(r): ds[[v for v in _MONITOR_NAMES if v in ds]].sel(rule=r).drop_vars("rule")
@@ -30,6 +31,9 @@ def series(ds: xr.Dataset) -> dict[str, xr.Dataset]:
         rules = sub.rule.values.astype(object)
         out = {str(r): sub.isel(point=np.flatnonzero(rules == r)).swap_dims(point="step")
                .drop_vars([c for c in sub.coords if c != "step"]).sortby("step") for r in dict.fromkeys(rules)}
+        starts = [s.sel(step=[0]) for s in out.values() if 0 in s.step.values]
+        if starts:  # the lanes of one comparison share their step-0 snapshot (computed once)
+            out = {r: s if 0 in s.step.values else xr.concat([starts[0], s], "step") for r, s in out.items()}
     order = sorted(out, key=lambda r: (r != "ep", r != "bptt", r))  # EP first, as the trainer does
     return {r: out[r].isel(step=np.flatnonzero(np.isfinite(out[r].max_abs_mu.values))) for r in order}
 
