@@ -39,8 +39,8 @@ stabilitylab("curve", "--from", out / "continuation.zarr", "--point", point, "--
 stabilitylab("curve", "--from", out / "continuation.zarr", "--point", point, "--param2", "eps",
              "--range", EPS_RANGE, *CURVE, "--out", out / "curve_eps.zarr")
 
-ck = checkpoint.read(ROOT / ckpt)
-marker = {"alpha": 1.0, "c": load(ROOT / ckpt).params["c"],
+ck = checkpoint.read(checkpoint.resolve(ckpt))
+marker = {"alpha": 1.0, "c": load(checkpoint.resolve(ckpt)).params["c"],
           "eps": float((ck.provenance.get("train_config") or {}).get("eps", 0.1))}
 label = f"{Path(ck.path).name}: α = 1, c = {marker['c']:g}, training ε = {marker['eps']:g}"
 curves = [store.read(ROOT / out / name) for name in ("curve_c.zarr", "curve_eps.zarr")]

@@ -37,11 +37,12 @@ def snapshots() -> list[checkpoint.Checkpoint]:
 
 
 def late_checkpoint() -> str:
-    """``$CKPT``, else the latest shipped EP snapshot (EP drifts toward the boundary), else default.pt."""
+    """``$CKPT``, else the latest shipped EP snapshot (EP drifts toward the boundary), else default.pt;
+    a shipped snapshot by its name (``--ckpt`` finds it), so no output records this machine's paths."""
     if os.environ.get("CKPT"):
         return os.environ["CKPT"]
     ep = [ck for ck in snapshots() if ck.rule == "ep"] or snapshots()
-    return ep[-1].path if ep else "default.pt"
+    return Path(ep[-1].path).name if ep else "default.pt"
 
 
 def spectrum_at_unstable_eps(ckpt: str, folder: Path, eps: float | None = None) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import xarray as xr
 import pytest
 import torch
 from click.testing import CliRunner
@@ -24,7 +25,8 @@ from click.testing import CliRunner
 from stabilitylab import store
 from stabilitylab.cli import cli
 from stabilitylab.continuation import ContinuationOptions, ContinuationProblem, continuation
-from stabilitylab.continuation.curve import CurveOptions, curve
+from stabilitylab.continuation import curve_figure
+from stabilitylab.continuation.curve import CurveOptions, curve, stable_side
 from stabilitylab.errors import StabilityLabError
 
 from embedding import embedded
@@ -87,6 +89,12 @@ def test_brusselator_hopf_curve(bruss):
     np.testing.assert_allclose(cv["frequency"].values, a, atol=TOL)
     assert set(cv["criticality"].values) == {"supercritical"} and cv.sizes["special"] == 0
     assert cv.attrs["stop_forward"] == "reached the end of the range (a=1.4)"
+    # stable for b < 1 + a²: the stable side is below in b, with no unstable mode; the start is (1, 2)
+    assert (cv.attrs["stable_side"], cv.attrs["stable_side_unstable"]) == (-1, 0)
+    assert a[cv.attrs["start_index"]] == pytest.approx(1.0) and b[cv.attrs["start_index"]] == pytest.approx(2.0)
+    fig = curve_figure.figure(cv)
+    ticked = [ln for ln in fig.axes[0].lines if ln.get_path_effects()]
+    assert ticked and "ticks: stable side" in fig.axes[0].get_legend_handles_labels()[1]
 
 
 def test_brusselator_neimark_sacker_curve(bruss):
@@ -212,6 +220,21 @@ def test_cli_curve(sl_cont, tmp_path):
 def test_cli_curve_bad_input(sl_cont, tmp_path, args, message):
     res = CliRunner().invoke(cli, ["curve", "--from", str(sl_cont), *args, "--out", str(tmp_path / "x.zarr")])
     assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_stable_side_and_tick_side():
+    """The side of fewer unstable modes, from the branch points around the special point, and the
+    tick angle pointing there: left of the travel direction (+90°) is above for rightward travel."""
+    branch = xr.Dataset({"n_unstable_J": ("point", [2, 2, 0, 0]), "special_kind": ("special", ["hopf"]),
+                         "special_point": ("special", [1])}, coords={"mu": ("point", [0.0, 0.1, 0.2, 0.3])},
+                        attrs={"param": "mu"})
+    assert stable_side(branch, 0) == (1, 0)
+    assert stable_side(branch.assign(n_unstable_J=("point", [0, 0, 1, 1])), 0) == (-1, 0)
+    assert stable_side(branch.assign(n_unstable_J=("point", [3, 3, 1, 1])), 0) == (1, 1)
+    assert stable_side(branch.assign(n_unstable_J=("point", [1, 1, 1, 1])), 0) == (0, -1)
+    x = np.array([0.0, 1.0, 2.0])
+    assert curve_figure.tick_angle(x, x, 1, +1) == 90.0 and curve_figure.tick_angle(x[::-1], x[::-1], 1, +1) == -90.0
+    assert curve_figure.tick_angle(x, -x, 1, -1) == -90.0 and curve_figure.tick_angle(x, x, 1, 0) is None
 
 
 def _synthetic_curve(param2, x, y, crit, kind="hopf"):

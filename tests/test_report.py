@@ -249,3 +249,30 @@ def test_a_long_verdict_never_runs_into_the_contents_footer(monkeypatch):
     contents = texts["Contents:"]
     assert body.get_window_extent(renderer).y0 > contents.get_window_extent(renderer).y1
     assert body.get_fontsize() < 10.5  # it had to shrink
+
+
+#: what each section's title promises, as text its page must show (axes, legends, table titles)
+PROMISES = {
+    "spectrum": ["Jacobian J", "Euler map M = I + εJ", "ε_crit", "λ of J", "μ = 1 + ελ"],
+    "continuation": ["max Re λ of J", "max |μ| of M", "α", "Re λ = 0", "|μ| = 1"],
+    "cycle": ["relaxation step", "force ‖F(z)‖/‖z‖", "tail"],
+    "eps_sweep": ["Euler step ε", "predicted ε_crit", "attractor per step size", "force residual"],
+    "knockout": ["knockout table", "max|μ| of M", "attractor"],
+    "drift": ["EP", "BPTT", "training step", "max |μ| of M", "min ε_crit"],
+    "gradients": ["BPTT", "implicit (exact)", "naive EP", "AEP", "tracking AEP", "cos vs implicit"],
+}
+
+
+def test_every_page_shows_what_its_title_promises(built):
+    """The used-by check of `stabilitylab report`: each section page (found by its title) shows the
+    quantities its title names — EP and BPTT both on the drift page, every estimator on the
+    gradients page, J and M on the spectrum page — and the attractor page names what it found."""
+    pdf, folder, _ = built
+    text = pages(pdf)
+    assert set(PROMISES) == set(kinds.SECTIONS)
+    for kind in kinds.SECTIONS:
+        page = next(p for p in text if p.startswith(HEADINGS[kind]))
+        missing = [w for w in PROMISES[kind] if w not in page]
+        assert not missing, f"page '{HEADINGS[kind]}' lacks {missing}"
+    attractor = str(store.read(folder / "cycle.zarr")["kind"].item()).replace("_", " ")
+    assert attractor in next(p for p in text if p.startswith(HEADINGS["cycle"]))

@@ -5,7 +5,6 @@ Re λ < 0: discretisation-only), BPTT at the same step and the stabilised EP lan
 import pytest
 
 import stabilitylab as sl
-from stabilitylab.continuation import ContinuationOptions, ContinuationProblem, continuation
 from stabilitylab.spectral.spectrum import spectrum
 
 #: (file, verdict, max|μ| at the training ε = 0.25, min ε_crit) measured when the trajectory was shipped
@@ -27,13 +26,40 @@ def test_shipped_snapshots_keep_their_numbers(name, verdict, mu, crit):
         assert abs(complex(ds.eig_M.values[0]).imag) > 0.1 and float(ds.leading_re_J) < 0
 
 
-def test_alpha_continuation_of_s3200_loses_stability_inside_the_range():
-    fld = sl.load("s3200.pt")
-    branch = continuation(ContinuationProblem(fld, "alpha", 0.25), ContinuationOptions(0.2, 1.0))
-    first = branch.points[0]
-    assert first.n_unstable_J == 0 and first.n_unstable_M == 0
-    kinds = [(sp.kind, sp.param) for sp in branch.specials]
-    assert any(k in ("hopf", "neimark_sacker") and 0.2 < p < 1.0 for k, p in kinds), kinds
+def test_continuation_command_on_s3200_prints_the_crossing_pair_criticality_and_one_verdict(tmp_path, monkeypatch):
+    """The used-by check `stabilitylab continuation --ckpt s3200.pt --alpha 0.2:1.0` at 80 columns:
+    the branch starts stable and loses it inside the range at a Neimark–Sacker point; the table shows
+    the crossing complex pair of M, the special point's criticality, one closing verdict; the last
+    point is the range's end and no resume file is left (the dataset agrees with the print)."""
+    from click.testing import CliRunner
+    from rich.console import Console
+
+    from stabilitylab import store
+    from stabilitylab.cli import cli
+    from stabilitylab.commands import common, continuation as command
+
+    rec = Console(width=80, record=True, highlight=False)
+    monkeypatch.setattr(common, "console", rec)
+    monkeypatch.setattr(command, "console", rec, raising=False)
+    out = tmp_path / "cont.zarr"
+    res = CliRunner().invoke(cli, ["continuation", "--ckpt", "s3200.pt", "--alpha", "0.2:1.0", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    printed = rec.export_text()
+    ds = store.read(out)
+    alpha = ds["alpha"].values
+    assert alpha[0] == 0.2 and alpha[-1] == 1.0 and int(ds.n_unstable_M[0]) == 0 and int(ds.n_unstable_M[-1]) == 2
+    assert [str(k) for k in ds.special_kind.values] == ["neimark_sacker"]
+    at = float(ds.special_param[0])
+    assert 0.2 < at < 1.0 and str(ds.special_criticality.values[0]) == "supercritical"
+    assert "leading μ(M)" in printed and "0.8828+0.5941i" in printed  # the crossing pair at α = 1
+    row = next(line for line in printed.splitlines() if "neimark_sacker" in line and "│ 0 │" in line)
+    assert "supercritical" in row and f"{at:.6f}"[:7] in row
+    verdicts = [line for line in printed.splitlines() if line.startswith("verdict:")]
+    assert len(verdicts) == 1
+    text = " ".join(printed.split())
+    assert f"α = {at:.3f} is the Neimark–Sacker point where stability is lost" in text and "supercritical" in text
+    assert max(len(line) for line in printed.splitlines()) <= 80
+    assert not list(tmp_path.glob("*.resume.pt"))
 
 
 def test_spectrum_command_on_s3200_prints_its_verdict_and_eps_crit(tmp_path, monkeypatch):

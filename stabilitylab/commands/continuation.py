@@ -134,6 +134,7 @@ def command(ckpt, field_spec, config_text, data, split, batch_seed, batch_size, 
     """
     from ..continuation import ContinuationOptions, ContinuationProblem, continuation, resume
     from ..continuation.diagram import figure
+    from .. import events
     from ..report import verdict
 
     p_start, p_end = _range(param, alpha_range, generic_range, descending)
@@ -149,9 +150,12 @@ def command(ckpt, field_spec, config_text, data, split, batch_seed, batch_size, 
     if note:
         console.print(note, markup=False)
     branch = continuation(problem, options, out=out, progress=True)
+    # at a narrow width keep the eigenvalue of the operator that loses stability (the crossing pair)
+    on_M = bool(branch.specials) and events.get(branch.specials[0].kind).operator == "M"
+    other = "rightmost λ(J)" if on_M else "leading μ(M)"
     table(f"branch of {fld.name} in {param} (eps={eps:g}; force residual ||F||/max(||z||,1))",
           ["#", param, "||z||", "r_F", "Newton", "rightmost λ(J)", "leading μ(M)", "|μ|", "J", "M",
-           "event before next"], _rows(branch), secondary=["||z||", "Newton", "r_F", "J", "leading μ(M)", "M"])
+           "event before next"], _rows(branch), secondary=["||z||", "Newton", "r_F", "J", other, "M"])
     problems = _unconverged(branch)
     if branch.specials:
         table("special points (l1: first Lyapunov coefficient at hopf, map coefficient d at "

@@ -306,6 +306,22 @@ def _special_point(ds: xr.Dataset, index: int) -> dict:
             "state": ds["special_state"].values[index] if "special_state" in ds else None}
 
 
+def stable_side(ds: xr.Dataset, index: int) -> tuple[int, int]:
+    """(side, count): the direction in the continuation's knob (+1 up, −1 down, 0 unknown) from
+    special point ``index`` towards fewer unstable modes of its operator (J or M), and how many
+    unstable modes that side has (0: the stable side), from the branch points around it."""
+    kind, at = str(ds["special_kind"].values[index]), int(ds["special_point"].values[index])
+    counts = ds.get(f"n_unstable_{events.get(kind).operator}")
+    if counts is None or not 0 <= at < ds.sizes["point"] - 1:
+        return 0, -1
+    param = ds[str(ds.attrs["param"])].values
+    before, after = int(counts.values[at]), int(counts.values[at + 1])
+    if before == after:
+        return 0, -1
+    up = float(np.sign(param[at + 1] - param[at]))
+    return (int(-up), before) if before < after else (int(up), after)
+
+
 def curve(field: Field, continuation: xr.Dataset, point: int, param2: str, lo: float, hi: float,
           options: CurveOptions | None = None, observer: Callable | None = None,
           command: str | None = None) -> Curve:
@@ -368,6 +384,8 @@ def curve(field: Field, continuation: xr.Dataset, point: int, param2: str, lo: f
     specials = [Codim2Point(**{**asdict(s), "point": nb - s.point}) for s in sp_back]
     specials += [Codim2Point(**{**asdict(s), "point": nb + s.point}) for s in sp_fwd]
     specials.sort(key=lambda s: s.point)
+    side, unstable = stable_side(continuation, point)
     attrs = store.provenance(field, command=command, eps=eps, lo=lo, hi=hi, start_point=point,
-                             start_kind=sp["kind"], options=asdict(options))
+                             start_kind=sp["kind"], options=asdict(options), start_index=nb,
+                             stable_side=side, stable_side_unstable=unstable)
     return Curve(sp["kind"], param, param2, points, specials, (why_back, why_fwd), attrs)

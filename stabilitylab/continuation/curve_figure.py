@@ -2,12 +2,15 @@
 and the frequency and normal-form coefficient along it.
 
 Solid where the bifurcation is supercritical (l1 < 0, or d < 0 for the map), dashed where it is
-subcritical, thin dotted where the coefficient is undefined (fold / flip, or unconverged).
+subcritical, thin dotted where the coefficient is undefined (fold / flip, or unconverged). Ticks on
+one side of the curve mark its stable side (fewer unstable modes), taken from the continuation the
+curve started from (attrs ``stable_side`` in the first knob at the start point ``start_index``).
 """
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from matplotlib import patheffects
 from matplotlib.figure import Figure
 
 from .. import events
@@ -24,17 +27,41 @@ def _runs(labels):
             start = i
 
 
-def curve_plane(ax, x, y, criticality, specials=(), color="tab:blue", label=None) -> None:
-    """A curve y(x) styled by ``criticality`` per point; ``specials``: (kind, x, y) marked."""
+def tick_angle(x, y, start: int, side: int) -> float | None:
+    """The tick angle (±90°: left / right of the direction of travel) that points from the curve
+    y(x) to the side ``side`` (+1: larger y, −1: smaller) at point ``start``; None if unknown.
+    The left normal of the tangent (dx, dy) is (−dy, dx), whose y-part is dx; positive axis scales
+    keep left and right, so data coordinates decide."""
+    if not side or len(x) < 2 or not 0 <= start < len(x):
+        return None
+    a, b = max(start - 1, 0), min(start + 1, len(x) - 1)
+    dx = float(x[b] - x[a])
+    return None if dx == 0 else (90.0 if side * dx > 0 else -90.0)
+
+
+def curve_plane(ax, x, y, criticality, specials=(), color="tab:blue", label=None, ticks=None,
+                ticks_label="ticks: stable side") -> None:
+    """A curve y(x) styled by ``criticality`` per point; ``specials``: (kind, x, y) marked;
+    ``ticks``: the angle of :func:`tick_angle` (ticks on the stable side), None for none."""
     crit = [str(c) for c in criticality]
+    effects = [] if ticks is None else [patheffects.withTickedStroke(angle=ticks, spacing=8, length=0.6)]
     for a, b, c in _runs(crit):
-        ax.plot(x[a:b], y[a:b], STYLE.get(c, ":"), color=color, lw=1.6, label=label if a == 0 else None)
+        ax.plot(x[a:b], y[a:b], STYLE.get(c, ":"), color=color, lw=1.6, label=label if a == 0 else None,
+                path_effects=effects)
+    if ticks is not None:
+        ax.plot([], [], "-", color=color, lw=1.6, path_effects=effects, label=ticks_label)
     seen = set(ax.get_legend_handles_labels()[1])
     for kind, sx, sy in specials:
         marker, mcolor = events.style(kind)
         name = events.label(kind)
         ax.plot([sx], [sy], marker, color=mcolor, ms=9, ls="none", label=None if name in seen else name)
         seen.add(name)
+
+
+def side_label(attrs) -> str:
+    """The legend entry of the ticks: the stable side, or the side with fewer unstable modes."""
+    n = int(attrs.get("stable_side_unstable", 0))
+    return "ticks: stable side" if n == 0 else f"ticks: side with fewer unstable modes ({n})"
 
 
 def specials_of(ds: xr.Dataset):
@@ -49,8 +76,10 @@ def figure(ds: xr.Dataset) -> Figure:
     p2, kind = str(ds.attrs["param2"]), str(ds.attrs["kind"])
     fig = Figure(figsize=(7.5, 7.5))
     ax, ax_f = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1.6, 1]})
-    curve_plane(ax, ds[p2].values, ds[str(ds.attrs["param"])].values, ds["criticality"].values, specials_of(ds),
-                label=f"{kind.replace('_', '-')} curve")
+    x, y = ds[p2].values, ds[str(ds.attrs["param"])].values
+    curve_plane(ax, x, y, ds["criticality"].values, specials_of(ds), label=f"{events.label(kind)} curve",
+                ticks=tick_angle(x, y, int(ds.attrs.get("start_index", -1)), int(ds.attrs.get("stable_side", 0))),
+                ticks_label=side_label(ds.attrs))
     ax.set_xlabel(p2)
     ax.set_ylabel(str(ds.attrs["param"]))
     ax.grid(alpha=0.3)
