@@ -22,7 +22,6 @@ from stabilitylab.train import TrainConfig
 from stabilitylab.train.monitor import MODES, SCALARS
 from stabilitylab.train.record import LOOP_SCALARS, RENAMED, to_dataset
 
-HEADINGS = {kind: f"{i}. {TITLES[kind]}" for i, kind in enumerate(kinds.SECTIONS, start=2)}
 
 
 
@@ -78,14 +77,18 @@ def built(run_dir, tmp_path_factory):
 def test_battery_stores_every_stage_and_renders_one_page_each(built):
     pdf, folder, out = built
     for i, stage in enumerate(battery.STAGES, start=1):
-        assert f"[{i}/7] {battery.TITLES[stage]}: done" in out
+        if stage == "cycles":  # the tiny model stays stable along its quick continuation: nothing to follow
+            assert f"[{i}/{len(battery.STAGES)}] {battery.TITLES[stage]}: skipped (the continuation finds no" in out
+            continue
+        assert f"[{i}/{len(battery.STAGES)}] {battery.TITLES[stage]}: done" in out
         assert kinds.kind_of(store.read(folder / f"{stage}.zarr")) == stage
     text = pages(pdf)
-    assert len(text) == 8 and text[0].startswith("Stability report: s0004.pt")
-    for page, kind in zip(text[1:], kinds.SECTIONS):
-        assert page.startswith(HEADINGS[kind]) and "Finding:" in page
+    shown = [k for k in kinds.SECTIONS if k != "cycles"]
+    assert len(text) == 1 + len(shown) and text[0].startswith("Stability report: s0004.pt")
+    for page, kind in zip(text[1:], shown):
+        assert page.startswith(f"{shown.index(kind) + 2}. {TITLES[kind]}") and "Finding:" in page
     assert sorted(p.name for p in folder.glob("report-*.png")) == sorted(
-        f"report-{k}.png" for k in ("summary", *kinds.SECTIONS))
+        f"report-{k}.png" for k in ("summary", *shown))
     assert PdfReader(pdf).metadata.get("/CreationDate") is None
 
 
@@ -196,8 +199,18 @@ def test_field_without_checkpoint_skips_what_does_not_apply(tmp_path):
     assert re.search(r"gradient fidelity: skipped \(gradcheck needs a checkpoint", out)
     text = pages(pdf)
     assert [t.split(" ", 1)[1][:20] for t in text[1:]] == [TITLES[k][:20] for k in
-                                                           ("spectrum", "continuation", "cycle", "eps_sweep")]
+                                                           ("spectrum", "continuation", "cycles", "cycle", "eps_sweep")]
     summary = text[0]
+    # the cycle branch starts before the first loss (the Euler map's Neimark–Sacker point) and ends on the
+    # invariant circle |w| = r of z ← z + εF(z): |1 + ε(μ + iω − r²)| = 1, r² = μ + (1 − √(1 − ε²ω²))/ε
+    branch = store.read(tmp_path / "sl" / "cycles.zarr")
+    eps, mu = float(branch.attrs["eps"]), branch["mu"].values
+    assert branch.attrs["start_kind"] == "neimark_sacker" and mu[0] < branch.attrs["start_param"] < mu[2] == 0.1
+    assert list(branch["kind"].values[:3])[0] == "fixed_point" and branch["kind"].values[2] != "fixed_point"
+    r = np.sqrt(0.1 + (1 - np.sqrt(1 - eps**2)) / eps)
+    assert float(branch["amplitude"].values[2]) == pytest.approx(r, rel=1e-3)
+    assert "the fixed point is lost between mu" in summary.lower()
+    check_promises(text, ["spectrum", "continuation", "cycles", "cycle", "eps_sweep"])
     assert "No stable fixed point at any ε" in summary  # mu = 0.1 > 0: past the Hopf point
     cont = store.read(tmp_path / "sl" / "continuation.zarr")
     hopf = [float(p) for k, p in zip(cont.special_kind.values, cont.special_param.values) if k == "hopf"]
@@ -254,7 +267,8 @@ def test_a_long_verdict_never_runs_into_the_contents_footer(monkeypatch):
 #: what each section's title promises, as text its page must show (axes, legends, table titles)
 PROMISES = {
     "spectrum": ["Jacobian J", "Euler map M = I + εJ", "ε_crit", "λ of J", "μ = 1 + ελ"],
-    "continuation": ["max Re λ of J", "max |μ| of M", "α", "Re λ = 0", "|μ| = 1"],
+    "continuation": ["max Re λ of J", "max |μ| of M", "Re λ = 0", "|μ| = 1"],
+    "cycles": ["amplitude", "sweep up", "sweep back down", "period (relaxation steps)", "rotation number"],
     "cycle": ["relaxation step", "force ‖F(z)‖/‖z‖", "tail"],
     "eps_sweep": ["Euler step ε", "predicted ε_crit", "attractor per step size", "force residual"],
     "knockout": ["knockout table", "max|μ| of M", "attractor"],
@@ -263,16 +277,25 @@ PROMISES = {
 }
 
 
+def page_of(text: list[str], kind: str) -> str:
+    """The page whose heading (after its number) is the section's title."""
+    return next(p for p in text if p.split(" ", 1)[1].startswith(TITLES[kind]))
+
+
+def check_promises(text: list[str], sections) -> None:
+    for kind in sections:
+        missing = [w for w in PROMISES[kind] if w not in page_of(text, kind)]
+        assert not missing, f"page '{TITLES[kind]}' lacks {missing}"
+
+
 def test_every_page_shows_what_its_title_promises(built):
     """The used-by check of `stabilitylab report`: each section page (found by its title) shows the
     quantities its title names — EP and BPTT both on the drift page, every estimator on the
-    gradients page, J and M on the spectrum page — and the attractor page names what it found."""
+    gradients page, J and M on the spectrum page — and the attractor page names what it found
+    (the cycle-branch page: in the Stuart–Landau report below)."""
     pdf, folder, _ = built
     text = pages(pdf)
     assert set(PROMISES) == set(kinds.SECTIONS)
-    for kind in kinds.SECTIONS:
-        page = next(p for p in text if p.startswith(HEADINGS[kind]))
-        missing = [w for w in PROMISES[kind] if w not in page]
-        assert not missing, f"page '{HEADINGS[kind]}' lacks {missing}"
+    check_promises(text, [k for k in kinds.SECTIONS if k != "cycles"])
     attractor = str(store.read(folder / "cycle.zarr")["kind"].item()).replace("_", " ")
-    assert attractor in next(p for p in text if p.startswith(HEADINGS["cycle"]))
+    assert attractor in page_of(text, "cycle")

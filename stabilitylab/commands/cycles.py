@@ -132,7 +132,7 @@ def print_flow_branch(ds) -> None:
 @click.option("--tail", default=500, show_default=True, help="Steps measured on the attractor (map branch).")
 @click.option("--shooting-steps", default=100, show_default=True, help="RK4 steps per period (flow branch).")
 @click.option("--offset", default=None, type=float,
-              help="Flow branch: |Δp| of the first cycle from the hopf point (default 2%% of the range).")
+              help="Flow branch: |Δp| of the first cycle from the hopf point (default 2% of the range).")
 @click.option("--max-points", default=40, show_default=True, help="Flow branch: most orbits continued.")
 @click.option("--derivative", type=click.Choice(["jvp", "difference"]), default="jvp", show_default=True,
               help="Flow branch: products with the flow map's derivative by JVP (exact) or a central "

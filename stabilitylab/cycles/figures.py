@@ -33,6 +33,29 @@ def draw_map_branch(ax, ds: xr.Dataset) -> None:
     ax.legend(fontsize=7, loc="upper left")
 
 
+def draw_map_period(ax, ds: xr.Dataset) -> None:
+    """Period of the oscillation (relaxation steps; 1/rotation number) per sweep, where there is one;
+    hollow where the attractor had not settled (a period measured on a transient)."""
+    param = str(ds.attrs["param"])
+    for direction, style in SWEEP_STYLE.items():
+        sel = (ds["direction"].values == direction) & np.isfinite(ds["rotation_number"].values)
+        p, period = ds[param].values[sel], 1.0 / ds["rotation_number"].values[sel]
+        settled = ds["settled"].values[sel] == 1
+        order = np.argsort(p)
+        ax.plot(p[order], period[order], lw=1, color=style["color"], alpha=0.6)
+        ax.scatter(p[settled], period[settled], marker=style["marker"], color=style["color"], label=style["label"])
+        if (~settled).any():
+            ax.scatter(p[~settled], period[~settled], marker="o", facecolors="none", edgecolors=style["color"],
+                       label=f"{style['label']} (not settled)")
+    ax.set_xlabel(param)
+    ax.set_ylabel("period (relaxation steps) = 1 / rotation number")
+    ax.set_xlim(*sorted((float(ds[param].min()), float(ds[param].max()))))
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize=7, loc="best")
+    else:
+        ax.text(0.5, 0.5, "no oscillation on the grid", ha="center", va="center", transform=ax.transAxes)
+
+
 def draw_flow_branch(ax, ds: xr.Dataset, cont: xr.Dataset | None = None) -> None:
     """Orbit amplitude, stable solid and unstable dashed; located events marked; the fixed-point
     branch of ``cont`` on the axis (stable solid, unstable dashed)."""
@@ -59,8 +82,10 @@ def draw_flow_branch(ax, ds: xr.Dataset, cont: xr.Dataset | None = None) -> None
 
 
 def map_branch_figure(ds: xr.Dataset) -> Figure:
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
-    draw_map_branch(fig.add_subplot(), ds)
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    draw_map_branch(left, ds)
+    draw_map_period(right, ds)
     fig.suptitle(f"what the relaxation settles on (ε = {ds.attrs['eps']:g})", fontsize=10)
     return fig
 

@@ -29,6 +29,7 @@ import torch
 import xarray as xr
 
 from ..dynamics import detect
+from ..dynamics.certify import SpectralCertificate
 from ..dynamics.period import measure_period
 from ..field import Field
 from ..solvers import find_fixed_point
@@ -105,18 +106,31 @@ def is_settled(d2: np.ndarray) -> bool:
 
 def sweep(field: Field, param: str, values, eps: float, *, steps: int = 2000, tail: int = 500,
           z0: torch.Tensor | None = None, z_star: torch.Tensor | None = None, direction: str = "forward",
-          seed: int = 0, observer=None) -> list[MapPoint]:
-    """One warm-started pass over ``values`` (in the given order) from ``z0`` (default the field's
-    start state); ``z_star``: a fixed point near the first value (found when None)."""
+          seed: int = 0, k: int = 4, observer=None) -> list[MapPoint]:
+    """One warm-started pass over ``values`` (in the given order) from ``z0`` (default: the fixed
+    point at the first value when Newton finds one from the field's start state, else that state);
+    ``z_star``: a fixed point near the first value (found when None). A relaxation stops once its
+    fixed point is certified (Newton, and ``k`` leading multipliers |μ| < 1 with margin:
+    :class:`~stabilitylab.dynamics.certify.SpectralCertificate`, each search warm-started from the
+    previous value's eigenvectors), so a stable value costs a few hundred steps, not ``steps``."""
+    if z0 is None and z_star is None:
+        fp = find_fixed_point(field.with_params(**{param: float(values[0])}), eps=eps)
+        z0 = z_star = fp.z if fp.converged else None
     z = (field.z0 if z0 is None else z0).detach().clone()
     gen = torch.Generator().manual_seed(seed)
-    points = []
+    points, vectors = [], None
     for v in values:
         fv = field.with_params(**{param: float(v)})
         kick = torch.randn(z.shape, generator=gen, dtype=torch.float64).to(z.device, z.dtype)
         z = z + KICK * max(float(z.norm()), 1.0) * kick / kick.norm()
-        att = detect(fv, eps, steps, z0=z, tail=min(tail, steps // 2), seed=seed)
+        cert = SpectralCertificate(fv, eps, k=min(k, fv.n - 2))
+        cert.last_vectors = vectors
+        att = detect(fv, eps, steps, z0=z, tail=min(tail, steps // 2), seed=seed, certify=cert)
+        vectors = cert.last_vectors
         row, z = att.rows[0], att.trajectory.z[0].reshape(field.shape)
+        certified = 0 in cert.spectra
+        if certified:
+            z_star = torch.as_tensor(cert.spectra[0][0]["z_star"].values, dtype=field.dtype).to(z.device)
         fp = find_fixed_point(fv, eps=eps, z0=z if z_star is None else z_star, relax_steps=0 if z_star is not None else 300)
         if fp.converged:
             z_star, centre = fp.z, fp.z
@@ -124,7 +138,7 @@ def sweep(field: Field, param: str, values, eps: float, *, steps: int = 2000, ta
             centre = att.trajectory.centroid[0].reshape(field.shape)
         if row.kind == "fixed_point":  # settled: at it, or contracting onto the fixed point Newton found
             at_it = float(att.trajectory.force_norm[0, -1]) <= 1e-8 * max(float(z.norm()), 1)
-            amp, rot, settled = 0.0, math.nan, at_it or (fp.converged and row.lyapunov < 0)
+            amp, rot, settled = 0.0, math.nan, certified or at_it or (fp.converged and row.lyapunov < 0)
         else:
             amp, rot, settled = _on_attractor(fv, z, centre, eps, tail, seed)
         points.append(MapPoint(float(v), direction, row.kind, amp, rot, row.period, row.lyapunov,

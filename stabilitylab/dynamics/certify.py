@@ -3,7 +3,8 @@
 Contraction at rate max|μ| takes thousands of steps to bring ‖F‖ to round-off (the ``fixed_point``
 rule of :mod:`.attractor`); Newton–Krylov gets there in a few steps from a state that is already
 settling. :class:`SpectralCertificate` hands such a state (force residual ≤ ``handover``) to
-Newton and certifies the fixed point Newton converges to when its spectrum puts every multiplier
+Newton (force residual ‖F‖/max(‖z‖, 1), so a fixed point at the origin qualifies) and certifies
+the fixed point Newton converges to when its spectrum puts every multiplier
 inside the unit circle with margin: max|μ| + (its residual) ≤ 1 − ``margin`` at the run's ε. The
 relaxation is then contracting onto that fixed point, and running it on would only confirm it.
 A failed attempt (Newton stalls, or the fixed point is unstable: a relaxation passing near a
@@ -54,7 +55,7 @@ class SpectralCertificate:
         return values[e] if len(values) > 1 else values[0]
 
     def __call__(self, k: int, rows: np.ndarray, X: torch.Tensor, fnorm: np.ndarray, zmax: np.ndarray) -> list:
-        rel = fnorm / np.maximum(X.norm(dim=1).cpu().numpy(), 1e-300)
+        rel = fnorm / np.maximum(X.norm(dim=1).cpu().numpy(), 1.0)  # the force residual ‖F‖/max(‖z‖, 1)
         return [self._attempt(int(e), k, x, r) if r <= self.threshold.get(int(e), self.handover) else None
                 for e, x, r in zip(rows, X, rel)]
 
@@ -77,7 +78,7 @@ class SpectralCertificate:
                 return None
         if self.shared:
             spec, how, zstar = self.common
-            if float((x - zstar.to(x.device)).norm()) > self.handover * max(float(zstar.norm()), 1e-300):
+            if float((x - zstar.to(x.device)).norm()) > self.handover * max(float(zstar.norm()), 1.0):
                 return None
             crit = float(spec["min_eps_crit"])
             if not (int(spec["min_eps_crit"].attrs.get("settled", 1)) and eps <= (1 - self.margin) * crit):

@@ -2,8 +2,9 @@
 calls, stored as ``FOLDER/<stage>.zarr``, and reused when the stored result was computed for the
 same source (checkpoint sha256 or field, knobs, batch, precision) with the same settings.
 
-Stages, in order: ``spectrum`` (J and M), ``continuation`` (in a knob, α by default), ``cycle``
-(attractor and Floquet), ``eps_sweep`` (a grid bracketing the spectrum's ε_crit), ``knockout``
+Stages, in order: ``spectrum`` (J and M), ``continuation`` (in a knob, α by default), ``cycles``
+(the attractor of the relaxation continued in that knob across the first loss of stability the
+continuation found: amplitude, rotation number, soft or hard), ``cycle`` (attractor and Floquet), ``eps_sweep`` (a grid bracketing the spectrum's ε_crit), ``knockout``
 (the same knob scaled down to 0), ``drift`` (the checkpoint's training run: its ``monitor.zarr``,
 else a ``sweep spectrum`` over the run's snapshots) and ``gradients`` (``gradcheck``). A stage that
 does not apply (a user field has no training run and no readout loss) or fails with a user error
@@ -41,6 +42,9 @@ class Settings:
     span: tuple[float, float] = (0.2, 1.5)
     ds_max: float = 0.1
     max_points: int = 80
+    cycles_points: int = 9
+    cycles_steps: int = 2000
+    cycles_tail: int = 500
     cycle_steps: int = 4000
     sweep_points: int = 8
     sweep_steps: int = 2000
@@ -54,7 +58,8 @@ class Settings:
 
     def quick(self) -> "Settings":
         """The same analyses, a few seconds each on tiny models (tests, smoke runs)."""
-        return replace(self, k=4, span=(0.5, 1.0), ds_max=0.25, max_points=6, cycle_steps=600, sweep_points=3,
+        return replace(self, k=4, span=(0.5, 1.0), ds_max=0.25, max_points=6, cycles_points=3, cycles_steps=1500,
+                       cycles_tail=300, cycle_steps=600, sweep_points=3,
                        sweep_steps=600, knockout=(1.0, 0.0), knockout_steps=600, grad_t1=20, grad_t2=(10,),
                        grad_betas=(0.02,), grad_asym=(1.0,), grad_fp_steps=300)
 
@@ -94,6 +99,46 @@ def plan_continuation(field: Field, s: Settings, done: dict, progress: bool) -> 
     problem = ContinuationProblem(field, param, s.eps)
     return Plan({"param": param, "eps": s.eps, **opts.to_dict()},
                 lambda: continuation(problem, opts, progress=progress).to_dataset())
+
+
+def cycles_grid(continuation: xr.Dataset, points: int) -> tuple[str, float, list[float]]:
+    """(kind, knob value, grid) of the first loss of stability along the continuation (its special
+    point of a Hopf or Neimark–Sacker kind nearest the start): the grid runs from a tenth of the range
+    before it to the end of the range asked for (where the branch may have stopped earlier), so the branch starts on the fixed point and follows the
+    oscillation past the boundary."""
+    from .. import events
+
+    param = str(continuation.attrs["param"])
+    p = continuation[param].values
+    kinds = [str(k) for k in continuation["special_kind"].values]
+    lost = [i for i, k in enumerate(kinds) if k in events.names("fixed_point", pair=True)]
+    if not lost:
+        raise Skip("the continuation finds no Hopf or Neimark–Sacker point: no oscillation to follow")
+    i = min(lost, key=lambda j: abs(float(continuation["special_param"].values[j]) - p[0]))
+    asked = store.attr_json(continuation, "options") or {}
+    at, start, end = float(continuation["special_param"].values[i]), float(p[0]), float(asked.get("p_end", p[-1]))
+    first = at - 0.1 * (end - start)
+    first = max(first, start) if end > start else min(first, start)
+    return kinds[i], at, [float(f"{v:.4g}") for v in np.linspace(first, end, points)]
+
+
+def plan_cycles(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
+    from ..cycles.map_branch import map_branch
+
+    if "continuation" not in done:
+        raise Skip("no continuation to start from")
+    cont = done["continuation"]
+    kind, at, grid = cycles_grid(cont, s.cycles_points)
+    param, eps = str(cont.attrs["param"]), float(cont.attrs["eps"])
+
+    def compute():
+        shout = (lambda pt: print(f"  {pt.direction} {param} = {pt.value:.4g}: {pt.kind}", flush=True)) \
+            if progress else None
+        ds = map_branch(field, param, grid, eps, steps=s.cycles_steps, tail=s.cycles_tail, observer=shout)
+        ds.attrs.update(start_kind=kind, start_param=at)
+        return ds
+
+    return Plan({"param": param, "values": grid, "eps": eps, "steps": s.cycles_steps, "tail": s.cycles_tail}, compute)
 
 
 def plan_cycle(field: Field, s: Settings, done: dict, progress: bool) -> Plan:
@@ -217,9 +262,10 @@ def plan_gradients(field: Field, s: Settings, done: dict, progress: bool) -> Pla
     return Plan(opts, compute)
 
 
-PLANS = {"spectrum": plan_spectrum, "continuation": plan_continuation, "cycle": plan_cycle,
+PLANS = {"spectrum": plan_spectrum, "continuation": plan_continuation, "cycles": plan_cycles, "cycle": plan_cycle,
          "eps_sweep": plan_eps_sweep, "knockout": plan_knockout, "drift": plan_drift, "gradients": plan_gradients}
-TITLES = {"spectrum": "spectrum of J and M", "continuation": "continuation", "cycle": "attractor / cycle check",
+TITLES = {"spectrum": "spectrum of J and M", "continuation": "continuation",
+          "cycles": "cycle branch past the boundary", "cycle": "attractor / cycle check",
           "eps_sweep": "ε-sweep", "knockout": "knockout", "drift": "training drift",
           "gradients": "gradient fidelity"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..cycles.figures import draw_flow_branch, draw_map_branch
+from ..cycles.figures import draw_flow_branch, draw_map_branch, draw_map_period
 from ..dynamics.lyapunov_figure import draw_lyapunov
 from ..dynamics.all_roots_figure import draw_fixed_points
 from ..spectral.pseudospectra_figure import draw_pseudospectra
@@ -48,9 +48,10 @@ def cycles_page(ds: xr.Dataset, frame) -> Figure:
                f"{a['tail']} measured on the attractor; hollow: not settled")
     else:
         sub = f"shooting with {a['shooting_steps']} RK4 steps per period, pseudo-arclength; dashed: unstable orbits"
+    if a["branch"] == "map":
+        return _two_panels(frame, sub, lambda left, right, d: (draw_map_branch(left, d), draw_map_period(right, d)), ds)
     fig = frame(sub)
-    ax = fig.add_axes((0.1, 0.24, 0.85, 0.59))
-    draw_map_branch(ax, ds) if a["branch"] == "map" else draw_flow_branch(ax, ds)
+    draw_flow_branch(fig.add_axes((0.1, 0.24, 0.85, 0.59)), ds)
     return fig
 
 

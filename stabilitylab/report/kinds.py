@@ -13,8 +13,7 @@ from ..errors import StabilityLabError
 from .stages import STAGES
 
 BEYOND_TITLES = {"lyapunov": "Lyapunov spectrum of the relaxation", "fixed_points": "All fixed points and slow points",
-                 "pseudospectra": "Pseudospectra, distance to instability, Kreiss bounds",
-                 "cycles": "Cycle branch: the oscillation past the boundary"}  # report.beyond's pages
+                 "pseudospectra": "Pseudospectra, distance to instability, Kreiss bounds"}  # report.beyond's pages
 
 #: report sections, in page order
 SECTIONS = STAGES  # the battery's stages (report.stages, light for the CLI)
@@ -23,6 +22,7 @@ EXTRA_SECTIONS = ("stability_map", *BEYOND_TITLES)
 TITLES = {"spectrum": "Spectrum of J and of the Euler map M",
           "continuation": "Continuation: bifurcation diagram",
           "stability_map": "Stability map: boundaries in two knobs",
+          "cycles": "Cycle branch: the oscillation past the boundary",
           "cycle": "Attractor of the relaxation",
           "eps_sweep": "ε-sweep: step size against the predicted ε_crit",
           "knockout": "Knockouts",
