@@ -4,7 +4,8 @@ same source (checkpoint sha256 or field, knobs, batch, precision) with the same 
 
 Stages, in order: ``spectrum`` (J and M), ``continuation`` (in a knob, α by default), ``cycles``
 (the attractor of the relaxation continued in that knob across the first loss of stability the
-continuation found: amplitude, rotation number, soft or hard), ``cycle`` (attractor and Floquet), ``eps_sweep`` (a grid bracketing the spectrum's ε_crit), ``knockout``
+continuation found: amplitude, rotation number, soft or hard), ``cycle`` (attractor and Floquet),
+``eps_sweep`` (a grid bracketing the spectrum's ε_crit), ``knockout``
 (the same knob scaled down to 0), ``drift`` (the checkpoint's training run: its ``monitor.zarr``,
 else a ``sweep spectrum`` over the run's snapshots) and ``gradients`` (``gradcheck``). A stage that
 does not apply (a user field has no training run and no readout loss) or fails with a user error
@@ -104,8 +105,8 @@ def plan_continuation(field: Field, s: Settings, done: dict, progress: bool) -> 
 def cycles_grid(continuation: xr.Dataset, points: int) -> tuple[str, float, list[float]]:
     """(kind, knob value, grid) of the first loss of stability along the continuation (its special
     point of a Hopf or Neimark–Sacker kind nearest the start): the grid runs from a tenth of the range
-    before it to the end of the range asked for (where the branch may have stopped earlier), so the branch starts on the fixed point and follows the
-    oscillation past the boundary."""
+    before it to the end of the range asked for (where the branch may have stopped earlier), so the
+    branch starts on the fixed point and follows the oscillation past the boundary."""
     from .. import events
 
     param = str(continuation.attrs["param"])
