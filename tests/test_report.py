@@ -82,6 +82,7 @@ def test_battery_stores_every_stage_and_renders_one_page_each(built):
             continue
         assert f"[{i}/{len(battery.STAGES)}] {battery.TITLES[stage]}: done" in out
         assert kinds.kind_of(store.read(folder / f"{stage}.zarr")) == stage
+    assert re.search(r"\[1/\d\] spectrum of J and M: done in [\d.]+ s ≈ [\d,]+ forward passes →", out)
     text = pages(pdf)
     shown = [k for k in kinds.SECTIONS if k != "cycles"]
     assert len(text) == 1 + len(shown) and text[0].startswith("Stability report: s0004.pt")

@@ -296,15 +296,31 @@ def _stored(path: Path, key: str) -> xr.Dataset | None:
     return ds if ds.attrs.get(KEY_ATTR) == key else None
 
 
+def forward_seconds(field: Field, reps: int = 5) -> float:
+    """Median wall time of one no-grad force evaluation at the start state (the unit of the
+    forward-equivalents each stage's cost is stated in)."""
+    f, x = field.flat_force(), field.z0.reshape(-1)
+    with torch.no_grad():
+        f(x)
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            f(x)
+            times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
 def run(field: Field, settings: Settings, folder: str | Path, *, skip=(), recompute: bool = False,
         progress: bool = False, log: Callable[[str], None] = print) -> dict[str, xr.Dataset]:
-    """Run (or reuse) every stage not in ``skip``; ``{stage: dataset as stored}``, stage order."""
+    """Run (or reuse) every stage not in ``skip``; ``{stage: dataset as stored}``, stage order. Each
+    computed stage's log line states its cost in seconds and in forward passes of the field."""
     folder = Path(folder)
     unknown = set(skip) - set(STAGES)
     if unknown:
         raise StabilityLabError(f"unknown stage(s) {sorted(unknown)}; stages: {', '.join(STAGES)}")
     todo = [name for name in STAGES if name not in skip]
     done: dict[str, xr.Dataset] = {}
+    forward = forward_seconds(field)
     for i, name in enumerate(todo, start=1):
         head = f"[{i}/{len(todo)}] {TITLES[name]}"
         path = folder / f"{name}.zarr"
@@ -328,6 +344,7 @@ def run(field: Field, settings: Settings, folder: str | Path, *, skip=(), recomp
             ds.attrs.update({"report_stage": name, KEY_ATTR: key, "report_settings": json.dumps(asdict(settings))})
             store.write(ds, path, ds.attrs.get("analysis") or {"gradients": "gradcheck"}.get(name, name))
             ds = store.read(path)
-            log(f"{head}: done in {time.perf_counter() - t0:.1f} s → {path}")
+            took = time.perf_counter() - t0
+            log(f"{head}: done in {took:.1f} s ≈ {took / forward:,.0f} forward passes → {path}")
         done[name] = ds
     return done
