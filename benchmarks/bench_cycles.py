@@ -35,19 +35,6 @@ from stabilitylab.cycles.flow_branch import continue_cycles
 from stabilitylab.cycles.map_branch import map_branch
 
 
-def forward_seconds(field: Field, z: torch.Tensor, reps: int = 20) -> float:
-    f = field.flat_force()
-    x = z.reshape(-1)
-    with torch.no_grad():
-        f(x)
-        times = []
-        for _ in range(reps):
-            t = time.perf_counter()
-            f(x)
-            times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 class Clock:
     """Wall and CPU seconds between observer calls."""
 
@@ -65,7 +52,7 @@ def map_part(args) -> None:
     eps = float(fld.meta["eps"])
     lo, hi, count = (float(v) for v in args.range.split(":"))
     values = np.linspace(lo, hi, int(count))
-    fwd = forward_seconds(fld, fld.z0)
+    fwd = fld.forward_seconds(reps=20)
     print(f"map branch: s3200.pt on B = {args.batch} sequences, n = {fld.n:,}, ε = {eps:g}, "
           f"one forward {fwd * 1e3:.1f} ms, {args.steps} steps per value")
     clock = Clock()
@@ -101,7 +88,7 @@ def householder_stuart_landau(n: int, seed: int = 0) -> tuple[Field, torch.Tenso
 def flow_part(args) -> None:
     fld, e0, rates = householder_stuart_landau(args.n)
     mu0 = 0.02
-    fwd = forward_seconds(fld, fld.z0)
+    fwd = fld.forward_seconds(reps=20)
     print(f"\nflow branch: Stuart–Landau in R^{args.n:,} (Householder-mixed), one forward {fwd * 1e6:.0f} µs, "
           f"{args.shooting_steps} RK4 steps per period")
     clock = Clock()

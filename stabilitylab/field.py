@@ -18,7 +18,9 @@ from __future__ import annotations
 import copy
 import importlib
 import os
+import statistics
 import sys
+import time
 from dataclasses import dataclass, field as dc_field, replace
 from typing import Any, Callable, Mapping
 
@@ -91,6 +93,19 @@ class Field:
         p = self._merged(overrides)
         shape = self.shape
         return lambda x: self.force(x.reshape(shape), **p).reshape(-1)
+
+    def forward_seconds(self, reps: int = 5) -> float:
+        """Median wall time of one no-grad force evaluation at ``z0`` over ``reps`` calls (after one
+        warm-up): the unit of the forward-pass equivalents costs are stated in."""
+        f, x = self.flat_force(), self.z0.reshape(-1)
+        with torch.no_grad():
+            f(x)
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                f(x)
+                times.append(time.perf_counter() - t)
+        return statistics.median(times)
 
     # -- shape helpers ----------------------------------------------------------------------
     @property

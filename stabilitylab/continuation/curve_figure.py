@@ -58,10 +58,17 @@ def curve_plane(ax, x, y, criticality, specials=(), color="tab:blue", label=None
         seen.add(name)
 
 
-def side_label(attrs) -> str:
-    """The legend entry of the ticks: the stable side, or the side with fewer unstable modes."""
-    n = int(attrs.get("stable_side_unstable", 0))
-    return "ticks: stable side" if n == 0 else f"ticks: side with fewer unstable modes ({n})"
+#: the attributes of a curve that say on which side of it stability lies (:func:`~.curve.stable_side`)
+SIDE_ATTRS = ("start_index", "stable_side", "stable_side_unstable")
+
+
+def side_ticks(x, y, side: dict) -> dict:
+    """``curve_plane`` keywords drawing ticks on the stable side of the curve y(x), from a curve's
+    :data:`SIDE_ATTRS` (none when unknown); the legend says the stable side, or the side with fewer
+    unstable modes."""
+    n = int(side.get("stable_side_unstable", 0))
+    return {"ticks": tick_angle(x, y, int(side.get("start_index", -1)), int(side.get("stable_side", 0))),
+            "ticks_label": "ticks: stable side" if n == 0 else f"ticks: side with fewer unstable modes ({n})"}
 
 
 def specials_of(ds: xr.Dataset):
@@ -78,8 +85,7 @@ def figure(ds: xr.Dataset) -> Figure:
     ax, ax_f = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1.6, 1]})
     x, y = ds[p2].values, ds[str(ds.attrs["param"])].values
     curve_plane(ax, x, y, ds["criticality"].values, specials_of(ds), label=f"{events.label(kind)} curve",
-                ticks=tick_angle(x, y, int(ds.attrs.get("start_index", -1)), int(ds.attrs.get("stable_side", 0))),
-                ticks_label=side_label(ds.attrs))
+                **side_ticks(x, y, ds.attrs))
     ax.set_xlabel(p2)
     ax.set_ylabel(str(ds.attrs["param"]))
     ax.grid(alpha=0.3)

@@ -296,20 +296,6 @@ def _stored(path: Path, key: str) -> xr.Dataset | None:
     return ds if ds.attrs.get(KEY_ATTR) == key else None
 
 
-def forward_seconds(field: Field, reps: int = 5) -> float:
-    """Median wall time of one no-grad force evaluation at the start state (the unit of the
-    forward-equivalents each stage's cost is stated in)."""
-    f, x = field.flat_force(), field.z0.reshape(-1)
-    with torch.no_grad():
-        f(x)
-        times = []
-        for _ in range(reps):
-            t = time.perf_counter()
-            f(x)
-            times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
 def run(field: Field, settings: Settings, folder: str | Path, *, skip=(), recompute: bool = False,
         progress: bool = False, log: Callable[[str], None] = print) -> dict[str, xr.Dataset]:
     """Run (or reuse) every stage not in ``skip``; ``{stage: dataset as stored}``, stage order. Each
@@ -320,7 +306,7 @@ def run(field: Field, settings: Settings, folder: str | Path, *, skip=(), recomp
         raise StabilityLabError(f"unknown stage(s) {sorted(unknown)}; stages: {', '.join(STAGES)}")
     todo = [name for name in STAGES if name not in skip]
     done: dict[str, xr.Dataset] = {}
-    forward = forward_seconds(field)
+    forward = None  # seconds of one forward, timed once a stage is computed (not on a reused report)
     for i, name in enumerate(todo, start=1):
         head = f"[{i}/{len(todo)}] {TITLES[name]}"
         path = folder / f"{name}.zarr"
@@ -345,6 +331,7 @@ def run(field: Field, settings: Settings, folder: str | Path, *, skip=(), recomp
             store.write(ds, path, ds.attrs.get("analysis") or {"gradients": "gradcheck"}.get(name, name))
             ds = store.read(path)
             took = time.perf_counter() - t0
+            forward = forward or field.forward_seconds()
             log(f"{head}: done in {took:.1f} s ≈ {took / forward:,.0f} forward passes → {path}")
         done[name] = ds
     return done

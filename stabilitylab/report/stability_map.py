@@ -16,7 +16,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from .. import events
-from ..continuation.curve_figure import curve_plane, side_label, tick_angle
+from ..continuation.curve_figure import SIDE_ATTRS, curve_plane, side_ticks
 from ..errors import StabilityLabError
 from .text import num
 
@@ -49,9 +49,7 @@ def combine(curves: list[xr.Dataset], marker: dict, marker_label: str = "checkpo
     attrs = {**curves[0].attrs, "analysis": "stability_map", "schema_version": 1, "param": p1,
              "param2s": json.dumps([str(c.attrs["param2"]) for c in curves]),
              "kinds": json.dumps([str(c.attrs["kind"]) for c in curves]),
-             "start_indices": json.dumps([int(c.attrs.get("start_index", -1)) for c in curves]),
-             "stable_sides": json.dumps([int(c.attrs.get("stable_side", 0)) for c in curves]),
-             "stable_side_unstable": json.dumps([int(c.attrs.get("stable_side_unstable", -1)) for c in curves]),
+             "stable_sides": json.dumps([{k: int(c.attrs[k]) for k in SIDE_ATTRS if k in c.attrs} for c in curves]),
              "commands": json.dumps([str(c.attrs.get("command", "")) for c in curves]),
              "marker": json.dumps({k: float(v) for k, v in marker.items()}), "marker_label": marker_label}
     return xr.Dataset(data, coords={"point": np.arange(len(cols["p1"])), "special": np.arange(len(sp["p1"]))},
@@ -75,16 +73,13 @@ def page(ds: xr.Dataset, frame) -> Figure:
     axes = fig.subplots(1, len(curves), squeeze=False, gridspec_kw={"left": 0.07, "right": 0.97, "top": 0.8,
                                                                       "bottom": 0.2, "wspace": 0.25})[0]
     kinds, sk = ds["special_kind"].values, ds["special_curve"].values.astype(int)
-    starts = json.loads(ds.attrs.get("start_indices", "[]")) or [-1] * len(curves)
-    sides = json.loads(ds.attrs.get("stable_sides", "[]")) or [0] * len(curves)
-    counts = json.loads(ds.attrs.get("stable_side_unstable", "[]")) or [0] * len(curves)
+    sides = json.loads(ds.attrs.get("stable_sides", "[]")) or [{}] * len(curves)
     for ax, (j, kind, p2, mask) in zip(axes, curves):
         specials = [(str(kinds[i]), float(ds["special_p2"].values[i]), float(ds["special_p1"].values[i]))
                     for i in np.flatnonzero(sk == j)]
         x, y = ds["p2"].values[mask], ds["p1"].values[mask]
         curve_plane(ax, x, y, ds["criticality"].values[mask], specials, label=f"{events.label(kind)} boundary",
-                    ticks=tick_angle(x, y, starts[j], sides[j]),
-                    ticks_label=side_label({"stable_side_unstable": counts[j]}))
+                    **side_ticks(x, y, sides[j]))
         if p2 in marker and p1 in marker:
             ax.plot([marker[p2]], [marker[p1]], "*", color="gold", mec="black", ms=16, ls="none",
                     label=ds.attrs.get("marker_label", "checkpoint"))
