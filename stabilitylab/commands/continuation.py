@@ -15,7 +15,7 @@ from .common import (EXIT_UNCONVERGED, check_k, console, eps_option, field_optio
 DEFAULT_PARAM, DEFAULT_RANGE = "alpha", "0.2:1.0"
 MAX_ROWS = 60
 #: the ContinuationOptions fields that are options of the command (defaults and help from the dataclass)
-CLI_OPTIONS = ("ds", "ds_min", "ds_max", "method", "k", "max_points", "sigma", "search", "relax_steps",
+CLI_OPTIONS = ("ds", "ds_min", "ds_max", "ds_far", "method", "k", "max_points", "sigma", "search", "relax_steps",
                "gmres_restart", "gmres_maxiter", "eig_maxiter", "max_window")
 
 

@@ -12,7 +12,8 @@ the norm of its arclength metric. The engine:
   correction deviates from the prediction by more than ``max_angle`` (``atan(‖x − guess‖/‖guess −
   x_k‖)``: Newton jumped to another branch, or the step is too long for the curvature); ds is then
   halved, and the step fails, with the last reason, once ds < ``ds_min``;
-- :func:`next_ds`: ds grown ×``grow`` (≤ ``ds_max``) after a Newton solve of ≤ ``easy_iters`` steps;
+- :func:`next_ds`: ds grown ×``grow`` (≤ ``ds_max``, or the problem's own cap) after a Newton
+  solve of ≤ ``easy_iters`` steps;
 - :func:`locate`: the Illinois variant of regula falsi (a secant that keeps a bracket and converges
   superlinearly) on an event's test function g(s) over the step's own parametrisation s, each
   trial re-corrected from the linear interpolation of the bracket's ends (:func:`on_step`);
@@ -116,9 +117,11 @@ def advance(corrector: Corrector, plan: Callable, cursor, options, accept: Calla
             return Failure(why or "the corrector did not converge", matvecs)
 
 
-def next_ds(step: Step, options) -> float:
+def next_ds(step: Step, options, cap: float | None = None) -> float:
+    """The next step: ds grown ×``grow`` after an easy Newton solve, at most ``cap`` (default
+    ``ds_max``)."""
     grow = options.grow if step.iterations <= options.easy_iters else 1.0
-    return min(options.ds_max, step.ds * grow)
+    return min(options.ds_max if cap is None else cap, step.ds * grow)
 
 
 @dataclass

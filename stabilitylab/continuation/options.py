@@ -39,7 +39,9 @@ class ContinuationOptions:
 
     Range and steps: ``p_start``, ``p_end``; ``ds`` first step, kept in ``[ds_min, ds_max]``
     (grown ×``grow`` after a Newton solve of at most ``easy_iters`` iterations, halved after a
-    failure); ``max_points`` branch points at most (the starting point included); a step is also
+    failure), and allowed to grow on up to ``ds_far`` (default 3·ds_max) while the nearest event
+    predicted from the test functions is more than two steps away (:func:`.events.event_distance`:
+    an event is crossed by a step of at most ``ds_max``, as without it); ``max_points`` branch points at most (the starting point included); a step is also
     rejected and halved when the correction deviates from the prediction by more than ``max_angle``
     degrees (see :mod:`.run`).
     Corrector: ``method`` ('palc' pseudo-arclength, 'natural' parameter), Newton to force residual
@@ -62,7 +64,8 @@ class ContinuationOptions:
     p_end: float
     ds: float = _opt(0.02, 'First step length (arclength).')
     ds_min: float = _opt(1e-5, 'Smallest step before giving up.')
-    ds_max: float = _opt(0.1, 'Largest step.')
+    ds_max: float = _opt(0.1, 'Largest step near a predicted event.')
+    ds_far: float = _opt(0.0, 'Largest step while the nearest predicted event is more than two steps away (0: 3 x ds_max).')
     max_points: int = _opt(500, 'Maximum number of branch points.')
     method: str = _opt("palc", 'palc: pseudo-arclength (follows folds); natural: step the knob.', METHODS)
     tol: float = 1e-9
@@ -86,11 +89,13 @@ class ContinuationOptions:
     diverge_factor: float = 1e6
 
     def __post_init__(self):
-        for name in ("p_start", "p_end", "ds", "ds_min", "ds_max", "tol", "grow", "max_angle",
+        for name in ("p_start", "p_end", "ds", "ds_min", "ds_max", "ds_far", "tol", "grow", "max_angle",
                      "theta", "eig_tol", "detect_tol", "locate_tol", "diverge_factor"):
             object.__setattr__(self, name, _finite(name, getattr(self, name)))
         if self.sigma is not None:
             object.__setattr__(self, "sigma", _finite("sigma", self.sigma))
+        if self.ds_far == 0:
+            object.__setattr__(self, "ds_far", 3 * self.ds_max)
         if self.max_window == 0 and isinstance(self.k, int):
             object.__setattr__(self, "max_window", 4 * self.k)
         for name in ("max_points", "newton_maxiter", "easy_iters", "gmres_restart", "gmres_maxiter",
@@ -107,6 +112,9 @@ class ContinuationOptions:
         if not 0 < self.ds_min <= self.ds <= self.ds_max:
             raise ConfigError(f"need 0 < ds_min <= ds <= ds_max, got ds_min={self.ds_min:g}, "
                               f"ds={self.ds:g}, ds_max={self.ds_max:g}")
+        if self.ds_far < self.ds_max:
+            raise ConfigError(f"need ds_far >= ds_max (0: 3 x ds_max), got ds_far={self.ds_far:g}, "
+                              f"ds_max={self.ds_max:g}")
         positive = dict(tol=self.tol, eig_tol=self.eig_tol, locate_tol=self.locate_tol,
                         theta=self.theta)
         for name, v in positive.items():

@@ -13,7 +13,10 @@ From the fixed point at ``p_start`` (Euler relaxation, then the corrector at fix
    the unstable counts within the step (:mod:`.events`);
 3. records the point (written to ``out`` in batches by :class:`~.writer.BufferedWriter`, restart
    state in the side file of :mod:`.resume`: a crash loses at most the points since the last
-   flush, ≤ 60 s of work; :mod:`.writer`) and grows ds ×``grow`` (≤ ``ds_max``) after an easy Newton solve.
+   flush, ≤ 60 s of work; :mod:`.writer`) and grows ds ×``grow`` after an easy Newton solve, up to
+   ``ds_max`` while an event is predicted within two steps (the test functions of
+   :func:`.events.event_distance`), else up to ``ds_far``: long steps far from any event, steps of at
+   most ``ds_max`` across one.
 
 It stops at ``p_end`` (the last step lands on it: p is held there; :meth:`.predictor.PseudoArclength.plan`),
 when a fold turns it back out of the range through ``p_start``, after
@@ -39,7 +42,7 @@ from ..solvers import relax_euler
 from . import engine, resume
 from .branch import Branch, BranchPoint
 from .corrector import BorderedNewton, LinearSolveError
-from .events import EventLocator
+from .events import EventLocator, event_distance
 from .options import ContinuationOptions
 from .predictor import PREDICTORS, Cursor, unit_p
 from .problem import ContinuationProblem
@@ -165,7 +168,8 @@ class _Run:
         self.locator.matvecs = 0
         index = len(self.branch.points) - 1
         self.branch.specials += self.locator.between(index, cur.x, self.modes, step.x, modes, step.c, step.s, turning)
-        self.record(step.x, t, engine.next_ds(step, opts), modes, step.taken, step.iterations, step.residual,
+        cap = min(opts.ds_far, max(opts.ds_max, 0.5 * event_distance(self.modes, modes, step.taken)))
+        self.record(step.x, t, engine.next_ds(step, opts, cap), modes, step.taken, step.iterations, step.residual,
                     step.matvecs + mv, self.locator.matvecs, clocks)
         return self.diverged()
 

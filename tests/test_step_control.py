@@ -1,0 +1,86 @@
+"""Step control by the predicted distance to the next event (``ds_far``), on fields written here.
+
+The field is linear, F(z) = A(p) z in R^12: one pair Re λ = a − (p − ½)², Im λ = ω = 0.1 (a Hopf
+point where it enters, p = ½ − √a, and one where it leaves, p = ½ + √a; the Euler map's
+Neimark–Sacker points, where |1 + ελ| = 1, lie 0.03 from p = ½ at ε = 0.1) and ten fixed rates in
+[−0.5, −3]. The fixed point is z = 0 for every p. With a = 4·10⁻⁴ the two Hopf points are 0.04
+apart: a run allowed steps of 0.5 everywhere walks over both (the unstable count is 0 at both
+ends of the step), a run whose steps shrink to ds_max = 0.02 near them finds both.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from stabilitylab import Field
+from stabilitylab.continuation import ContinuationOptions, ContinuationProblem, continuation
+from stabilitylab.continuation.events import event_distance
+from stabilitylab.continuation.spectra import ModeSet
+from stabilitylab.errors import ConfigError
+
+A, OMEGA = 4e-4, 0.1
+N = 12
+RATES = np.linspace(-0.5, -3.0, N - 2)
+
+
+def _pair_field(a: float = A) -> Field:
+    rng = np.random.default_rng(1)
+    Q = torch.as_tensor(np.linalg.qr(rng.standard_normal((N, N)))[0])
+
+    def force(z, p):
+        re = a - (p - 0.5) ** 2
+        y = Q.T @ z
+        head = torch.stack([re * y[0] + OMEGA * y[1], -OMEGA * y[0] + re * y[1]])
+        return Q @ torch.cat([head, torch.as_tensor(RATES, dtype=z.dtype) * y[2:]])
+
+    return Field(force, torch.zeros(N, dtype=torch.float64), {"p": 0.0}, "hopf_pair")
+
+
+def _run(**kw):
+    opts = ContinuationOptions(0.0, 1.0, ds=0.02, k=4, method="natural", **kw)
+    return continuation(ContinuationProblem(_pair_field(), "p", 0.1), opts)
+
+
+def _modes(values, operator="J", unstable=0):
+    return ModeSet(operator, np.asarray(values, dtype=complex), None, unstable, 0)
+
+
+def test_event_distance_is_the_linear_extrapolation_of_the_next_crossing_mode():
+    before = {"J": _modes([-0.3 + 1j, -0.3 - 1j, -1.0]), "M": _modes([0.9, 0.5], "M")}
+    after = {"J": _modes([-0.2 + 1j, -0.2 - 1j, -1.0]), "M": _modes([0.95, 0.5], "M")}
+    # J: Re λ rises 0.1 per 0.1 of step, 0.2 below zero; M: |μ| − 1 rises 0.05 per 0.1, 0.05 below
+    assert event_distance(before, after, 0.1) == pytest.approx(0.1)
+    assert event_distance({"J": before["J"]}, {"J": after["J"]}, 0.1) == pytest.approx(0.2)
+    # moving away from zero counts at the same rate (a mode may turn back); not moving: no event ahead
+    assert event_distance({"J": after["J"]}, {"J": before["J"]}, 0.1) == pytest.approx(0.3)
+    assert event_distance({"J": after["J"]}, {"J": after["J"]}, 0.1) == math.inf
+    # an unstable pair coming back: the last unstable mode (rank n_unstable − 1) is followed
+    out, back = _modes([0.3 + 1j, 0.3 - 1j, -1.0], unstable=2), _modes([0.2 + 1j, 0.2 - 1j, -1.0], unstable=2)
+    assert event_distance({"J": out}, {"J": back}, 0.05) == pytest.approx(0.1)
+    assert event_distance({}, {"J": back}, 0.05) == math.inf  # nothing to compare with
+
+
+def test_long_steps_far_from_events_and_short_ones_across_two_close_hopf_points():
+    near = _run(ds_max=0.02, ds_far=0.5)
+    hopf = sorted(sp.param for sp in near.specials if sp.operator == "J")
+    np.testing.assert_allclose(hopf, [0.5 - math.sqrt(A), 0.5 + math.sqrt(A)], atol=1e-6)
+    assert [sp.kind for sp in near.specials if sp.operator == "J"] == ["hopf", "hopf"]
+    p = np.asarray(near.params)
+    steps = np.diff(p)
+    assert steps.max() > 2 * 0.02  # far from the pair the steps grew past ds_max …
+    crossing = [i for i in range(len(steps)) if any(p[i] < h <= p[i + 1] for h in hopf)]
+    assert crossing and all(steps[i] <= 0.02 + 1e-12 for i in crossing)  # … and crossed it at ≤ ds_max
+    uniform = _run(ds_max=0.02, ds_far=0.02)
+    assert sorted(sp.param for sp in uniform.specials if sp.operator == "J") == pytest.approx(hopf, abs=1e-6)
+    assert len(near.points) < len(uniform.points)
+    blind = _run(ds_max=0.5, ds_far=0.5)  # long steps everywhere walk over the pair
+    assert not [sp for sp in blind.specials if sp.operator == "J"]
+
+
+def test_ds_far_defaults_to_three_ds_max_and_is_validated():
+    assert ContinuationOptions(0.0, 1.0, ds_max=0.2).ds_far == pytest.approx(0.6)
+    with pytest.raises(ConfigError, match="ds_far >= ds_max"):
+        ContinuationOptions(0.0, 1.0, ds_max=0.2, ds_far=0.1)
