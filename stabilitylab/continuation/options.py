@@ -39,9 +39,11 @@ class ContinuationOptions:
 
     Range and steps: ``p_start``, ``p_end``; ``ds`` first step, kept in ``[ds_min, ds_max]``
     (grown ×``grow`` after a Newton solve of at most ``easy_iters`` iterations, halved after a
-    failure), and allowed to grow on up to ``ds_far`` (default 3·ds_max) while the nearest event
-    predicted from the test functions is more than two steps away (:func:`.events.event_distance`:
-    an event is crossed by a step of at most ``ds_max``, as without it); ``max_points`` branch points at most (the starting point included); a step is also
+    failure), and allowed to grow on up to ``ds_far`` (default 3·ds_max) while no test function
+    is predicted to reach zero within two steps (:func:`.events.event_distance`; a step is never
+    longer than max(ds_max, half that prediction), so where the eigenvalues move smoothly an event
+    is crossed by a step of at most ds_max, as without ``ds_far``); ``max_points`` branch points
+    at most (the starting point included); a step is also
     rejected and halved when the correction deviates from the prediction by more than ``max_angle``
     degrees (see :mod:`.run`).
     Corrector: ``method`` ('palc' pseudo-arclength, 'natural' parameter), Newton to force residual
