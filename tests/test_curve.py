@@ -158,6 +158,18 @@ def test_hopf_curve_ends_at_bogdanov_takens():
     assert abs(float(cv["special_b1"][i])) < TOL and abs(float(cv["special_b2"][i])) < TOL
 
 
+def test_hopf_coefficient_at_the_bogdanov_takens_point_is_undefined_not_an_error():
+    """At β = 0 J's core block is the nilpotent [[0, 1], [0, 0]]: the Hopf pair has merged into the
+    real double eigenvalue 0, so l1 (∝ 1/ω) is undefined. A Hopf curve's locator evaluates it
+    there (a trial at ω ≈ 4e-9 once crashed the solve on a real eigenvector with a complex shift)."""
+    from stabilitylab.continuation.criticality import hopf_coefficient
+
+    fld = embedded(bogdanov_takens, 2, 4, {"b1": 0.0, "b2": 0.0}, [0.0, 0.0])
+    nf = hopf_coefficient(fld, fld.z0, complex(0.0, 3.7e-9))
+    assert math.isnan(nf.coefficient) and nf.criticality == "degenerate"
+    assert abs(nf.eig) < 1e-7 and nf.eig.imag == 0
+
+
 def test_fold_curve_through_cusp():
     x0 = -1 / math.sqrt(3)  # the lower fold at ν = 1: μ = 2/(3√3)
     fld = embedded(cusp, 1, 3, {"mu": 0.2, "nu": 1.0}, [x0 - 0.3])

@@ -187,9 +187,12 @@ def _cubic_terms(d: Derivatives, q, p, sigma: complex):
 
 
 def hopf_coefficient(field: Field, z: torch.Tensor, eig: complex, knobs: dict | None = None, v0=None) -> NormalForm:
-    """First Lyapunov coefficient l1 at a Hopf point z (``eig`` ≈ iω, Im > 0)."""
+    """First Lyapunov coefficient l1 at a Hopf point z (``eig`` ≈ iω, Im > 0); NaN and
+    ``degenerate`` where the eigenvalue found is real (ω = 0 to round-off: a Bogdanov–Takens point)."""
     d = Derivatives(field, z, knobs)
     lam, q, p, res, mv = eigenvectors(d, complex(eig), v0=v0)
+    if not q.is_complex():  # the pair has merged into a real eigenvalue (Bogdanov–Takens): l1 ∝ 1/ω is undefined
+        return NormalForm(math.nan, "degenerate", math.nan, res, lam, mv + d.matvecs)
     omega = abs(lam.imag)
     terms, rs = _cubic_terms(d, q, p, 2j * omega)
     coef = sum(terms).real / (2 * omega)
