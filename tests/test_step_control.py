@@ -80,6 +80,47 @@ def test_long_steps_far_from_events_and_short_ones_across_two_close_hopf_points(
     assert not [sp for sp in blind.specials if sp.operator == "J"]
 
 
+def _bump_field() -> Field:
+    """A still pair A (Re λ = −0.05, Im 0.3) ranked above a pair B rushing up through zero and back:
+    Re λ_B = 0.05 − 10.2(p − 0.53)², Im 0.3 (Hopf at 0.53 ∓ 0.07; Euler-map NS where
+    2 Re λ + ε|λ|² = 0)."""
+    rng = np.random.default_rng(3)
+    Q = torch.as_tensor(np.linalg.qr(rng.standard_normal((14, 14)))[0])
+    rates = torch.as_tensor(np.linspace(-0.5, -3.0, 10))
+
+    def force(z, p):
+        y = Q.T @ z
+        rb = 0.05 - (0.05 / 0.07**2) * (p - 0.53) ** 2
+        a = torch.stack([-0.05 * y[0] + 0.3 * y[1], -0.3 * y[0] - 0.05 * y[1]])
+        b = torch.stack([rb * y[2] + 0.3 * y[3], -0.3 * y[2] + rb * y[3]])
+        return Q @ torch.cat([a, b, rates.to(z.dtype) * y[4:]])
+
+    return Field(force, torch.zeros(14, dtype=torch.float64), {"p": 0.0}, "bump")
+
+
+@pytest.mark.parametrize("method", ["natural", "palc"])
+def test_a_lower_mode_rushing_past_a_still_leading_one_keeps_the_steps_short(method, tmp_path):
+    """The leading pair A does not move, so following only the next-to-cross rank would predict no
+    event and step over both crossings of B (count 0 at both ends); every rank of the window counts.
+    A run stopped early and resumed with ds_far = ds_max restarts at ≤ ds_max and finds them too."""
+    eps, c = 0.1, 0.05 / 0.07**2
+    r = (-1 + math.sqrt(1 - (eps * 0.3) ** 2)) / eps  # Re λ_B on |1 + ελ| = 1
+    hopf = [0.53 - 0.07, 0.53 + 0.07]
+    ns = [0.53 - math.sqrt((0.05 - r) / c), 0.53 + math.sqrt((0.05 - r) / c)]
+    problem = ContinuationProblem(_bump_field(), "p", eps)
+    br = continuation(problem, ContinuationOptions(0.0, 1.0, method=method))
+    found = {op: sorted(sp.param for sp in br.specials if sp.operator == op) for op in ("J", "M")}
+    np.testing.assert_allclose(found["J"], hopf, atol=1e-6)
+    np.testing.assert_allclose(found["M"], ns, atol=1e-6)
+    out = tmp_path / "bump.zarr"
+    first = continuation(problem, ContinuationOptions(0.0, 1.0, method=method, max_points=6), out=out)
+    assert not first.specials
+    resumed = continuation(problem, ContinuationOptions(0.0, 1.0, method=method, ds_far=0.1), out=out)
+    steps = np.diff(resumed.params)
+    assert steps[5] <= 0.1 + 1e-12  # the first step after the restart
+    assert sorted(sp.param for sp in resumed.specials if sp.operator == "J") == pytest.approx(hopf, abs=1e-6)
+
+
 def test_ds_far_defaults_to_three_ds_max_and_is_validated():
     assert ContinuationOptions(0.0, 1.0, ds_max=0.2).ds_far == pytest.approx(0.6)
     with pytest.raises(ConfigError, match="ds_far >= ds_max"):

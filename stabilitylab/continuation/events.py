@@ -92,18 +92,17 @@ def indicator(modes: ModeSet, rank: int, delta: float = 0.0) -> float:
 def event_distance(before: dict, after: dict, taken: float) -> float:
     """Step length from the ``after`` point within which an event may come, ∞ when no test
     function changes: for each operator's ModeSets (``before`` and ``after`` a step of length
-    ``taken``), the indicators of the modes next to cross, ranks ``n_unstable`` (the first stable
-    one) and ``n_unstable − 1`` (the last unstable one), and the smallest |g|/|dg/ds| with
-    dg/ds = (g_after − g_before)/taken: the step at which g, at its present rate, would reach zero.
-    The rate's sign is ignored, so a mode just past a crossing, or turning back, counts as near."""
+    ``taken``), the indicator g of every rank held by both windows (each is continuous along the
+    branch: an order statistic), and the smallest |g|/|dg/ds| with dg/ds = (g_after − g_before)/taken,
+    the step at which g, at its present rate, would reach zero. Every rank counts, not only the
+    next to cross (a lower mode may be rushing up past a still one), and the rate's sign is
+    ignored (a mode just past a crossing, or turning back, counts as near)."""
     nearest = math.inf
     for op, modes in after.items():
         old = before.get(op)
         if old is None or not taken:
             continue
-        for rank in (modes.n_unstable - 1, modes.n_unstable):
-            if not (0 <= rank < min(len(modes.values), len(old.values))):
-                continue
+        for rank in range(min(len(modes.values), len(old.values))):
             g = indicator(modes, rank)
             rate = abs(g - indicator(old, rank)) / abs(taken)
             if rate > 0:

@@ -39,11 +39,12 @@ class ContinuationOptions:
 
     Range and steps: ``p_start``, ``p_end``; ``ds`` first step, kept in ``[ds_min, ds_max]``
     (grown ×``grow`` after a Newton solve of at most ``easy_iters`` iterations, halved after a
-    failure), and allowed to grow on up to ``ds_far`` (default 3·ds_max) while no test function
-    is predicted to reach zero within two steps (:func:`.events.event_distance`; a step is never
-    longer than max(ds_max, half that prediction), so where the eigenvalues move smoothly an event
-    is crossed by a step of at most ds_max, as without ``ds_far``); ``max_points`` branch points
-    at most (the starting point included); a step is also
+    failure), and allowed to grow on up to ``ds_far`` (default 3·ds_max) while no eigenvalue of
+    the window is predicted to cross within two steps (:func:`.events.event_distance`, a linear
+    extrapolation of every tracked Re λ and |μ| − 1: a step is at most max(ds_max, half that
+    distance), so a mode of the window whose test function changes at a steady rate crosses within
+    a step of at most ds_max; ``ds_far = ds_max`` is the plain control); a resumed branch restarts
+    at ≤ ds_max; ``max_points`` branch points at most (the starting point included); a step is also
     rejected and halved when the correction deviates from the prediction by more than ``max_angle``
     degrees (see :mod:`.run`).
     Corrector: ``method`` ('palc' pseudo-arclength, 'natural' parameter), Newton to force residual
@@ -67,7 +68,7 @@ class ContinuationOptions:
     ds: float = _opt(0.02, 'First step length (arclength).')
     ds_min: float = _opt(1e-5, 'Smallest step before giving up.')
     ds_max: float = _opt(0.1, 'Largest step near a predicted event.')
-    ds_far: float = _opt(0.0, 'Largest step while the nearest predicted event is more than two steps away (0: 3 x ds_max).')
+    ds_far: float = _opt(0.0, 'Largest step while no tracked eigenvalue is predicted to cross within two steps (0: 3 x ds_max).')
     max_points: int = _opt(500, 'Maximum number of branch points.')
     method: str = _opt("palc", 'palc: pseudo-arclength (follows folds); natural: step the knob.', METHODS)
     tol: float = 1e-9

@@ -14,9 +14,9 @@ From the fixed point at ``p_start`` (Euler relaxation, then the corrector at fix
 3. records the point (written to ``out`` in batches by :class:`~.writer.BufferedWriter`, restart
    state in the side file of :mod:`.resume`: a crash loses at most the points since the last
    flush, ≤ 60 s of work; :mod:`.writer`) and grows ds ×``grow`` after an easy Newton solve, up to
-   ``ds_max`` while an event is predicted within two steps (the test functions of
-   :func:`.events.event_distance`), else up to ``ds_far``: long steps far from any event, steps of at
-   most ``ds_max`` across one.
+   ``ds_max`` while a tracked eigenvalue is predicted to cross within two steps
+   (:func:`.events.event_distance`), else up to ``ds_far``: long steps far from any event, steps of
+   at most ``ds_max`` near one.
 
 It stops at ``p_end`` (the last step lands on it: p is held there; :meth:`.predictor.PseudoArclength.plan`),
 when a fold turns it back out of the range through ``p_start``, after
@@ -139,7 +139,8 @@ class _Run:
                                     "dataset alone has none: resume from its --out instead)")
         resume.check(branch, self.branch.settings, self.out or "the restart branch")
         self.branch.points, self.branch.specials = list(branch.points), list(branch.specials)
-        self.branch.x, self.branch.t, self.branch.ds = branch.x, branch.t, branch.ds
+        # no event distance is known yet: the first step is at most ds_max
+        self.branch.x, self.branch.t, self.branch.ds = branch.x, branch.t, min(branch.ds, self.options.ds_max)
         if self.out is not None and not stored:
             with deferred():
                 store.write(self.branch.points_dataset(), self.out, ANALYSIS, complete=False)
