@@ -18,7 +18,9 @@ positive: subcritical (the state jumps away, with hysteresis). ⟨q, q⟩ = 1/2 
 those of the planar normal form in w = x + iy: for ẇ = (μ + iω)w + c w|w|² embedded orthogonally,
 l1 = Re c / ω and, for its Euler map, d = Re(e^{−iθ} ε c) (MatCont's ⟨q, q⟩ = 1 doubles both).
 A coefficient within ``DEGENERATE_RTOL`` of its scale (the sum of the magnitudes of its terms) is
-'degenerate'; one whose eigenvectors or solves missed their tolerance is 'unconverged'.
+'degenerate', and so is l1 where the Hopf pair has merged into a real eigenvalue (ω = 0, a
+Bogdanov–Takens point: l1 ∝ 1/ω is undefined, NaN); one whose eigenvectors or solves missed their
+tolerance is 'unconverged'.
 """
 from __future__ import annotations
 
