@@ -1,6 +1,6 @@
 """Step control by the predicted distance to the next event (``ds_far``), on fields written here.
 
-The field is linear, F(z) = A(p) z in R^12: one pair Re λ = a − (p − ½)², Im λ = ω = 0.1 (a Hopf
+The first field is linear, F(z) = A(p) z in R^12: one pair Re λ = a − (p − ½)², Im λ = ω = 0.1 (a Hopf
 point where it enters, p = ½ − √a, and one where it leaves, p = ½ + √a; the Euler map's
 Neimark–Sacker points, where |1 + ελ| = 1, lie 0.03 from p = ½ at ε = 0.1) and ten fixed rates in
 [−0.5, −3]. The fixed point is z = 0 for every p. With a = 4·10⁻⁴ the two Hopf points are 0.04
@@ -22,21 +22,28 @@ from stabilitylab.continuation.spectra import ModeSet
 from stabilitylab.errors import ConfigError
 
 A, OMEGA = 4e-4, 0.1
-N = 12
-RATES = np.linspace(-0.5, -3.0, N - 2)
+RATES = np.linspace(-0.5, -3.0, 10)  # the fixed stable rates beside the pairs
+
+
+def _pairs_field(pairs, seed: int, name: str) -> Field:
+    """Linear field in R^(2·len(pairs) + 10), z = Q y with Q seeded orthogonal: block j of y is the
+    pair re_j(p) ± i·im_j for (re_j, im_j) in ``pairs``, then the ten :data:`RATES`."""
+    n = 2 * len(pairs) + len(RATES)
+    Q = torch.as_tensor(np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))[0])
+
+    def force(z, p):
+        y = Q.T @ z
+        blocks = []
+        for j, (re, im) in enumerate(pairs):
+            r, u, w = re(p), y[2 * j], y[2 * j + 1]
+            blocks += [r * u + im * w, -im * u + r * w]
+        return Q @ torch.cat([torch.stack(blocks), torch.as_tensor(RATES, dtype=z.dtype) * y[2 * len(pairs):]])
+
+    return Field(force, torch.zeros(n, dtype=torch.float64), {"p": 0.0}, name)
 
 
 def _pair_field(a: float = A) -> Field:
-    rng = np.random.default_rng(1)
-    Q = torch.as_tensor(np.linalg.qr(rng.standard_normal((N, N)))[0])
-
-    def force(z, p):
-        re = a - (p - 0.5) ** 2
-        y = Q.T @ z
-        head = torch.stack([re * y[0] + OMEGA * y[1], -OMEGA * y[0] + re * y[1]])
-        return Q @ torch.cat([head, torch.as_tensor(RATES, dtype=z.dtype) * y[2:]])
-
-    return Field(force, torch.zeros(N, dtype=torch.float64), {"p": 0.0}, "hopf_pair")
+    return _pairs_field([(lambda p: a - (p - 0.5) ** 2, OMEGA)], 1, "hopf_pair")
 
 
 def _run(**kw):
@@ -84,18 +91,8 @@ def _bump_field() -> Field:
     """A still pair A (Re λ = −0.05, Im 0.3) ranked above a pair B rushing up through zero and back:
     Re λ_B = 0.05 − 10.2(p − 0.53)², Im 0.3 (Hopf at 0.53 ∓ 0.07; Euler-map NS where
     2 Re λ + ε|λ|² = 0)."""
-    rng = np.random.default_rng(3)
-    Q = torch.as_tensor(np.linalg.qr(rng.standard_normal((14, 14)))[0])
-    rates = torch.as_tensor(np.linspace(-0.5, -3.0, 10))
-
-    def force(z, p):
-        y = Q.T @ z
-        rb = 0.05 - (0.05 / 0.07**2) * (p - 0.53) ** 2
-        a = torch.stack([-0.05 * y[0] + 0.3 * y[1], -0.3 * y[0] - 0.05 * y[1]])
-        b = torch.stack([rb * y[2] + 0.3 * y[3], -0.3 * y[2] + rb * y[3]])
-        return Q @ torch.cat([a, b, rates.to(z.dtype) * y[4:]])
-
-    return Field(force, torch.zeros(14, dtype=torch.float64), {"p": 0.0}, "bump")
+    return _pairs_field([(lambda p: -0.05, 0.3), (lambda p: 0.05 - (0.05 / 0.07**2) * (p - 0.53) ** 2, 0.3)],
+                        3, "bump")
 
 
 @pytest.mark.parametrize("method", ["natural", "palc"])
