@@ -35,10 +35,17 @@ KEY_ATTR = "report_key"
 
 @dataclass(frozen=True)
 class Settings:
-    """How much each stage computes (defaults: a few minutes on the shipped C=32, T=16 checkpoints)."""
+    """How much each stage computes (defaults: a few minutes on the shipped C=32, T=16 checkpoints).
+
+    ``k`` leading eigenvalues wherever they are shown or followed (spectrum, continuation, cycle,
+    ε-sweep, drift; the continuation's step control watches every mode of its window, so a
+    smaller window would let a mode from below it cross unseen in a long step); ``knockout_k`` for
+    the knockout's per-value spectra, whose table and verdict use the leading mode only: on a
+    clustered spectrum each further eigenvalue costs many products."""
 
     eps: float = 0.1
     k: int = 6
+    knockout_k: int = 2
     param: str = "alpha"
     span: tuple[float, float] = (0.2, 1.5)
     ds_max: float = 0.1
@@ -169,8 +176,8 @@ def plan_knockout(field: Field, s: Settings, done: dict, progress: bool) -> Plan
 
     param = _knob(field, s)
     target = "attn" if param == "alpha" else param
-    return Plan({"target": target, "values": list(s.knockout), "eps": s.eps, "steps": s.knockout_steps, "k": s.k},
-                lambda: knockout(field, target, s.knockout, s.eps, s.knockout_steps, k=s.k, progress=progress))
+    return Plan({"target": target, "values": list(s.knockout), "eps": s.eps, "steps": s.knockout_steps, "k": s.knockout_k},
+                lambda: knockout(field, target, s.knockout, s.eps, s.knockout_steps, k=s.knockout_k, progress=progress))
 
 
 def _same_run(a: dict, b: dict, lanes: bool = False) -> bool:
