@@ -36,7 +36,10 @@ From a batch of long runs (:mod:`.trajectory`) each row is classified, by the fi
 
 The *residual floor* is the tail mean of the force residual ‖F‖/‖z‖, the *oscillation* its tail
 max − min (the research table's ``res-floor`` and ``osc``); the *amplitude* is the RMS distance of
-the tail states to their centroid (the radius of a circular cycle).
+the tail states to their centroid (the radius of a circular cycle). A run stopped once its fixed
+point was certified has no tail: its floor is the residual at the stop (an upper bound: the run
+was contracting onto the certified fixed point) and its oscillation NaN — a tail mean there would
+average the transient.
 """
 from __future__ import annotations
 
@@ -57,7 +60,8 @@ from .trajectory import Certify, Trajectory, relax_batch
 
 KINDS = ("fixed_point", "limit_cycle", "quasi_periodic", "chaotic", "diverged")
 RESIDUAL_KIND = ("force_residual = ||F(z)||/||z||; step_residual = ||eps F(z)||/||z||; "
-                 "residual_floor = tail mean of force_residual, oscillation = tail max - min")
+                 "residual_floor = tail mean of force_residual, oscillation = tail max - min "
+                 "(a run stopped once certified: the residual at the stop, an upper bound; oscillation NaN)")
 
 
 @dataclass
@@ -108,8 +112,10 @@ def _classify(tr: Trajectory, e: int, per: Period, ret: float, crit: Criteria) -
                  step_residual_floor=eps * float(np.mean(res)), return_error=ret, decay=math.nan)
     if tr.diverged_at[e] >= 0:
         return Attractor("diverged", f"state or force blew up at step {tr.diverged_at[e]}", math.nan, **stats)
-    if tr.stopped_at[e] >= 0:
-        stats.update(return_error=math.nan, period_error=math.nan)
+    if tr.stopped_at[e] >= 0:  # no tail was run: the floor is the residual at the stop, an upper bound
+        last = float(res[-1])
+        stats.update(return_error=math.nan, period_error=math.nan, residual_floor=last, residual_min=last,
+                     residual_max=last, oscillation=math.nan, step_residual_floor=eps * last)
         return Attractor("fixed_point", tr.stopped_reason[e], math.nan, **stats)
     half = tr.force_norm[e, tr.steps // 2:]
     slope = np.polyfit(np.arange(len(half)), np.log(np.maximum(half, 1e-300)), 1)[0]

@@ -105,7 +105,7 @@ def attractor_rows(ds: xr.Dataset):
              ["Lyapunov exponent (per step)", val("lyapunov")]]
     if "lyapunov_per_time" in ds:
         rows.append(["Lyapunov exponent (per unit time, per step / ε)", val("lyapunov_per_time", 4)])
-    rows += [["force-residual floor ‖F‖/‖z‖ (tail mean)", val("residual_floor")],
+    rows += [["force-residual floor ‖F‖/‖z‖ (tail mean; at the stop if certified)", val("residual_floor")],
              ["oscillation of ‖F‖/‖z‖ (tail max − min)", val("oscillation")],
              ["step-residual floor ‖εF‖/‖z‖", val("step_residual_floor")]]
     if periodic:
