@@ -37,6 +37,22 @@ def test_cycle_stops_at_the_certified_fixed_point_with_the_dense_spectrum():
     np.testing.assert_allclose(np.sort_complex(ds["eig_J"].values), np.sort_complex(lead), atol=1e-7)
 
 
+def test_a_certified_run_reports_its_residual_at_the_stop_not_a_mean_over_its_transient():
+    """A run stopped once certified has no tail: its floor is the residual at the stop (≤ the
+    1e-3 handover), its oscillation undefined — the tail mean over the records it has would
+    average the transient from the start state (0.07–0.11 with oscillation 1.3–1.5 on the
+    knockout page of s3200, where the limit cycle's floor read 0.15)."""
+    fld = _block()
+    att = detect(fld, [0.1, 0.2], 2000, certify=SpectralCertificate(fld, [0.1, 0.2], k=4))
+    tr = att.trajectory
+    for e, row in enumerate(att.rows):
+        stop = int(tr.stopped_at[e])
+        assert row.kind == "fixed_point" and 0 <= stop < 2000
+        assert row.residual_floor == tr.force_residual[e, stop] <= 1e-3
+        assert row.residual_max == row.residual_floor and np.isnan(row.oscillation)
+        assert row.residual_floor < 0.01 * tr.force_residual[e, :stop + 1].mean()  # what the tail mean gave
+
+
 def test_certificate_refuses_an_unstable_fixed_point():
     # μ = 0.1 > 0: the origin is an unstable focus inside the cycle; Newton finds it, the spectrum refuses it
     fld = ex.stuart_landau(mu=0.1)
