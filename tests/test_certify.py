@@ -105,9 +105,12 @@ def test_block_search_of_a_batch_matches_dense_and_the_unstructured_search():
         assert np.abs(np.linalg.eigvals(block) - lam).min() < 1e-7
     dense = np.linalg.eigvals(J)
     lead = dense[np.argsort(-dense.real)][:4]
-    np.testing.assert_allclose(np.sort_complex(bs["eig_J"].values[:4]), np.sort_complex(lead), atol=1e-7)
+
+    def upper(v):  # the 4th may be one member of a pair: compare a + i|b| (LAPACK orders a pair either way)
+        return np.sort_complex(v.real + 1j * np.abs(v.imag))
+
+    np.testing.assert_allclose(upper(bs["eig_J"].values[:4]), upper(lead), atol=1e-7)
     whole = spectrum(fld, k=4, eps=0.1, z=z, diagnostics=False)
-    np.testing.assert_allclose(np.sort_complex(bs["eig_J"].values[:4]), np.sort_complex(whole["eig_J"].values[:4]),
-                               atol=1e-7)
+    np.testing.assert_allclose(upper(bs["eig_J"].values[:4]), upper(whole["eig_J"].values[:4]), atol=1e-7)
     assert float(bs["max_abs_mu"]) == pytest.approx(float(whole["max_abs_mu"]), abs=1e-8)
     assert bs.attrs["verdict"] == whole.attrs["verdict"] and bs.attrs["products"] == max(bs.attrs["matvecs_per_sequence"])
