@@ -214,23 +214,26 @@ def test_residual_check_is_one_block_product_and_plain_callables_work():
     assert plain.matvecs == res.matvecs
 
 
-def test_warm_start_block_reduces_matvecs():
+def test_warm_start_block_is_right_and_no_dearer_than_a_cold_start():
     """Continuation-style: the eigenvectors at one operator (complex, as returned) warm-start the
-    solve at the same operator and at a slightly perturbed one."""
+    solve at the same operator and at a slightly perturbed one. The start is their random
+    combination plus an equal-norm random vector (so no mode is missing from it, see
+    test_a_warm_start_lacking_the_rightmost_mode_does_not_hide_it): it saves products, but only
+    about a fifth here (527 against 644), not the 4–6× of the old vectors alone."""
     rng = rng_(10)
     pairs = list(zip(-rng.uniform(0.0, 3.0, 60), rng.uniform(0.1, 3.0, 60)))
     A = with_spectrum(pairs, list(-rng.uniform(0.0, 3.0, 60)), rng)
     A2 = A + 1e-6 * rng.standard_normal(A.shape) / np.sqrt(A.shape[0])
     first = eigs(as_operator(A), k=6, which="LR", return_eigenvectors=True)
     again = eigs(as_operator(A), k=6, which="LR", v0=first.eigenvectors)
-    assert_close(again.eigenvalues, first.eigenvalues, rel=1e-9)
-    assert again.matvecs <= 0.25 * first.matvecs, (again.matvecs, first.matvecs)
+    assert_close(again.eigenvalues, ranked(np.linalg.eigvals(A), "LR", len(again.eigenvalues)))
+    assert again.matvecs <= first.matvecs, (again.matvecs, first.matvecs)
     cold = eigs(as_operator(A2), k=6, which="LR")
     warm = eigs(as_operator(A2), k=6, which="LR", v0=first.eigenvectors)
     ref = ranked(np.linalg.eigvals(A2), "LR", len(cold.eigenvalues))
     assert_close(cold.eigenvalues, ref)
     assert_close(warm.eigenvalues, ref)
-    assert warm.converged and warm.matvecs <= 0.6 * cold.matvecs, (warm.matvecs, cold.matvecs)
+    assert warm.converged and warm.matvecs <= cold.matvecs, (warm.matvecs, cold.matvecs)
 
 
 def test_not_converged_returns_partial_result_with_warning():
@@ -342,3 +345,28 @@ def test_linearization_of_a_field_matches_dense_jacobian():
     assert_close(mu.eigenvalues, ranked(np.linalg.eigvals(Md), "LM", len(mu.eigenvalues)), rel=1e-8)
     omega = eigsh(lin.S(), k=1, which="LA", tol=1e-10)
     assert_close(omega.eigenvalues, np.linalg.eigvalsh((Jd + Jd.T) / 2)[-1:], rel=1e-8)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_warm_start_lacking_the_rightmost_mode_does_not_hide_it(shared):
+    """A warm block of old eigenvectors that holds the new rightmost mode only at 1e-14 (and the
+    bulk at 1e-6): from that start alone the search converged on λ = −0.45 and called it the
+    rightmost; the random half of a block start finds −0.35, the dense answer."""
+    from stabilitylab.spectral.krylov_schur import eigs_shared
+
+    n, rng = 400, np.random.default_rng(0)
+    lam = np.concatenate([[-0.35, -0.45, -0.455], rng.uniform(-3, -0.5, n - 3)])
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    A = Q @ np.diag(lam) @ Q.T
+    rightmost = np.linalg.eigvals(A).real.max()
+    X, At = torch.tensor(Q), torch.tensor(A)
+    bulk = X[:, 3:] @ torch.tensor(rng.standard_normal(n - 3))
+    v0 = torch.stack([X[:, 1] + 1e-6 * bulk / bulk.norm() + 1e-14 * X[:, 0], X[:, 2]], dim=1)
+    op = LinearOperator(lambda v: At @ v, n, torch.float64, torch.device("cpu"))
+    for seed in range(3):
+        if shared:
+            res = eigs_shared(op, {"J": ("LR", 1), "M": (lambda z: np.abs(1 + 0.1 * z), 1)}, tol=1e-10, v0=v0,
+                              seed=seed).results["J"]
+        else:
+            res = eigs(op, k=1, which="LR", tol=1e-10, v0=v0, seed=seed)
+        assert res.converged and abs(res.eigenvalues[0].real - rightmost) < 1e-8

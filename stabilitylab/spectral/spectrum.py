@@ -64,7 +64,7 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     solve, preconditioned by the field's hook); the shared search then starts from the error the
     relaxation left for Newton, ``z* − z_relaxed`` (rich in the slowest modes of M: 15% fewer
     products at n = 131,072), otherwise from ``search_start`` (a vector, or an (n, p) block such as a
-nearby operator's eigenvectors: a random combination of its columns) or a ``seed``-ed random vector. ``sigma``: search J by
+nearby operator's eigenvectors: a random combination of its columns plus a random vector) or a ``seed``-ed random vector. ``sigma``: search J by
     shift-invert about σ (see the module docstring). ``multiplicity``: count the copies of the leading λ of J and μ of M by
     deflation (:func:`~.multiplicity.count_copies`; not with ``sigma``). Data variables on
     dim ``mode``: ``eig_J``, ``residual_J``, ``eps_crit`` (−2a/(a²+b²), 0 for a ≥ 0), ``mu_of_J`` =
