@@ -243,7 +243,7 @@ def map_branch(field: Field, param: str, values, eps: float, *, steps: int = 200
                               "units": "turns per relaxation step"}),
          "period": ("point", col("period"), {"units": "relaxation steps"}),
          "lyapunov": ("point", col("lyapunov"), {"units": "per relaxation step"}),
-         "residual_floor": ("point", col("residual_floor"), {"long_name": "tail mean of ||F||/||z||"}),
+         "residual_floor": ("point", col("residual_floor"), {"long_name": "tail mean of ||F||/||z|| (a run stopped once certified: the residual at the stop, an upper bound)"}),
          "fixed_point_residual": ("point", col("fixed_point_residual"),
                                   {"long_name": "force residual of the fixed point z* (NaN: none found)"}),
          "settled": ("point", col("settled").astype(np.int8),
