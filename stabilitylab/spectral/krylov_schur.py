@@ -174,7 +174,8 @@ def _options(op: _Operator, k, ncv, tol, maxiter, default_ncv: int) -> tuple[int
 
 
 def _start_vector(op: _Operator, v0, gen: torch.Generator) -> torch.Tensor:
-    """Unit start vector: random, a vector ``v0`` as given, or, for an (n, p) block ``v0`` (a warm
+    """Unit start vector: random, a real vector ``v0`` as given (a complex one: a random combination
+    of its real and imaginary parts), or, for an (n, p) block ``v0`` (a warm
     start from a nearby operator's eigenvectors; complex columns contribute their real and
     imaginary parts), a random combination of its columns plus a random vector of the same norm.
     The random half keeps every direction in the start at the level of a cold start: the old
