@@ -12,23 +12,34 @@ leading λ and max|μ| agree.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from bench_spectrum import field, forward_seconds, once
 
-from stabilitylab.model import BlockConfig, block_field, make_block
 from stabilitylab.solvers import find_fixed_point
 from stabilitylab.spectral.blocks import block_spectrum
 from stabilitylab.spectral.spectrum import spectrum
 
 
-def forward_seconds(fld, z, reps=5) -> float:
-    with torch.no_grad():
-        fld(z)
-        t = time.perf_counter()
-        for _ in range(reps):
-            fld(z)
-    return (time.perf_counter() - t) / reps
+def compare(fld, z, k: int, eps: float, device=torch.device("cpu")) -> dict:
+    """Both searches at the fixed point ``z``, printed; ``{name: (seconds, products, fwd-eq., λ₀, max|μ|)}``
+    (forward-equivalents against the mean of the batched forward timed before and after each)."""
+    f, x = fld.flat_force(), z.reshape(-1)
+    rows = {}
+    for name, run in (("unstructured", lambda: spectrum(fld, k=k, eps=eps, z=z, diagnostics=False)),
+                      ("block (lockstep)", lambda: block_spectrum(fld, z, k=k, eps=eps))):
+        fwd0 = forward_seconds(f, x, device)
+        sec, ds = once(run, device)
+        fwd = (fwd0 + forward_seconds(f, x, device)) / 2
+        prods = ds.attrs.get("matvecs_search", ds.attrs.get("products"))
+        rows[name] = (sec, prods, sec / fwd, complex(ds["eig_J"].values[0]), float(ds["max_abs_mu"]))
+        print(f"  {name:18s} {sec:8.1f} s  {prods:5d} products  {sec / fwd:7.0f} forward-eq. "
+              f"(forward {1e3 * fwd:.1f} ms)  leading λ {rows[name][3]:.8f}  max|μ| {rows[name][4]:.8f}  "
+              f"{ds.attrs['verdict']}")
+    (s0, p0, f0, l0, m0), (s1, p1, f1, l1, m1) = rows.values()
+    print(f"  ratio unstructured/block: {s0 / s1:.2f}x seconds, {p0 / p1:.2f}x products; "
+          f"|Δλ| {abs(l0 - l1):.1e}, |Δ max|μ|| {abs(m0 - m1):.1e}")
+    return rows
 
 
 def main():
@@ -44,28 +55,11 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     dtype = getattr(torch, a.dtype)
-    cfg = BlockConfig(vocab=65, C=a.C, H=a.H, T=a.T, c=1.0)
-    idx = torch.randint(0, 65, (a.batch, a.T), generator=torch.Generator().manual_seed(0))
-    fld = block_field(make_block(cfg, seed=0).to(dtype).requires_grad_(False), idx)
+    fld = field(a.C, a.H, a.T, a.batch, dtype, torch.device("cpu"))
     fp = find_fixed_point(fld, eps=a.eps, tol=max(1e-9, 10 * torch.finfo(dtype).eps))
     print(f"n = {fld.n:,} (B = {a.batch} x {fld.n // a.batch:,}), {a.dtype}, {a.threads} thread(s); "
           f"fixed point {fp.reason}")
-    rows = {}
-    for name, run in (("unstructured", lambda: spectrum(fld, k=a.k, eps=a.eps, z=fp.z, diagnostics=False)),
-                      ("block (lockstep)", lambda: block_spectrum(fld, fp.z, k=a.k, eps=a.eps))):
-        fwd0 = forward_seconds(fld, fp.z)
-        t = time.perf_counter()
-        ds = run()
-        sec = time.perf_counter() - t
-        fwd = (fwd0 + forward_seconds(fld, fp.z)) / 2
-        prods = ds.attrs.get("matvecs_search", ds.attrs.get("products"))
-        rows[name] = (sec, prods, sec / fwd, complex(ds["eig_J"].values[0]), float(ds["max_abs_mu"]))
-        print(f"{name:18s} {sec:8.1f} s  {prods:5d} products  {sec / fwd:7.0f} forward-eq. "
-              f"(forward {1e3 * fwd:.1f} ms)  leading λ {rows[name][3]:.8f}  max|μ| {rows[name][4]:.8f}  "
-              f"{ds.attrs['verdict']}")
-    (s0, p0, f0, l0, m0), (s1, p1, f1, l1, m1) = rows.values()
-    print(f"ratio unstructured/block: {s0 / s1:.2f}x seconds, {p0 / p1:.2f}x products; "
-          f"|Δλ| {abs(l0 - l1):.1e}, |Δ max|μ|| {abs(m0 - m1):.1e}")
+    compare(fld, fp.z, a.k, a.eps)
 
 
 if __name__ == "__main__":

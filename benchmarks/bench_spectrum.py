@@ -71,6 +71,31 @@ def once(fn, device):
     return time.perf_counter() - t, out
 
 
+def forward_seconds(f, z, device) -> float:
+    """Median of 11 no-grad forwards, printed. Re-measured before every part: on the CPU VM one
+    forward drifted 36–53 ms within minutes, and every ratio with it."""
+    with torch.no_grad():
+        t = float(np.median([clock(lambda: f(z), device)[0] for _ in range(11)]))
+    print(f"  [one forward now: {t * 1e3:.1f} ms]")
+    return t
+
+
+def warm_up(f, z, device, seconds: float = 5.0) -> None:
+    """Forwards for ``seconds`` first: a fresh process's forwards ran ~25% slower on the CPU VM
+    (and a GPU's first calls pay for kernel selection)."""
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            f(z)
+        sync(device)
+
+
+def machine_line(device) -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads, 1-min load {load:.1f}; device {device}")
+
+
 def peak_memory(device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB (GPU)"
@@ -155,7 +180,8 @@ def part_arpack(lin, fwd, device, k):
 
 def part_continuation(fld, fwd, device, k):
     prob = ContinuationProblem(fld, "alpha", EPS)
-    opts = ContinuationOptions(1.0, 0.9, ds=0.02, ds_max=0.02, max_points=2, k=k)
+    tol = 1e-9 if fld.dtype == torch.float64 else 2e-5  # the report's: float32 floors near 1e-7
+    opts = ContinuationOptions(1.0, 0.9, ds=0.02, ds_max=0.02, max_points=2, k=k, tol=tol)
     t, br = once(lambda: continuation(prob, opts), device)
     pt = br.points[-1]
     print(f"  one continuation point: {pt.seconds:7.1f} s = {pt.seconds / fwd:6.0f} fwd-eq. (Newton {pt.newton_matvecs}, "
@@ -163,9 +189,9 @@ def part_continuation(fld, fwd, device, k):
           f"peak {peak_memory(device)}")
 
 
-def part_relax(fld, fwd, device):
-    t, _ = once(lambda: relax_euler(fld, EPS, 1000, tol=None, record_every=100), device)
-    print(f"  1,000 relaxation steps: {t:7.1f} s = {t / fwd:6.0f} fwd-eq. ({t / fwd / 1000:.2f} per step)  "
+def part_relax(fld, fwd, device, steps: int = 1000):
+    t, _ = once(lambda: relax_euler(fld, EPS, steps, tol=None, record_every=100), device)
+    print(f"  {steps:,} relaxation steps: {t:7.1f} s = {t / fwd:6.0f} fwd-eq. ({t / fwd / steps:.2f} per step)  "
           f"peak {peak_memory(device)}")
 
 
@@ -187,21 +213,10 @@ def main():
     fld = field(C, H, T, args.batch, dtype, device)
     z = fld.z0.reshape(-1)
     f = fld.flat_force()
-
-    def forward():  # median of 11 no-grad forwards, re-measured before every part: on this VM one
-        with torch.no_grad():  # forward drifted 36–53 ms within minutes, and every ratio with it
-            t = float(np.median([clock(lambda: f(z), device)[0] for _ in range(11)]))
-        print(f"  [one forward now: {t * 1e3:.1f} ms]")
-        return t
-
-    with torch.no_grad():  # warm up ~5 s first: a fresh process's forwards ran ~25% slower here
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < 5:
-            f(z)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, 1-min load {load:.1f}; device {device}")
+    warm_up(f, z, device)
+    print(machine_line(device))
     print(f"state n = {z.numel():,} (C={C}, H={H}, T={T}, B={args.batch}), {dtype}")
+    forward = lambda: forward_seconds(f, z, device)  # noqa: E731
     lin, max_abs_mu = None, None
     if "spectrum" in parts:
         ds, lin = part_spectrum(fld, forward(), device, args.k)

@@ -263,6 +263,53 @@ def test_find_fixed_point_concatenates_both_stages():
     assert only.converged and only.solver == "euler" and only.matvecs == 0
 
 
+
+def _one_oscillating_sequence():
+    """A random C=32, T=16 thick block on 8 token sequences: plain Euler iteration settles seven of
+    them on fixed points and circles on the eighth (index 7), where the fixed point is unstable.
+    Newton from the batch's hand-over state (force residual 1e-2 after 156 steps) stagnates."""
+    from stabilitylab.model import BlockConfig, block_field, make_block
+
+    block = make_block(BlockConfig(vocab=65, C=32, H=2, T=16, c=1.0), seed=0).to(DT).requires_grad_(False)
+    idx = torch.randint(0, 65, (8, 16), generator=torch.Generator().manual_seed(0))
+    return block, idx, block_field(block, idx)
+
+
+def test_newton_starts_again_where_the_relaxation_circles_an_unstable_fixed_point():
+    from torch.func import jacfwd
+
+    from stabilitylab.model import block_field
+
+    block, idx, fld = _one_oscillating_sequence()
+    z = fld.z0.clone()
+    with torch.no_grad():  # the reference: the deployed iteration itself, 4,000 plain Euler steps
+        for _ in range(4000):
+            z = z + 0.1 * fld(z)
+        per_seq = fld(z).flatten(1).norm(dim=1) / z.flatten(1).norm(dim=1)
+    assert (per_seq[:7] < 1e-9).all() and per_seq[7] > 1e-3  # seven settle, the eighth circles
+    stuck = newton_krylov(fld, relax_euler(fld, 0.1, 300, tol=1e-2).z, tol=1e-9)
+    assert not stuck.converged and stuck.reason.startswith("stagnated")
+    fp = find_fixed_point(fld, eps=0.1, tol=1e-9)
+    assert fp.converged, fp.reason
+    assert "no progress, so Newton again from where it stopped" in fp.reason
+    assert fp.solver.count("newton") >= 2
+    assert torch.allclose(fp.z[:7], z[:7], atol=1e-7)  # the stable sequences: the iteration's fixed points
+    one = block_field(block, idx[7:])  # the eighth alone: a fixed point, and unstable (why it circles)
+    z7 = fp.z[7:].reshape(one.shape)
+    assert float(one(z7).norm() / z7.norm()) < 1e-8
+    lam = np.linalg.eigvals(jacfwd(one.flat_force())(z7.reshape(-1)).numpy())
+    assert lam.real.max() > 0.05
+
+
+def test_a_continuation_starts_where_the_relaxation_circles_an_unstable_fixed_point():
+    from stabilitylab.continuation import ContinuationOptions, ContinuationProblem, continuation
+
+    _, _, fld = _one_oscillating_sequence()
+    branch = continuation(ContinuationProblem(fld, "alpha", 0.1),
+                          ContinuationOptions(1.0, 0.98, ds=0.01, ds_max=0.01, max_points=1, k=2))
+    start = branch.points[0]
+    assert start.param == 1.0 and start.force_residual <= 1e-9 and start.n_unstable_J == 2
+
 def test_field_knob_overrides_and_unknown_knobs():
     fld = Field(lambda z, a: -(z - a), torch.zeros(3, dtype=DT), {"a": 1.0})
     res = newton_krylov(fld, a=2.0)

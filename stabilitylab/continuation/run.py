@@ -38,7 +38,7 @@ import torch
 from .. import store
 from ..errors import StabilityLabError
 from ..interrupts import Interrupted, deferred
-from ..solvers import relax_euler
+from ..solvers import find_fixed_point, relax_euler
 from . import engine, resume
 from .branch import Branch, BranchPoint
 from .corrector import BorderedNewton, LinearSolveError
@@ -111,7 +111,8 @@ class _Run:
     def start(self) -> None:
         """The first branch point: Euler relaxation at ``p_start`` (from ``z0``, or ``z0`` itself if
         relaxation ran away), polished by the corrector with p fixed (Newton reaches unstable
-        fixed points too)."""
+        fixed points too); if that fails, :func:`~stabilitylab.solvers.find_fixed_point` (line
+        search, back to relaxation on stagnation) and the corrector from its fixed point."""
         prob, opts = self.problem, self.options
         clocks = time.perf_counter(), time.process_time()
         fld = prob.field.with_params(**{prob.param: opts.p_start})
@@ -119,10 +120,16 @@ class _Run:
         settled = len(rel.step) > 0 and rel.final_force_residual <= rel.force_residual[0]
         x = prob.point(rel.z if settled else fld.z0, opts.p_start)
         corr = self.solver.correct(x, unit_p(x, 1.0), 0.0, x, START_NEWTON_FACTOR * opts.newton_maxiter)
+        tried = f"Euler: {rel.reason}; Newton: {corr.reason}"
+        if not corr.converged:  # the fixed-point recipe: line search, back to relaxation on stagnation
+            fp = find_fixed_point(fld, eps=prob.eps, tol=opts.tol, relax_steps=opts.relax_steps)
+            tried += f"; then {fp.solver}: {fp.reason}"
+            if fp.converged:
+                x = prob.point(fp.z, opts.p_start)
+                corr = self.solver.correct(x, unit_p(x, 1.0), 0.0, x, START_NEWTON_FACTOR * opts.newton_maxiter)
         if not corr.converged:
             raise StabilityLabError(f"no fixed point found at {prob.param}={opts.p_start:g} to start the "
-                                    f"branch from (Euler: {rel.reason}; Newton: {corr.reason}); "
-                                    "start elsewhere in the range")
+                                    f"branch from ({tried}); start elsewhere in the range")
         try:
             t, mv = self.predictor.initial(self.solver, corr.x, opts.direction)
         except LinearSolveError as exc:

@@ -183,8 +183,13 @@ def find_fixed_point(
     is nearly singular) although the relaxation converges. A stagnated Newton solve goes back to
     relaxation (the same Euler map, at most ``relax_steps`` more steps from the relaxed state —
     not an overshoot-driven ε, which on non-normal fields shrinks ε at every transient rise of ‖F‖)
-    and hands over again at a residual 100× smaller, up to :data:`MAX_HANDOVERS` times, while the
-    relaxation still makes progress; the reason names every stage. The returned traces concatenate all stages on one ``step`` axis (Newton entries
+    and hands over again at a residual 100× smaller, up to :data:`MAX_HANDOVERS` times. Where the
+    relaxation makes no progress (it circles an unstable fixed point, as past a Hopf point, or one
+    sequence of a batch does), Newton still starts again from where it stopped: another phase of
+    the oscillation, from which Newton often converges where it stagnated before (a random C=32
+    block on 8 sequences, one of them oscillating: Newton from the relaxation after 156, 200, 300,
+    400, 500, 700 and 1,000 steps stagnated, stagnated, converged, stagnated, converged, converged,
+    stagnated). The reason names every stage. The returned traces concatenate all stages on one ``step`` axis (Newton entries
     have ``eps`` = NaN); ``solver`` lists the stages (``'euler+newton'``, ``'euler'`` if Newton was
     not needed, ``'euler+newton+euler+newton'`` after a fallback).
     """
@@ -212,12 +217,14 @@ def find_fixed_point(
         again = relax_euler(field, eps, relax_steps, relaxed.z, tol=handover, progress=progress)
         stages.append((again, False))  # restarts from the relaxed state, not from Newton's
         names.append("euler")
-        reasons.append(f"back to relaxation (Newton stagnated): {again.reason}")
+        stuck = not again.final_force_residual < relaxed.final_force_residual
+        reasons.append(f"back to relaxation (Newton stagnated): {again.reason}"
+                       + ("; no progress, so Newton again from where it stopped" if stuck else ""))
         if again.converged and handover <= tol:
             nk = again
             break
-        if again.final_force_residual >= relaxed.final_force_residual:
-            break  # relaxation makes no progress either: report the stagnation
+        if not math.isfinite(again.final_force_residual):
+            break  # the relaxation blew up: report the stagnation
         newton_start, relaxed = again.z, again
     settings = {**nk.settings, "eps": eps, "relax_steps": relax_steps, "newton_from": newton_from,
                 "newton_start": "relaxed" if newton_start is relaxed.z else "z0",
