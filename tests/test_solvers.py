@@ -119,6 +119,33 @@ def test_gmres_reports_non_convergence_and_zero_rhs():
     assert zero.converged and zero.iterations == 0 and not zero.x.any()
 
 
+
+def _similar(block: np.ndarray, rest, seed):
+    """A real V diag(block, rest) V⁻¹ and V (the columns of V span each block's invariant subspace)."""
+    D = np.zeros((len(block) + len(rest),) * 2)
+    D[: len(block), : len(block)] = block
+    D[len(block):, len(block):] = np.diag(rest)
+    n = len(D)
+    V = np.eye(n) + 0.3 * np.random.default_rng(seed).standard_normal((n, n)) / n**0.5
+    return torch.as_tensor(V @ D @ np.linalg.inv(V)), V
+
+
+@pytest.mark.parametrize("pair", [False, True])
+def test_gmres_returns_the_rightmost_ritz_vectors_of_its_space(pair):
+    """Solved to 1e-13 in at most n = 12 steps, the Arnoldi space is (nearly) all of R^12: the Ritz
+    vectors are the eigenvectors (here the rightmost: a real −0.1, or the pair −0.1 ± 0.7i, against −1 … −3)."""
+    block = np.array([[-0.1, 0.7], [-0.7, -0.1]]) if pair else np.array([[-0.1]])
+    A, V = _similar(block, np.linspace(-1.0, -3.0, 12 - len(block)), seed=3)
+    b = torch.randn(12, generator=_gen(4), dtype=DT)
+    res = gmres(A, b, tol=1e-13, restart=12, ritz=len(block))
+    assert res.converged and res.rightmost is not None and res.iterations <= 12
+    basis = np.linalg.qr(V[:, : len(block)])[0]  # the rightmost invariant subspace
+    got = res.rightmost.numpy()
+    assert np.linalg.norm(got - basis @ (basis.T @ got)) <= 1e-8 * np.linalg.norm(got)
+    # not asked for, or with a preconditioner (the space would be one of A M): none
+    assert gmres(A, b, tol=1e-13, restart=12).rightmost is None
+    assert gmres(A, b, tol=1e-13, restart=12, ritz=2, M=lambda v: 0.5 * v).rightmost is None
+
 # -- Euler relaxation -------------------------------------------------------------------------
 def test_euler_converges_and_residual_kinds_are_consistent():
     fld, zs = cubic_field()

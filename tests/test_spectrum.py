@@ -37,6 +37,7 @@ def test_block_spectrum_matches_dense(mode):
     assert_same_set(ds["eig_J"].values, lam)
     assert_same_set(ds["eig_M"].values, mu)
     assert ds.attrs["force_residual"] < 1e-8
+    assert ds.attrs["search_start"] == "newton ritz vectors"  # started from Newton's last GMRES space
     omega = np.linalg.eigvalsh((J + J.T) / 2).max()
     assert abs(ds.numerical_abscissa.item() - omega) < 1e-3 * max(1, abs(omega))  # "fast": tol 1e-3
     if mode == "conservative":

@@ -13,7 +13,7 @@ import xarray as xr
 
 from ..field import Field
 from ..solvers import find_fixed_point
-from ..spectral.spectrum import spectrum
+from ..spectral.spectrum import spectrum, start_vector
 
 
 def newton_start(kind: str, z: torch.Tensor, centroid: torch.Tensor) -> torch.Tensor | None:
@@ -31,13 +31,16 @@ def fixed_point_spectrum(field: Field, eps: float, k: int = 6, z0: torch.Tensor 
     (None, why not). Without ``z0`` the fixed point is sought from ``field.z0`` (relaxation first);
     a ``z0`` that already meets ``tol`` (force residual; default max(1e-9, 100·machine ε)) is used
     as it is. ``search_start``/``vectors``: the eigen-search's start (e.g. a nearby operator's
-    eigenvectors) and whether to return the eigenvectors (see :func:`~stabilitylab.spectral.spectrum.spectrum`),
+    eigenvectors; default :func:`~stabilitylab.spectral.spectrum.start_vector` of the solve) and whether to return the eigenvectors (see :func:`~stabilitylab.spectral.spectrum.spectrum`),
     with ``vectors`` the fixed point too (``z_star`` on ``state_index``)."""
     tol = max(1e-9, 100 * torch.finfo(field.dtype).eps) if tol is None else tol
     fp = find_fixed_point(field, eps=eps, z0=z0, tol=tol, relax_steps=300 if z0 is None else 0)
     if not fp.converged:
         return None, f"no fixed point found (Newton–Krylov stopped at force residual {fp.final_force_residual:.1e})"
-    ds = spectrum(field, k=k, eps=eps, z=fp.z, diagnostics=False, search_start=search_start, vectors=vectors)
+    start, kind = (search_start, None) if search_start is not None else start_vector(fp)
+    ds = spectrum(field, k=k, eps=eps, z=fp.z, diagnostics=False, search_start=start, vectors=vectors)
+    if kind is not None:
+        ds.attrs["search_start"] = kind
     if vectors:
         ds["z_star"] = ("state_index", fp.z.reshape(-1).cpu().numpy(), {"long_name": "the fixed point"})
     return ds, f"fixed point with force residual {ds.attrs['force_residual']:.1e}: {ds.attrs['verdict_text']}"

@@ -34,6 +34,7 @@ class GMRESResult:
     iterations: int
     matvecs: int
     stagnated: bool = False
+    rightmost: torch.Tensor | None = None
 
 
 def _givens(a, b):
@@ -53,12 +54,15 @@ def gmres(
     maxiter: int | None = None,
     M: Matvec | None = None,
     atol: float = 0.0,
+    ritz: int = 0,
 ) -> GMRESResult:
     """Solve ``A x = b`` (``A``: a callable on flat vectors, e.g. a LinearOperator, or a matrix).
 
     ``tol`` is relative to ‖b‖, ``restart`` the Krylov dimension per cycle, ``maxiter`` the total
     number of Arnoldi steps over all cycles (default ``max(10·restart, 1000)``), ``M`` a right
-    preconditioner (a callable approximating A⁻¹).
+    preconditioner (a callable approximating A⁻¹). ``ritz`` > 0 (without ``M``, whose Arnoldi
+    space is one of A M): also return the sum of the ``ritz`` rightmost Ritz vectors of A in the
+    last cycle's space (``rightmost``), for free: an eigen-search start rich in those modes.
     """
     if isinstance(A, torch.Tensor):
         A = A.__matmul__
@@ -72,6 +76,7 @@ def gmres(
     target = max(tol * bnorm, atol)
     matvecs, its, last = 0, 0, np.inf
     eps_mach = torch.finfo(b.dtype).eps
+    rightmost = None
     while True:
         if x0 is None and its == 0:
             r = b
@@ -82,7 +87,7 @@ def gmres(
         stalled = beta > STAGNATION * last
         if beta <= target or its >= maxiter or not np.isfinite(beta) or stalled:
             return GMRESResult(x, bool(beta <= target), beta / bnorm, its, matvecs,
-                               stalled and beta > target)
+                               stalled and beta > target, rightmost)
         last = beta
         m = min(restart, maxiter - its)
         V = torch.empty((b.numel(), m + 1), dtype=b.dtype, device=b.device)
@@ -91,6 +96,8 @@ def gmres(
         cs, sn = np.zeros(m, dtype=hdt), np.zeros(m, dtype=hdt)
         g = np.zeros(m + 1, dtype=hdt)
         g[0] = beta
+        keep = ritz > 0 and M is None
+        arnoldi = np.zeros((m + 1, m), dtype=hdt) if keep else None
         for j in range(m):
             w = A(precond(V[:, j]))
             matvecs += 1
@@ -105,6 +112,8 @@ def gmres(
             hn = float(torch.linalg.vector_norm(w))
             H[: j + 1, j] = h
             H[j + 1, j] = hn
+            if keep:
+                arnoldi[: j + 2, j] = H[: j + 2, j]
             for i in range(j):  # apply the previous rotations to the new column
                 H[i, j], H[i + 1, j] = (np.conj(cs[i]) * H[i, j] + np.conj(sn[i]) * H[i + 1, j],
                                         -sn[i] * H[i, j] + cs[i] * H[i + 1, j])
@@ -118,8 +127,19 @@ def gmres(
             if abs(g[j + 1]) <= target or breakdown:
                 break
         k = j + 1
+        rightmost = rightmost_ritz(V, arnoldi[:k, :k], ritz) if keep else None
         y = np.linalg.lstsq(np.triu(H[:k, :k]), g[:k], rcond=None)[0]  # lstsq: safe if singular
         x = x + precond(V[:, :k] @ torch.as_tensor(y, dtype=b.dtype, device=b.device))
+
+
+def rightmost_ritz(V: torch.Tensor, H: np.ndarray, count: int) -> torch.Tensor:
+    """``Σ (Re + Im) V_k y_i`` over the ``count`` rightmost eigenpairs (θ_i, y_i) of the k×k
+    Arnoldi matrix ``H`` of ``A V_k = V_{k+1} H̄``: the sum of those Ritz vectors (unit norm each)."""
+    k = H.shape[0]
+    theta, Y = np.linalg.eig(H)
+    Y = Y[:, np.argsort(-theta.real, kind="stable")[:count]]
+    c = Y.sum(axis=1) if V.is_complex() else (Y.real + Y.imag).sum(axis=1)
+    return V[:, :k] @ torch.as_tensor(c, dtype=V.dtype, device=V.device)
 
 
 #: memory for the Krylov basis of an escalated solve (n-vectors of 8 bytes)

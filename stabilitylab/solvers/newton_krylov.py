@@ -21,6 +21,7 @@ from .relax import initial_state, relax_euler
 from .result import SolveResult, Trace, non_finite_reason, relative_norm
 
 ETA_0, ETA_MAX, ETA_GAMMA = 0.5, 0.9, 0.9
+RITZ_START = 8  # rightmost Ritz vectors of each GMRES space summed into SolveResult.slow_modes
 STALL_STEPS, STALL_FACTOR = 5, 0.9  # stagnation: no new best ‖F‖/‖z‖ (by 10%) in 5 Newton steps
 
 
@@ -65,6 +66,7 @@ def newton_krylov(
     trace, converged, reason = Trace(), False, None
     nfev, its, matvecs, lin_its, eta, fnorm_prev = 1, 0, 0, [], None, None
     missed, worst = 0, 0.0  # GMRES solves that missed their tolerance, worst relative residual
+    slow = None  # SolveResult.slow_modes
     for k in range(maxiter + 1):
         r = relative_norm(f, z)
         if math.isnan(r):
@@ -89,8 +91,10 @@ def newton_krylov(
             eta = gmres_tol
         lin = Linearization(field, z)
         sol = gmres(lin.J(), -f.reshape(-1), tol=eta, restart=gmres_restart, maxiter=gmres_maxiter,
-                    M=lin.preconditioner())
+                    M=lin.preconditioner(), ritz=RITZ_START)
         matvecs += sol.matvecs
+        if sol.rightmost is not None and (slow is None or sol.iterations > RITZ_START):
+            slow = sol.rightmost
         lin_its.append(sol.iterations)
         if not sol.converged:
             missed, worst = missed + 1, max(worst, sol.residual_norm)
@@ -127,7 +131,7 @@ def newton_krylov(
                     gmres_unconverged=missed, preconditioned=field.precondition is not None)
     return SolveResult(z, converged, reason, "newton", settings, iterations=its, nfev=nfev,
                        matvecs=matvecs, linear_iterations=np.asarray(lin_its, dtype=np.int64),
-                       **trace.arrays())
+                       slow_modes=slow, **trace.arrays())
 
 
 #: stagnated Newton solves go back to relaxation at most this many times, each handing over at a
@@ -236,4 +240,5 @@ def find_fixed_point(
         matvecs=sum(r.matvecs for r in newtons),
         linear_iterations=np.concatenate([r.linear_iterations for r in newtons]),
         polished_from=newton_start if nk.solver == "newton" else None,
+        slow_modes=nk.slow_modes if nk.solver == "newton" else None,
     )
