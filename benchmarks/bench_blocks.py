@@ -5,7 +5,8 @@
 
 At the batch's fixed point (found once), the same wanted sets (k rightmost λ of J, k largest |μ| of
 M = I + εJ, the smallest ε_crit) by :func:`stabilitylab.spectral.spectrum.spectrum` (unstructured,
-no diagnostics) and by :func:`stabilitylab.spectral.blocks.block_spectrum` (per sequence, k each).
+no diagnostics) and with ``search="blocks"`` (:func:`stabilitylab.spectral.blocks.block_search`: per
+sequence, k each).
 Prints products, seconds, forward-equivalents (seconds / one batched forward) and whether the batch's
 leading λ and max|μ| agree.
 """
@@ -17,7 +18,6 @@ import torch
 from bench_spectrum import field, forward_seconds, once
 
 from stabilitylab.solvers import find_fixed_point
-from stabilitylab.spectral.blocks import block_spectrum
 from stabilitylab.spectral.spectrum import spectrum
 
 
@@ -27,11 +27,12 @@ def compare(fld, z, k: int, eps: float, device=torch.device("cpu")) -> dict:
     f, x = fld.flat_force(), z.reshape(-1)
     rows = {}
     for name, run in (("unstructured", lambda: spectrum(fld, k=k, eps=eps, z=z, diagnostics=False)),
-                      ("block (lockstep)", lambda: block_spectrum(fld, z, k=k, eps=eps))):
+                      ("block (lockstep)", lambda: spectrum(fld, k=k, eps=eps, z=z, diagnostics=False,
+                                                            search="blocks"))):
         fwd0 = forward_seconds(f, x, device)
         sec, ds = once(run, device)
         fwd = (fwd0 + forward_seconds(f, x, device)) / 2
-        prods = ds.attrs.get("matvecs_search", ds.attrs.get("products"))
+        prods = ds.attrs["matvecs_search"]
         rows[name] = (sec, prods, sec / fwd, complex(ds["eig_J"].values[0]), float(ds["max_abs_mu"]))
         print(f"  {name:18s} {sec:8.1f} s  {prods:5d} products  {sec / fwd:7.0f} forward-eq. "
               f"(forward {1e3 * fwd:.1f} ms)  leading λ {rows[name][3]:.8f}  max|μ| {rows[name][4]:.8f}  "

@@ -43,7 +43,8 @@ from stabilitylab.solvers import find_fixed_point, relax_euler
 from stabilitylab.spectral import eigs
 from stabilitylab.spectral.krylov_schur import eigs_shared
 from stabilitylab.spectral.nonnormal import nonnormality
-from stabilitylab.spectral.spectrum import _crit_key, spectrum
+from stabilitylab.spectral.euler import crit_key
+from stabilitylab.spectral.spectrum import spectrum
 
 EPS = 0.1
 
@@ -136,7 +137,7 @@ def part_search(lin, fwd, device, k):
     """The eigen-search alone (random start): shared vs J only vs separate J and M searches."""
     J = lin.J()
     rows = [("shared J+M+eps_crit", lambda: eigs_shared(J, {"J": ("LR", k), "M": (lambda l: np.abs(1 + EPS * l), k),
-                                                           "eps_crit": (_crit_key, 1)}).matvecs),
+                                                           "eps_crit": (crit_key, 1)}).matvecs),
             ("J only (LR)", lambda: eigs(J, k=k, which="LR").matvecs),
             ("separate J + M", lambda: eigs(J, k=k, which="LR").matvecs + eigs(lin.M(EPS), k=k, which="LM").matvecs)]
     for name, fn in rows:

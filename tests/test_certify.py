@@ -1,6 +1,8 @@
 """Relaxations that stop once their fixed point is certified give today's verdicts and spectra."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -89,7 +91,7 @@ def test_warm_started_search_finds_the_same_eigenvalues():
 
 def test_block_search_of_a_batch_matches_dense_and_the_unstructured_search():
     from stabilitylab.solvers import find_fixed_point
-    from stabilitylab.spectral.blocks import block_count, block_spectrum
+    from stabilitylab.spectral.blocks import block_count
     from stabilitylab.spectral.spectrum import spectrum
 
     cfg = BlockConfig(vocab=26, C=16, H=2, T=8)
@@ -97,7 +99,7 @@ def test_block_search_of_a_batch_matches_dense_and_the_unstructured_search():
     fld = block_field(make_block(cfg, seed=1).double(), idx)
     assert block_count(fld) == 4
     z = find_fixed_point(fld, eps=0.1, tol=1e-11).z
-    bs = block_spectrum(fld, z, k=4, eps=0.1)
+    bs = spectrum(fld, k=4, eps=0.1, z=z, diagnostics=False, search="blocks")
     J = torch.func.jacfwd(fld.flat_force())(z.reshape(-1)).detach().numpy()
     nb = J.shape[0] // 4
     for lam, b in zip(bs["eig_J"].values, bs["sequence_J"].values):  # each mode belongs to its sequence's block
@@ -113,4 +115,9 @@ def test_block_search_of_a_batch_matches_dense_and_the_unstructured_search():
     whole = spectrum(fld, k=4, eps=0.1, z=z, diagnostics=False)
     np.testing.assert_allclose(upper(bs["eig_J"].values[:4]), upper(whole["eig_J"].values[:4]), atol=1e-7)
     assert float(bs["max_abs_mu"]) == pytest.approx(float(whole["max_abs_mu"]), abs=1e-8)
-    assert bs.attrs["verdict"] == whole.attrs["verdict"] and bs.attrs["products"] == max(bs.attrs["matvecs_per_sequence"])
+    assert bs.attrs["verdict"] == whole.attrs["verdict"] and bs.attrs["matvecs_search"] == max(json.loads(bs.attrs["matvecs_per_sequence"]))
+    # per sequence: each one's own largest |mu| (dense, block by block); the batch's is the worst
+    per_block = [np.abs(1 + 0.1 * np.linalg.eigvals(J[b * nb:(b + 1) * nb, b * nb:(b + 1) * nb])).max() for b in range(4)]
+    np.testing.assert_allclose(bs["max_abs_mu_seq"].values, per_block, atol=1e-8)
+    assert bs.attrs["worst_sequence"] == int(np.argmax(per_block))
+    assert set(bs["sequence_M"].values[np.isfinite(bs["eig_M"].values)]) <= set(range(4))

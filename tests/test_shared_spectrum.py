@@ -145,12 +145,12 @@ def test_shared_search_costs_at_most_1_3_times_a_J_search():
     """Measured (loaded 2-core machine): n = 3000, k = 8, ε = 0.1, a stiff −25 mode: J-only 528
     products, shared J + M + ε_crit 423 (0.8×: the restart keeps more vectors)."""
     from stabilitylab.spectral.euler import eps_crit
-    from stabilitylab.spectral.spectrum import _crit_key
+    from stabilitylab.spectral.euler import crit_key
 
     op, lam = banded(3000, 4, -25.0)
     j = eigs(op, k=8, which="LR")
     op, _ = banded(3000, 4, -25.0)
-    shared = eigs_shared(op, {"J": ("LR", 8), "M": (mu_key, 8), "eps_crit": (_crit_key, 1)})
+    shared = eigs_shared(op, {"J": ("LR", 8), "M": (mu_key, 8), "eps_crit": (crit_key, 1)})
     assert all(r.converged for r in shared.results.values())
     assert shared.matvecs <= 1.3 * j.matvecs, (shared.matvecs, j.matvecs)
     assert_same(shared.results["J"].eigenvalues.numpy(), best(lam, np.real, 7))

@@ -100,3 +100,25 @@ def test_spectrum_cli(tmp_path):
                                      "--no-diagnostics", "--overwrite", "--out", str(out)])
     assert every.exit_code == 0, every.output  # a tiny state (n = 16): k is capped at n, all exact
     assert store.read(out).sizes["mode"] == 16
+
+
+def test_spectrum_cli_per_sequence_of_a_batch(tmp_path):
+    """--search blocks on a batch of the shipped checkpoint: the batch's leading modes, labelled by
+    sequence, the same as one search in the whole batch space; per-sequence max|μ|, the batch's the
+    worst of them."""
+    common = ["spectrum", "--ckpt", "s3200.pt", "--batch-size", "3", "--k", "4", "--no-diagnostics"]
+    res = CliRunner().invoke(cli, [*common, "--search", "blocks", "--out", str(tmp_path / "b.zarr")])
+    assert res.exit_code == 0, res.output
+    assert "per sequence" in res.output and "sequence" in res.output
+    blocks = store.read(tmp_path / "b.zarr")
+    whole = CliRunner().invoke(cli, [*common, "--out", str(tmp_path / "w.zarr")])
+    assert whole.exit_code == 0, whole.output
+    shared = store.read(tmp_path / "w.zarr")
+    assert blocks.attrs["blocks"] == 3 and blocks.sizes["sequence"] == 3
+    lead = lambda ds: np.sort_complex(ds["eig_J"].values[:2])  # noqa: E731 (the leading pair)
+    np.testing.assert_allclose(lead(blocks), lead(shared), atol=1e-7)
+    assert float(blocks["max_abs_mu"]) == pytest.approx(float(shared["max_abs_mu"]), abs=1e-8)
+    worst = int(blocks.attrs["worst_sequence"])
+    assert blocks["sequence_M"].values[0] == worst  # the largest |μ| is the worst sequence's
+    assert float(blocks["max_abs_mu_seq"].max()) == pytest.approx(float(blocks["max_abs_mu"]), abs=1e-12)
+    assert blocks.attrs["verdict"] == shared.attrs["verdict"]

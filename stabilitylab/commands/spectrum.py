@@ -37,6 +37,9 @@ def print_spectrum(ds) -> None:
         console.print(f"[red]the fixed point did not converge (force residual {fmt(ds.attrs['force_residual'])}): "
                       "the eigenvalues below are of J at that state, not of a fixed point[/]")
     at = "" if fixed else " at the UNCONVERGED state"
+    seq_J, seq_M = (ds[f"sequence_{m}"].values if f"sequence_{m}" in ds else None for m in "JM")
+    by_seq = (lambda seq, i: (str(int(seq[i])),) if seq is not None else ())  # noqa: E731
+    seq_col = ["sequence"] if seq_J is not None else []
     rows = []
     eig_J = ds["eig_J"].values
     for i, count in _groups(eig_J):
@@ -48,10 +51,10 @@ def print_spectrum(ds) -> None:
         mark = ("[yellow]marginal[/]" if abs(lam.real) <= u else "[red]unstable[/]" if lam.real > 0
                 else "[yellow]map-unstable[/]" if abs(mu) > 1 else "stable")
         rows.append((fmt(complex(lam), 5), fmt(u, 2), _copies(count), fmt(crit), fmt(complex(mu), 5),
-                     fmt(abs(mu), 6), kind, mark, fmt(res, 2)))
+                     fmt(abs(mu), 6), kind, mark, fmt(res, 2), *by_seq(seq_J, i)))
     how = f", shift-invert σ = {ds.attrs['sigma']:g}" if "sigma" in ds.attrs else ""
     table(f"rightmost eigenvalues λ of J{at} (ε = {eps:g}{how})",
-          ["λ", "±", "copies", "ε_crit (mode)", "μ = 1+ελ", "|μ|", "kind", "", "residual"], rows,
+          ["λ", "±", "copies", "ε_crit (mode)", "μ = 1+ελ", "|μ|", "kind", "", "residual", *seq_col], rows,
           secondary=["residual", "copies", "kind", "ε_crit (mode)", "μ = 1+ελ"])
     rows = []
     eig_M = ds["eig_M"].values
@@ -60,10 +63,15 @@ def print_spectrum(ds) -> None:
                            ds["uncertainty_M"].values[i])
         side = "≈1" if abs(abs(mu) - 1) <= u else "[red]>1[/]" if abs(mu) > 1 else "<1"
         rows.append((fmt(complex(mu), 5), fmt(abs(mu), 6), fmt(u, 2), _copies(count), fmt(complex(lam), 5),
-                     side, fmt(res, 2)))
+                     side, fmt(res, 2), *by_seq(seq_M, i)))
     table(f"largest-|μ| eigenvalues of M = I + εJ{at}",
-          ["μ", "|μ|", "±", "copies", "λ = (μ−1)/ε", "", "residual"], rows,
+          ["μ", "|μ|", "±", "copies", "λ = (μ−1)/ε", "", "residual", *seq_col], rows,
           secondary=["residual", "copies", "λ = (μ−1)/ε"])
+    if "max_abs_mu_seq" in ds:
+        per = ds["max_abs_mu_seq"].values
+        console.print(f"per sequence (a batch's J is block-diagonal: {len(per)} searches): max|μ| "
+                      f"{' '.join(fmt(v, 5) for v in per)}; the worst, whose verdict is the batch's: sequence "
+                      f"{ds.attrs['worst_sequence']}")
     if "leading_multiplicity_J" in ds.attrs:
         console.print(f"multiplicity by deflation: leading λ ×{ds.attrs['leading_multiplicity_J']}, "
                       f"leading μ ×{ds.attrs['leading_multiplicity_M']}")
@@ -118,7 +126,9 @@ def command(alpha, vectors, no_diagnostics, maxiter, sigma, relax_steps, state_p
     Finds the fixed point (Euler relaxation, then Newton–Krylov, so unstable ones too), then runs
     one matrix-free Krylov–Schur search that keeps the rightmost eigenvalues of J, the
     largest-modulus eigenvalues of M (flips, eps*lambda < -2, that the first set ranks last) and the
-    smallest eps_crit (--search separate: two independent searches).
+    smallest eps_crit (--search separate: two independent searches; --search blocks: one such
+    search per sequence of a batch, whose J is block-diagonal, modes labelled by sequence, the
+    verdict the worst sequence's).
     Prints both tables with eps_crit = -2a/(a^2+b^2), each eigenvalue's uncertainty (±: its residual
     plus 10x the fixed point's force residual plus round-off), non-normality diagnostics and a
     verdict: stable, marginal (the leading Re lambda within its uncertainty of 0 -- a null space or

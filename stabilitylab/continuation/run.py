@@ -122,7 +122,8 @@ class _Run:
         corr = self.solver.correct(x, unit_p(x, 1.0), 0.0, x, START_NEWTON_FACTOR * opts.newton_maxiter)
         tried = f"Euler: {rel.reason}; Newton: {corr.reason}"
         if not corr.converged:  # the fixed-point recipe: line search, back to relaxation on stagnation
-            fp = find_fixed_point(fld, eps=prob.eps, tol=opts.tol, relax_steps=opts.relax_steps)
+            fp = find_fixed_point(fld, eps=prob.eps, tol=opts.tol, relax_steps=opts.relax_steps,
+                                  gmres_restart=opts.gmres_restart, gmres_maxiter=opts.gmres_maxiter)
             tried += f"; then {fp.solver}: {fp.reason}"
             if fp.converged:
                 x = prob.point(fp.z, opts.p_start)

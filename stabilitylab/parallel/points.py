@@ -94,4 +94,7 @@ class SpectrumPoint:
         (a complex pair is never split, so a search may return k + 1 values)."""
         from ..examples import linear
 
-        return template_like(self.analyse(linear(n=self.k + 6)).data, mode=self.k + 1)
+        sizes = {"mode": self.k + 1}
+        if self.search == "blocks":  # per-sequence variables, one per sequence of the batch
+            sizes["sequence"] = self.source.batch_size
+        return template_like(self.analyse(linear(n=self.k + 6)).data, **sizes)

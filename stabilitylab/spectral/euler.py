@@ -43,6 +43,21 @@ def eps_crit(lam):
     return out
 
 
+def crit_key(lam: np.ndarray) -> np.ndarray:
+    """Ranking key for the smallest ε_crit(λ) first: modes with Re λ ≥ 0 (ε_crit = 0) above all,
+    ordered by Re λ, then ε_crit ascending; continuous, so no ties among distinct modes."""
+    a = lam.real
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_crit = np.abs(lam) ** 2 / np.where(a < 0, -2 * a, 1.0)
+    return np.where(a < 0, 2 / np.pi * np.arctan(inv_crit), 1 + a / (1 + np.abs(a)))
+
+
+
+def min_positive(x: np.ndarray) -> float:
+    """The smallest positive entry of ``x`` (0 when there is none)."""
+    return float(x[x > 0].min()) if (x > 0).any() else 0.0
+
+
 def is_complex(lam, rtol: float = 1e-8) -> np.ndarray:
     """True where λ is a genuinely complex eigenvalue (|Im λ| > rtol·max(|λ|, 1))."""
     lam = np.asarray(lam, dtype=complex)

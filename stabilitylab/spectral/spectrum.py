@@ -30,12 +30,13 @@ from ..linear import Linearization
 from ..solvers import find_fixed_point
 from ..store import provenance
 from ..solvers.result import RESIDUAL_KINDS
+from .blocks import block_count, block_search
 from .dense import DENSE_MAX_N, leading_eigs, needs_dense
-from .euler import UNCONVERGED, eigen_uncertainty, eps_crit, is_complex, stability_verdict
+from .euler import UNCONVERGED, crit_key, eigen_uncertainty, eps_crit, is_complex, min_positive, stability_verdict
 from .krylov_schur import eigs_shared
 from .multiplicity import count_copies, multiplicity as copies_found
 from .nonnormal import MODES, nonnormality
-from .settings import DIAGNOSTICS, SEARCHES
+from .settings import DIAGNOSTICS, SPECTRUM_SEARCHES
 from .transform import eigs_shift_invert
 
 RESIDUAL_KIND = RESIDUAL_KINDS
@@ -81,12 +82,17 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     diagnostics = {True: "fast", False: "none"}.get(diagnostics, diagnostics)
     if diagnostics not in DIAGNOSTICS:
         raise StabilityLabError(f"diagnostics={diagnostics!r}: choose {', '.join(DIAGNOSTICS)}")
-    if search not in SEARCHES:
-        raise StabilityLabError(f"search={search!r}: choose {' or '.join(SEARCHES)}")
+    if search not in SPECTRUM_SEARCHES:
+        raise StabilityLabError(f"search={search!r}: choose {', '.join(SPECTRUM_SEARCHES)}")
+    blocks = block_count(field) if search == "blocks" else 1
+    if search == "blocks" and sigma is not None:
+        raise StabilityLabError("search='blocks' does not combine with sigma (shift-invert): drop one")
     if eps <= 0:
         raise StabilityLabError(f"eps must be > 0, got {eps}")
-    if k < 1 or (field.n > DENSE_MAX_N and k > field.n - 2):
-        raise StabilityLabError(f"k={k} wanted eigenvalues: need 1 ≤ k ≤ n − 2 = {field.n - 2} for this state")
+    size = field.n // blocks  # the space one search runs in
+    if k < 1 or (size > DENSE_MAX_N and k > size - 2):
+        raise StabilityLabError(f"k={k} wanted eigenvalues: need 1 ≤ k ≤ n − 2 = {size - 2} for this state"
+                                + (" (per sequence)" if blocks > 1 else ""))
     k = min(k, field.n)  # a tiny state has n eigenvalues, all exact (dense path of leading_eigs)
     fp_attrs, v0 = {}, search_start
     start = START_KINDS[3] if search_start is not None else START_KINDS[2]
@@ -106,14 +112,21 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     lin = Linearization(field, z)
     problems = [] if fp_attrs.get("fixed_point_converged", 1) else [
         f"fixed point (force residual {force_res:.1e}: {fp_attrs['fixed_point_reason']})"]
-    copies, space = {}, None
+    copies, space, by_sequence = {}, None, None
     if sigma is None:
-        if needs_dense(lin.n, k):  # a tiny state: the exact dense path
+        if needs_dense(lin.n, k) and search != "blocks":  # a tiny state: the exact dense path
             search = "separate"
         want_vectors = vectors or multiplicity
         if search == "shared":
             rj, rm, mu, res_M, min_crit, crit_settled, space = _shared_search(
                 lin, k, eps, tol, ncv, maxiter, seed, want_vectors, diagnostics == "fast", v0)
+        elif search == "blocks":
+            by_sequence = block_search(lin, blocks, k, eps, tol=tol, ncv=ncv, maxiter=maxiter, seed=seed,
+                                       vectors=want_vectors, v0=None if v0 is None or v0.dim() != 1 else v0)
+            start = start if v0 is None or v0.dim() == 1 else START_KINDS[2]  # a block start: not split
+            rj, rm = by_sequence.J, by_sequence.M
+            mu, res_M = 1 + eps * rm.eigenvalues.numpy(), eps * rm.residuals.numpy()
+            min_crit, crit_settled = by_sequence.min_crit, by_sequence.settled
         else:
             rj, rm, mu, res_M, min_crit, crit_settled = _separate_searches(
                 lin, k, eps, tol, ncv, maxiter, seed, want_vectors, refine_eps_crit)
@@ -179,6 +192,15 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         "min_eps_crit": ((), min_crit, {"long_name": "smallest eps_crit = -2a/|lambda|^2 over all modes",
                                         "settled": int(crit_settled)}),
     }
+    if by_sequence is not None:
+        data.update({
+            "sequence_J": ("mode", _pad(by_sequence.sequence_J, m, -1), {"long_name": "sequence of eig_J's mode"}),
+            "sequence_M": ("mode", _pad(by_sequence.sequence_M, m, -1), {"long_name": "sequence of eig_M's mode"}),
+            "max_abs_mu_seq": ("sequence", by_sequence.max_abs_mu_seq,
+                               {"long_name": "largest |mu| of M among the sequence's own modes"}),
+            "leading_re_J_seq": ("sequence", by_sequence.leading_re_J_seq,
+                                 {"long_name": "rightmost Re lambda of J among the sequence's own modes"}),
+        })
     if vectors:
         data["vec_J"] = (("mode", "state_index"), _pad_rows(rj.eigenvectors, m))
         data["vec_M"] = (("mode", "state_index"), _pad_rows(vec_M, m))
@@ -190,6 +212,9 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
                 "converged": int(not problems), "not_converged": "; ".join(problems),
                 "gmres_restart": gmres_restart, "gmres_maxiter": gmres_maxiter,
                 "preconditioned": int(field.precondition is not None)}
+    if by_sequence is not None:
+        settings.update(blocks=blocks, matvecs_per_sequence=by_sequence.matvecs_per_sequence,
+                        worst_sequence=int(np.argmax(by_sequence.max_abs_mu_seq)))
     if copies:
         settings.update(leading_multiplicity_J=copies["J"][0], leading_multiplicity_M=copies["M"][0],
                         matvecs_multiplicity=copies["J"][1] + copies["M"][1])
@@ -216,16 +241,8 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
         force_residual=force_res, step_residual=step_res, residual_kind=RESIDUAL_KIND,
         **fp_attrs, **settings,
     )
-    return xr.Dataset(data, coords={"mode": np.arange(m)}, attrs=attrs)
-
-
-def _crit_key(lam: np.ndarray) -> np.ndarray:
-    """Ranking key for the smallest ε_crit(λ) first: modes with Re λ ≥ 0 (ε_crit = 0) above all,
-    ordered by Re λ, then ε_crit ascending; continuous, so no ties among distinct modes."""
-    a = lam.real
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv_crit = np.abs(lam) ** 2 / np.where(a < 0, -2 * a, 1.0)
-    return np.where(a < 0, 2 / np.pi * np.arctan(inv_crit), 1 + a / (1 + np.abs(a)))
+    coords = {"mode": np.arange(m)} if by_sequence is None else {"mode": np.arange(m), "sequence": np.arange(blocks)}
+    return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 START_KINDS = ("newton ritz vectors", "relaxation error", "random", "given")
@@ -247,12 +264,12 @@ def _shared_search(lin, k, eps, tol, ncv, maxiter, seed, vectors, want_space, v0
     """J (LR), M (largest |1 + ελ|) and the smallest ε_crit from one Krylov–Schur search on J,
     started from ``v0`` (random when None)."""
     res = eigs_shared(lin.J(), {"J": ("LR", k), "M": (lambda lam: np.abs(1 + eps * lam), k),
-                                "eps_crit": (_crit_key, 1)},
+                                "eps_crit": (crit_key, 1)},
                       tol=tol, ncv=ncv, maxiter=maxiter, v0=v0, seed=seed, return_eigenvectors=vectors,
                       return_space=want_space)
     rj, rm, rc = res.results["J"], res.results["M"], res.results["eps_crit"]
     every = np.concatenate([r.eigenvalues.numpy() for r in (rj, rm, rc)])
-    min_crit = 0.0 if (every.real >= 0).any() else _min_positive(eps_crit(every))
+    min_crit = 0.0 if (every.real >= 0).any() else min_positive(eps_crit(every))
     settled = rj.converged and rm.converged and rc.converged
     return rj, rm, 1 + eps * rm.eigenvalues.numpy(), eps * rm.residuals.numpy(), min_crit, settled, res.space
 
@@ -281,7 +298,7 @@ def min_eps_crit(lin: Linearization, lam: np.ndarray, mu: np.ndarray, eps: float
     settled) or finds modes with |μ| > 1, whose smaller ε_crit is the next candidate. Returns
     (estimate, settled). A continuous-unstable spectrum (some Re λ ≥ 0) has ε_crit = 0.
     """
-    candidate = _min_positive(np.concatenate([eps_crit(lam), eps_crit((np.asarray(mu) - 1) / eps)]))
+    candidate = min_positive(np.concatenate([eps_crit(lam), eps_crit((np.asarray(mu) - 1) / eps)]))
     if (np.asarray(lam).real >= 0).any() or candidate <= 0:
         return 0.0, True
     for i in range(rounds):
@@ -289,12 +306,8 @@ def min_eps_crit(lin: Linearization, lam: np.ndarray, mu: np.ndarray, eps: float
         mu = res.eigenvalues.numpy()
         if np.abs(mu).max() <= 1 + 1e-8:
             return candidate, True
-        candidate = min(candidate, _min_positive(eps_crit((mu - 1) / candidate)))
+        candidate = min(candidate, min_positive(eps_crit((mu - 1) / candidate)))
     return candidate, rounds == 0
-
-
-def _min_positive(x: np.ndarray) -> float:
-    return float(x[x > 0].min()) if (x > 0).any() else 0.0
 
 
 def _pad_rows(vecs: torch.Tensor, m: int) -> np.ndarray:
