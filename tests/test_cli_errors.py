@@ -218,4 +218,4 @@ def test_a_mistyped_knob_gets_a_suggestion(tmp_path):
 
 def test_help_names_the_default_checkpoint_and_the_choices():
     text = " ".join(CliRunner().invoke(cli, ["spectrum", "--help"], terminal_width=200).output.split())
-    assert "Default: s3200.pt" in text and "[fast|full|none]" in text and "[shared|separate]" in text
+    assert "Default: s3200.pt" in text and "[fast|full|none]" in text and "[shared|separate|blocks]" in text
