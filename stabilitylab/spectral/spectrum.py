@@ -7,7 +7,9 @@ redundant: a stiff mode with ελ < −2 is a flip instability (μ < −1) that 
 last; the ε_crit set finds the mode limiting ε over *all* modes (the one on the largest disk
 |1 + ελ| ≤ 1 through 0, an exterior eigenvalue a Krylov space finds) with no extra search.
 ``search="separate"`` runs the former two independent searches (LR of J, LM of M) and refines
-ε_crit by extra LM searches of M.
+ε_crit by extra LM searches of M. ``search="blocks"`` runs the shared search once per sequence of
+a batch, all in lockstep (:mod:`.blocks`: J of a batch is block-diagonal by sequence); the modes
+carry their ``sequence`` and the verdict is the worst sequence's.
 
 With a shift σ (``sigma``) the J search runs on ``(J − σI)⁻¹`` (:mod:`.transform`): the rightmost
 eigenvalues of a stiff J converge in a few restarts. The multipliers are then ``μ = 1 + ελ`` of
@@ -76,7 +78,8 @@ def spectrum(field: Field, k: int = 8, eps: float = 0.1, z: torch.Tensor | None 
     searches, see :func:`min_eps_crit`) and the non-normality measures of
     :mod:`~stabilitylab.spectral.nonnormal` (``diagnostics``: ``'fast'`` (tol 1e-3, start vectors
     from the search's Krylov basis), ``'full'`` (tol 1e-8) or ``'none'``; True/False mean
-    fast/none). Attributes: ε, the verdict, the fixed point's force and step residuals, solver
+    fast/none). With ``search="blocks"`` also ``sequence_J``/``sequence_M`` on ``mode`` and, on dim
+    ``sequence``, ``max_abs_mu_seq`` and ``leading_re_J_seq``. Attributes: ε, the verdict, the fixed point's force and step residuals, solver
     settings (``matvecs_search``: products of the eigen-search(es)) and provenance.
     """
     diagnostics = {True: "fast", False: "none"}.get(diagnostics, diagnostics)
