@@ -7,7 +7,7 @@
 #    options, e.g. "--tiny --device cpu" to try this script on a CPU);
 # 2. the default test suite in TEST_SECONDS more (pytest-xdist, which the image has, 16 workers).
 # Logs: $OUT/device.txt, bench_gpu.txt, tests.txt (what comes back). The benchmark needs nothing
-# beyond the image; the tests need the wheels of .whl/ (installed into /tmp/site). About 7 minutes
+# beyond the image; the tests need the package and the wheels of .whl/ (installed into /tmp/site). About 7 minutes
 # with the defaults, so a 15-minute lease leaves room to start the machine and rerun once.
 set -u -o pipefail
 OUT=${OUT:-gpu-out}
@@ -18,10 +18,10 @@ export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$OUT/device.txt"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" 2>&1 | tee -a "$OUT/device.txt"
 timeout $((BENCH_BUDGET + 120)) python3 benchmarks/bench_gpu.py --budget "$BENCH_BUDGET" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench_gpu.txt"
-if ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH="$PWD:/tmp/site"
-else
-  echo "no .whl/: the tests that need zarr or dask will fail (bash benchmarks/device_wheels.sh, carry .whl)" | tee "$OUT/tests.txt"
-fi
-timeout "$TEST_SECONDS" python3 -m pytest -q -p no:cacheprovider -n 16 tests 2>&1 | tee -a "$OUT/tests.txt"
+# the tests need the package installed (setup.py maps checkpoints/ to stabilitylab.checkpoints) and the wheels
+[ -n "$(ls .whl/*.whl 2>/dev/null)" ] || echo "no .whl/: the tests that need zarr or dask will fail (bash benchmarks/device_wheels.sh, carry .whl)" | tee "$OUT/tests.txt"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  2>&1 | tail -3 | tee -a "$OUT/tests.txt"
+export PYTHONPATH=/tmp/site
+python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . 2>&1 | tail -3 | tee -a "$OUT/tests.txt"
+timeout "$TEST_SECONDS" python3 -m pytest -q -rfE -p no:cacheprovider -n 16 tests 2>&1 | tee -a "$OUT/tests.txt"
