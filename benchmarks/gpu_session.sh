@@ -20,8 +20,12 @@ python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.i
 timeout $((BENCH_BUDGET + 120)) python3 benchmarks/bench_gpu.py --budget "$BENCH_BUDGET" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench_gpu.txt"
 # the tests need the package installed (setup.py maps checkpoints/ to stabilitylab.checkpoints) and the wheels
 [ -n "$(ls .whl/*.whl 2>/dev/null)" ] || echo "no .whl/: the tests that need zarr or dask will fail (bash benchmarks/device_wheels.sh, carry .whl)" | tee "$OUT/tests.txt"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  2>&1 | tail -3 | tee -a "$OUT/tests.txt"
-export PYTHONPATH=/tmp/site
+# into the interpreter's own site-packages, so the tests' subprocesses see them too; else beside it
+if ! python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl >>"$OUT/tests.txt" 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    2>&1 | tail -3 | tee -a "$OUT/tests.txt"
+  export PYTHONPATH=/tmp/site
+fi
 python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . 2>&1 | tail -3 | tee -a "$OUT/tests.txt"
-timeout "$TEST_SECONDS" python3 -m pytest -q -rfE -p no:cacheprovider -n 16 tests 2>&1 | tee -a "$OUT/tests.txt"
+# xdist workers see a narrow terminal: the summaries the tests read would wrap
+COLUMNS=400 timeout "$TEST_SECONDS" python3 -m pytest -q -rfE -p no:cacheprovider -n 16 tests 2>&1 | tee -a "$OUT/tests.txt"
