@@ -30,7 +30,7 @@ import torch
 from ..errors import StabilityLabError
 from ..field import Field
 from ..linear import Linearization
-from .euler import crit_key, eps_crit, min_positive
+from .euler import crit_key, smallest_eps_crit
 from .krylov_schur import EigResult, eigs_shared
 
 
@@ -161,7 +161,7 @@ def block_search(lin: Linearization, B: int, k: int, eps: float, *, tol: float =
     mu_M = [np.abs(1 + eps * r.eigenvalues.numpy()) for r in parts["M"]]
     J, seq_J = _merge(parts["J"], np.concatenate(lam_J).real, k, step.nb, lin.n, step.products)
     M, seq_M = _merge(parts["M"], np.concatenate(mu_M), k, step.nb, lin.n, step.products)
-    return BlockSearch(J, M, seq_J, seq_M, 0.0 if (every.real >= 0).any() else min_positive(eps_crit(every)),
+    return BlockSearch(J, M, seq_J, seq_M, smallest_eps_crit(every),
                        all(r.converged for rs in parts.values() for r in rs),
                        np.array([m.max() for m in mu_M]), np.array([v.real.max() for v in lam_J]),
                        [r.matvecs for r in runs])

@@ -52,10 +52,15 @@ def crit_key(lam: np.ndarray) -> np.ndarray:
     return np.where(a < 0, 2 / np.pi * np.arctan(inv_crit), 1 + a / (1 + np.abs(a)))
 
 
-
 def min_positive(x: np.ndarray) -> float:
     """The smallest positive entry of ``x`` (0 when there is none)."""
     return float(x[x > 0].min()) if (x > 0).any() else 0.0
+
+
+def smallest_eps_crit(lam) -> float:
+    """The smallest ε_crit over the modes ``lam`` found: 0 when one has Re λ ≥ 0 (no ε is stable)."""
+    lam = np.asarray(lam)
+    return 0.0 if (lam.real >= 0).any() else min_positive(eps_crit(lam))
 
 
 def is_complex(lam, rtol: float = 1e-8) -> np.ndarray:

@@ -34,7 +34,8 @@ from ..store import provenance
 from ..solvers.result import RESIDUAL_KINDS
 from .blocks import block_count, block_search
 from .dense import DENSE_MAX_N, leading_eigs, needs_dense
-from .euler import UNCONVERGED, crit_key, eigen_uncertainty, eps_crit, is_complex, min_positive, stability_verdict
+from .euler import (UNCONVERGED, crit_key, eigen_uncertainty, eps_crit, is_complex, min_positive,
+                    smallest_eps_crit, stability_verdict)
 from .krylov_schur import eigs_shared
 from .multiplicity import count_copies, multiplicity as copies_found
 from .nonnormal import MODES, nonnormality
@@ -272,7 +273,7 @@ def _shared_search(lin, k, eps, tol, ncv, maxiter, seed, vectors, want_space, v0
                       return_space=want_space)
     rj, rm, rc = res.results["J"], res.results["M"], res.results["eps_crit"]
     every = np.concatenate([r.eigenvalues.numpy() for r in (rj, rm, rc)])
-    min_crit = 0.0 if (every.real >= 0).any() else min_positive(eps_crit(every))
+    min_crit = smallest_eps_crit(every)
     settled = rj.converged and rm.converged and rc.converged
     return rj, rm, 1 + eps * rm.eigenvalues.numpy(), eps * rm.residuals.numpy(), min_crit, settled, res.space
 
