@@ -56,6 +56,7 @@ from ..field import Field
 from .batch import batch_force
 from .period import Period, measure_period, mismatch_period, return_mismatch
 from .returnmap import return_errors
+from .tangent import tangent_kind
 from .trajectory import Certify, Trajectory, relax_batch
 
 KINDS = ("fixed_point", "limit_cycle", "quasi_periodic", "chaotic", "diverged")
@@ -208,13 +209,15 @@ class Attractors:
 def detect(field: Field, eps=0.1, steps: int = 6000, *, tail: int | None = None, knob: str | None = None,
            values: Sequence[float] | None = None, z0: torch.Tensor | None = None, lyapunov: bool = True,
            projections: int = 4, seed: int = 0, criteria: Criteria | None = None, blowup: float = 1e8,
-           progress: bool = False, certify: Certify | None = None, check_every: int = 50) -> Attractors:
+           progress: bool = False, certify: Certify | None = None, check_every: int = 50,
+           tangent: str = "auto") -> Attractors:
     """Relax ``field`` for ``steps`` Euler steps per run and classify each run's attractor.
 
     Runs are the entries of ``eps`` (a float or a sequence) and/or, with ``knob``, of ``values``
     (the knob's value per run; a scalar ``eps`` is then shared); all run at once
     (:mod:`.batch`). ``tail`` (default ``steps // 4``) is the window the floor, oscillation,
-    amplitude and period are taken from; the Lyapunov exponent averages the second half.
+    amplitude and period are taken from; the Lyapunov exponent averages the second half (its
+tangent product: ``tangent``, :func:`~.trajectory.relax_batch`).
 
     A run stops as soon as its fixed point is certified (checked every ``check_every`` steps, see
     :func:`~.trajectory.relax_batch`): by the ``fixed_point`` rule itself (‖F‖ ≤ ``fp_tol``·max‖z‖),
@@ -242,7 +245,8 @@ def detect(field: Field, eps=0.1, steps: int = 6000, *, tail: int | None = None,
     force = batch_force(field, x0, knob, values)
     settled = residual_certificate(crit.fp_tol, certify)
     tr = relax_batch(force, x0, eps_arr, steps, tail, lyapunov=lyapunov, projections=projections,
-                     seed=seed, blowup=blowup, progress=progress, certify=settled, check_every=check_every)
+                     seed=seed, blowup=blowup, progress=progress, certify=settled, check_every=check_every,
+                     tangent=tangent)
     nan = Period(math.nan, math.nan, math.nan, "none")
     pers = [measure_period(tr.projections[e], crit.min_corr) if tr.diverged_at[e] < 0 and tr.stopped_at[e] < 0
             else nan for e in range(E)]
@@ -257,5 +261,6 @@ def detect(field: Field, eps=0.1, steps: int = 6000, *, tail: int | None = None,
                 rets[e] = alt_rets[e]
     rows = [_classify(tr, e, pers[e], float(rets[e]), crit) for e in range(E)]
     settings = dict(steps=steps, tail=tail, lyapunov_steps=tr.lyapunov_steps, projections=projections,
-                    seed=seed, blowup=blowup, **{k: ("auto" if v is None else v) for k, v in asdict(crit).items()})
+                    lyapunov_tangent=tangent_kind(tangent, field.dtype) if lyapunov else "none", seed=seed,
+                    blowup=blowup, **{k: ("auto" if v is None else v) for k, v in asdict(crit).items()})
     return Attractors(rows, tr, settings)

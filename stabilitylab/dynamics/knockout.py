@@ -58,15 +58,16 @@ def _row_max(a: np.ndarray) -> np.ndarray:
 
 def knockout(field: Field, target: str, values, eps: float = 0.1, steps: int = 3000, *, tail: int | None = None,
              k: int = 4, lyapunov: bool = True, seed: int = 0, criteria: Criteria | None = None,
-             progress: bool = False, command: str | None = None) -> xr.Dataset:
+             progress: bool = False, command: str | None = None, tangent: str = "auto") -> xr.Dataset:
     """Dataset on dim ``alpha`` for ``attn`` (else the knob's name): attractor scalars, residual
-    traces on ``step``, ``eig_J``/``eig_M`` on ``mode``, ``max_abs_mu``; ``attrs['verdict']``."""
+    traces on ``step``, ``eig_J``/``eig_M`` on ``mode``, ``max_abs_mu``; ``attrs['verdict']``;
+    ``tangent``: the Lyapunov tangent's product (:func:`~.trajectory.relax_batch`)."""
     knob = target_knob(target, field)
     values = np.atleast_1d(np.asarray(values, dtype=np.float64))
     fields = [field.with_params(**{knob: float(v)}) for v in values]
     cert = SpectralCertificate(fields, eps, k)
     att = detect(field, eps, steps, tail=tail, knob=knob, values=values, lyapunov=lyapunov, seed=seed,
-                 criteria=criteria, progress=progress, certify=cert)
+                 criteria=criteria, progress=progress, certify=cert, tangent=tangent)
     ds = att.to_dataset(knob, values)
     tr, eig_J, eig_M, verdicts = att.trajectory, [], [], []
     reused = len(cert.spectra)

@@ -80,9 +80,11 @@ def verdict_text(eps: np.ndarray, kinds: list[str], converged, predicted, crit: 
 
 def eps_sweep(field: Field, eps=None, steps: int = 3000, *, tail: int | None = None, k: int = 6,
               lyapunov: bool = True, seed: int = 0, criteria: Criteria | None = None,
-              progress: bool = False, command: str | None = None, spectrum_eps: float = 0.1) -> xr.Dataset:
+              progress: bool = False, command: str | None = None, spectrum_eps: float = 0.1,
+              tangent: str = "auto") -> xr.Dataset:
     """Dataset on dim ``eps`` (attractor scalars, traces on ``step``), the fixed point's ``eig_J``
-    on ``mode``, ``predicted_max_abs_mu`` per ε and scalar ``eps_crit``; ``attrs['verdict']``.
+    on ``mode``, ``predicted_max_abs_mu`` per ε and scalar ``eps_crit``; ``attrs['verdict']``;
+    ``tangent``: the Lyapunov tangent's product (:func:`~.trajectory.relax_batch`).
     ``eps=None``: :func:`default_grid` around the ε_crit of the spectrum at ``spectrum_eps``."""
     cert = SpectralCertificate(field, spectrum_eps, k, shared=True)
     if eps is None:
@@ -91,7 +93,7 @@ def eps_sweep(field: Field, eps=None, steps: int = 3000, *, tail: int | None = N
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
     cert.eps, cert.spectrum_eps = eps, float(eps.max())
     att = detect(field, eps, steps, tail=tail, lyapunov=lyapunov, seed=seed, criteria=criteria, progress=progress,
-                 certify=cert)
+                 certify=cert, tangent=tangent)
     ds = att.to_dataset("eps", eps)
     tr = att.trajectory
     if cert.common is not None and cert.common[0].attrs["eps"] == cert.spectrum_eps:
