@@ -217,7 +217,7 @@ def detect(field: Field, eps=0.1, steps: int = 6000, *, tail: int | None = None,
     (the knob's value per run; a scalar ``eps`` is then shared); all run at once
     (:mod:`.batch`). ``tail`` (default ``steps // 4``) is the window the floor, oscillation,
     amplitude and period are taken from; the Lyapunov exponent averages the second half (its
-tangent product: ``tangent``, :func:`~.trajectory.relax_batch`).
+    tangent product: ``tangent``, :func:`~.trajectory.relax_batch`).
 
     A run stops as soon as its fixed point is certified (checked every ``check_every`` steps, see
     :func:`~.trajectory.relax_batch`): by the ``fixed_point`` rule itself (‖F‖ ≤ ``fp_tol``·max‖z‖),

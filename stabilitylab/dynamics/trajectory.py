@@ -10,8 +10,8 @@ z̄ = mean z_k and the amplitude
 **Largest Lyapunov exponent** (per step of the map). A tangent vector is propagated with the
 Jacobian of the map, v ← M(z_k) v = v + ε J(z_k) v (F(z_k) and J v together, :mod:`.tangent`:
 ``tangent='auto'`` is the forward difference of a neighbour state in float64, about 2 forwards a
-step against 4.75 for exact forward mode, and exact forward mode otherwise), and renormalised every step. It starts a quarter into the run (after
-the transient), aligns with the most expanding direction over the second quarter, and over the
+step against 4.75 for exact forward mode, and exact forward mode otherwise), and renormalised
+every step. It starts a quarter into the run (after the transient), aligns with the most expanding direction over the second quarter, and over the
 second half
 
     λ = (1/N) Σ_k ln ‖M(z_k) v_k‖,      ‖v_k‖ = 1.
